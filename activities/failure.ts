@@ -1,0 +1,31 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { BackupError } from '../src/core/errors.js';
+
+/**
+ * Runs an activity's work and turns whatever it throws into an ApplicationFailure whose type is our
+ * error kind (so the CLI maps it to an exit code) and whose message carries no secret. Errors we did
+ * not type stay retryable as 'General'.
+ */
+export async function asActivity<T>(secrets: string[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw toFailure(error, secrets);
+  }
+}
+
+export function toFailure(error: unknown, secrets: string[]): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  const typed = error instanceof BackupError ? error : undefined;
+  const message = redact(error instanceof Error ? error.message : String(error), secrets);
+  return ApplicationFailure.create({
+    type: typed?.kind ?? 'General',
+    message,
+    nonRetryable: typed ? !typed.retryable : false,
+    details: typed ? [redact(typed.hint, secrets)] : [],
+  });
+}
+
+export function redact(text: string, secrets: string[]): string {
+  return secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text);
+}

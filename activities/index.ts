@@ -1,0 +1,1 @@
+export { createBackupActivities, type BackupActivities, type BackupDeps } from './backup.js';

@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { listCompleteBackups } from '../backup/catalog.js';
+import {
+  connectClient,
+  startBackup,
+  waitForBackup,
+  type BackupProgress,
+  type BackupResult,
+} from '../client/index.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { BackupError, exitCodeOf } from '../core/errors.js';
+import { FsStore } from '../storage/fs.js';
+import { S3Store, createS3Client } from '../storage/s3.js';
+import type { BackupStore } from '../storage/types.js';
+import { startWorker } from '../worker/index.js';
+import { sealerFor } from '../crypto/keys.js';
+import { formatBytes, formatProgress } from './format.js';
+
+// A thin layer: parse flags, load the configuration, call the library, map errors to exit codes.
+
+// The AWS SDK warns on every run that its 2027 releases will need Node 22; we pin a release that runs on 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const program = new Command('backupctl')
+  .description('PostgreSQL backups that cannot silently fail: pg_dump, OpenPGP and S3 as Temporal workflows.')
+  .addOption(
+    new Option('--env-file <path>', 'read variables from this file first (such as /etc/goimg/backup.env)'),
+  )
+  .showHelpAfterError('(run backupctl --help for usage)')
+  .exitOverride();
+
+function config(): Config {
+  return loadConfig({ envFile: program.opts<{ envFile?: string }>().envFile });
+}
+
+program
+  .command('worker')
+  .description('run a worker: it takes backups for the configured database on this host')
+  .action(async () => {
+    const cfg = config();
+    const worker = await startWorker(cfg);
+    console.error(`worker polling ${worker.taskQueues.join(' and ')} on ${cfg.temporal.address}`);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void worker.shutdown());
+    await worker.done;
+  });
+
+program
+  .command('backup')
+  .description('start a backup of the configured database')
+  .option('--label <label>', 'a pre-upgrade backup, named and kept apart (e.g. pre-v2.0-upgrade)')
+  .option('--wait', 'wait for the backup, show progress, exit with its code')
+  .option('--json', 'print the result as JSON')
+  .action(async (options: { label?: string; wait?: boolean; json?: boolean }) => {
+    const cfg = config();
+    // Fail here, not in the worker, when the key is unreadable: exit code 3 before anything starts.
+    await sealerFor(cfg);
+    const client = await connectClient(cfg.temporal);
+    const handle = await startBackup(client, {
+      database: cfg.database.name,
+      label: options.label,
+      taskQueue: cfg.temporal.taskQueue,
+    });
+    const link = `${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${handle.workflowId}`;
+    if (!options.wait) {
+      if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link }));
+      else console.log(`started ${handle.workflowId}\n${link}`);
+      return;
+    }
+    if (!options.json) console.error(`started ${handle.workflowId}\n${link}`);
+    const printed = new Set<string>();
+    const result = await waitForBackup(handle, (progress: BackupProgress) => {
+      if (options.json) return;
+      for (const line of formatProgress(progress).filter((l) => !printed.has(l))) {
+        printed.add(line);
+        console.error(line);
+      }
+    });
+    if (options.json)
+      console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link, ...result }, null, 2));
+    else console.log(describeResult(result, link));
+  });
+
+program
+  .command('list')
+  .description('list complete backups (with manifests), local and remote')
+  .option('--json', 'print as JSON')
+  .action(async (options: { json?: boolean }) => {
+    const cfg = config();
+    const stores: BackupStore[] = [new FsStore(cfg.backup.dir)];
+    if (cfg.s3) stores.push(new S3Store(createS3Client(cfg.s3), cfg.s3.bucket, cfg.s3.prefix));
+    const entries = await listCompleteBackups(stores);
+    if (options.json) {
+      console.log(JSON.stringify(entries, null, 2));
+      return;
+    }
+    if (entries.length === 0) console.log('no complete backups');
+    for (const { manifest, locations } of entries) {
+      const where = locations.map((l) => (l.startsWith('s3://') ? 'remote' : 'local')).join('+');
+      console.log(`${manifest.file.key}\t${manifest.kind}\t${formatBytes(manifest.file.bytes)}\t${where}`);
+    }
+  });
+
+function describeResult(result: BackupResult, link: string): string {
+  return [
+    `backup complete: ${result.kind}${result.label ? ` (${result.label})` : ''}, ${formatBytes(result.fileBytes)}${result.encrypted ? ', encrypted' : ', NOT encrypted'}`,
+    `  local:  ${result.localPath}`,
+    `  remote: ${result.remote ? `${result.remote.location}${result.remote.key}` : 'none (S3_BUCKET is not set)'}`,
+    `  sha256: ${result.sha256}`,
+    `  history: ${link}`,
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : exitCodeOf('Configuration');
+    if (error instanceof BackupError) {
+      console.error(`error: ${error.message}`);
+      if (error.hint) console.error(`hint: ${error.hint}`);
+      return exitCodeOf(error.kind);
+    }
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return exitCodeOf('General');
+  }
+}
+
+process.exitCode = await main(process.argv);

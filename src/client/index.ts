@@ -1,0 +1,124 @@
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import {
+  BACKUP_WORKFLOW,
+  DATABASE_ATTRIBUTE,
+  LABEL_ATTRIBUTE,
+  progressQuery,
+  type BackupProgress,
+} from '../../workflows/shared.js';
+import type { BackupRequest, BackupResult } from '../../workflows/backup.js';
+import type { TemporalConfig } from '../config/index.js';
+import { BackupError, isErrorKind } from '../core/errors.js';
+import { isValidLabel } from '../core/naming.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
+
+export type { BackupProgress, BackupRequest, BackupResult };
+export { BackupError, exitCodeOf } from '../core/errors.js';
+export { loadConfig, type Config } from '../config/index.js';
+
+/** Connects a Temporal client from the TEMPORAL_* configuration. */
+export async function connectClient(config: TemporalConfig): Promise<Client> {
+  try {
+    const connection = await Connection.connect(temporalConnectionOptions(config));
+    return new Client({ connection, namespace: config.namespace });
+  } catch (error) {
+    throw new BackupError(
+      'General',
+      `cannot reach Temporal at ${config.address}: ${(error as Error).message}`,
+      {
+        hint: 'start it with scripts/services.sh up, or fix TEMPORAL_ADDRESS',
+      },
+    );
+  }
+}
+
+export interface StartBackupOptions extends BackupRequest {
+  /** The database name, for the workflow id and the BackupDatabase search attribute. */
+  database: string;
+  /** The shared task queue the workers poll (TEMPORAL_TASK_QUEUE). */
+  taskQueue?: string;
+  workflowId?: string;
+}
+
+/**
+ * Starts a backup, for example a pre-upgrade one from a deploy pipeline:
+ * `await waitForBackup(await startBackup(client, { database: 'app', label: 'pre-v2.0-upgrade' }))`.
+ */
+export async function startBackup(client: Client, options: StartBackupOptions): Promise<WorkflowHandle> {
+  if (options.label !== undefined && !isValidLabel(options.label)) {
+    throw new BackupError(
+      'Configuration',
+      `--label: "${options.label}" must be letters, digits, dot, dash or underscore`,
+    );
+  }
+  const request: BackupRequest = options.label ? { label: options.label } : {};
+  return client.workflow.start(BACKUP_WORKFLOW, {
+    args: [request],
+    taskQueue: options.taskQueue ?? 'durable-backup',
+    workflowId: options.workflowId ?? backupWorkflowId(options.database, options.label),
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: DATABASE_ATTRIBUTE, value: options.database },
+      ...(options.label ? [{ key: LABEL_ATTRIBUTE, value: options.label }] : []),
+    ]),
+    staticSummary: `Backup of ${options.database}${options.label ? ` (${options.label})` : ''}`,
+  });
+}
+
+export function backupWorkflowId(database: string, label?: string, now = new Date()): string {
+  const safe = database.replace(/[^A-Za-z0-9._-]+/g, '_');
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const nonce = Math.random().toString(36).slice(2, 6);
+  return ['backup', safe, label, stamp, nonce].filter(Boolean).join('-');
+}
+
+/**
+ * Waits for a backup; onProgress sees each change of step. A failure becomes a BackupError whose
+ * kind (hence exit code) is the failing activity's.
+ */
+export async function waitForBackup(
+  handle: WorkflowHandle,
+  onProgress?: (progress: BackupProgress) => void,
+): Promise<BackupResult> {
+  const poll = onProgress ? watchProgress(handle, onProgress) : undefined;
+  try {
+    return (await handle.result()) as BackupResult;
+  } catch (error) {
+    throw toBackupError(error);
+  } finally {
+    poll?.stop();
+  }
+}
+
+function watchProgress(handle: WorkflowHandle, onProgress: (progress: BackupProgress) => void) {
+  let last = '';
+  const timer = setInterval(() => {
+    handle.query(progressQuery).then(
+      (progress) => {
+        const key = JSON.stringify(progress);
+        if (key !== last) onProgress(progress);
+        last = key;
+      },
+      () => undefined,
+    );
+  }, 500);
+  return { stop: () => clearInterval(timer) };
+}
+
+/** The root ApplicationFailure of a failed workflow, as our typed error. */
+export function toBackupError(error: unknown): unknown {
+  if (!(error instanceof WorkflowFailedError)) return error;
+  let cause: unknown = error.cause;
+  while (
+    cause instanceof Error &&
+    !(cause instanceof ApplicationFailure && isErrorKind(cause.type)) &&
+    cause.cause
+  ) {
+    cause = cause.cause;
+  }
+  if (cause instanceof ApplicationFailure && isErrorKind(cause.type)) {
+    const hint = typeof cause.details?.[0] === 'string' ? cause.details[0] : undefined;
+    return new BackupError(cause.type, cause.message, { hint });
+  }
+  return new BackupError('General', (cause as Error | undefined)?.message ?? error.message);
+}

@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { BackupKind, StorageClass } from '../core/classify.js';
+import { configError } from '../core/errors.js';
+import { parseEnvFile } from './env-file.js';
+import { SECRET_VARIABLES, envSchema, storageClassesFrom } from './schema.js';
+
+export interface DatabaseConfig {
+  host: string;
+  port: number;
+  name: string;
+  user: string;
+  password?: string;
+}
+
+export interface S3Config {
+  endpoint?: string;
+  bucket: string;
+  region: string;
+  prefix: string;
+  forcePathStyle: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** Undefined when the store has no storage classes (S3_STORAGE_CLASSES=false). */
+  storageClasses?: Record<BackupKind, StorageClass>;
+}
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  uiUrl: string;
+  tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
+  apiKey?: string;
+}
+
+export interface Config {
+  environment: 'development' | 'production' | 'test';
+  debug: boolean;
+  database: DatabaseConfig;
+  backup: {
+    dir: string;
+    prefix: string;
+    timeZone: string;
+    compression: number;
+    retryAttempts: number;
+  };
+  s3?: S3Config;
+  encryption: { recipient?: string; publicKeyFile?: string };
+  retention: { dailyDays: number; weeklyWeeks: number; monthlyMonths: number };
+  temporal: TemporalConfig;
+  /** Names this machine's task queue: activities that share local files all run here. */
+  workerHostId: string;
+}
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The guide's /etc/goimg/backup.env; variables in the environment win over the file's. */
+  envFile?: string;
+}
+
+/** Reads, validates and types the configuration. Throws a Configuration BackupError naming the variable. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const merged = definedOnly({ ...readEnvFile(options.envFile), ...(options.env ?? process.env) });
+  const withSecrets = resolveSecretFiles(merged);
+  const parsed = envSchema.safeParse(withSecrets);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'configuration');
+    const message =
+      issue.code === 'invalid_type' && withSecrets[variable] === undefined ? 'is required' : issue.message;
+    throw configError(`${variable}: ${message}`);
+  }
+  const v = parsed.data;
+  const config: Config = {
+    environment: v.BACKUP_ENV,
+    debug: v.DEBUG,
+    database: { host: v.DB_HOST, port: v.DB_PORT, name: v.DB_NAME, user: v.DB_USER, password: v.DB_PASSWORD },
+    backup: {
+      dir: resolve(v.BACKUP_DIR),
+      prefix: v.BACKUP_PREFIX ?? defaultPrefix(v.DB_NAME),
+      timeZone: v.BACKUP_TIMEZONE,
+      compression: v.PG_DUMP_COMPRESSION,
+      retryAttempts: v.BACKUP_RETRY_ATTEMPTS,
+    },
+    s3: s3Config(v),
+    encryption: {
+      recipient: v.GPG_RECIPIENT || undefined,
+      publicKeyFile: v.GPG_PUBLIC_KEY_FILE || undefined,
+    },
+    retention: {
+      dailyDays: v.DAILY_RETENTION_DAYS,
+      weeklyWeeks: v.WEEKLY_RETENTION_WEEKS,
+      monthlyMonths: v.MONTHLY_RETENTION_MONTHS,
+    },
+    temporal: temporalConfig(v),
+    workerHostId: v.WORKER_HOST_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
+  };
+  checkProductionGates(config);
+  return config;
+}
+
+type Values = ReturnType<typeof envSchema.parse>;
+
+function s3Config(v: Values): S3Config | undefined {
+  if (!v.S3_BUCKET) {
+    for (const name of ['S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
+      if (v[name]) throw configError(`S3_BUCKET: is required when ${name} is set`);
+    }
+    return undefined;
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v.S3_BUCKET)) {
+    throw configError('S3_BUCKET: not a valid bucket name (3-63 lowercase letters, digits, dots, dashes)');
+  }
+  if (Boolean(v.S3_ACCESS_KEY) !== Boolean(v.S3_SECRET_KEY)) {
+    throw configError(
+      `${v.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY'}: is required with the other S3 key`,
+    );
+  }
+  return {
+    endpoint: v.S3_ENDPOINT,
+    bucket: v.S3_BUCKET,
+    region: v.S3_REGION,
+    prefix: v.S3_PREFIX,
+    forcePathStyle: v.S3_FORCE_PATH_STYLE,
+    accessKeyId: v.S3_ACCESS_KEY || undefined,
+    secretAccessKey: v.S3_SECRET_KEY || undefined,
+    storageClasses: v.S3_STORAGE_CLASSES ? storageClassesFrom(v) : undefined,
+  };
+}
+
+function temporalConfig(v: Values): TemporalConfig {
+  const tlsFiles = {
+    certFile: v.TEMPORAL_TLS_CERT_FILE || undefined,
+    keyFile: v.TEMPORAL_TLS_KEY_FILE || undefined,
+    caFile: v.TEMPORAL_TLS_CA_FILE || undefined,
+    serverName: v.TEMPORAL_TLS_SERVER_NAME || undefined,
+  };
+  if (Boolean(tlsFiles.certFile) !== Boolean(tlsFiles.keyFile)) {
+    throw configError(
+      'TEMPORAL_TLS_CERT_FILE: mTLS needs both TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE',
+    );
+  }
+  // An API key or a client certificate only makes sense over TLS, so either turns it on.
+  const tls = v.TEMPORAL_TLS || Boolean(tlsFiles.certFile) || Boolean(v.TEMPORAL_API_KEY);
+  return {
+    address: v.TEMPORAL_ADDRESS,
+    namespace: v.TEMPORAL_NAMESPACE,
+    taskQueue: v.TEMPORAL_TASK_QUEUE,
+    uiUrl: v.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    tls: tls ? tlsFiles : undefined,
+    apiKey: v.TEMPORAL_API_KEY || undefined,
+  };
+}
+
+/** BACKUP_PREFIX defaults to <DB_NAME>-backup, made safe for a file name. */
+function defaultPrefix(databaseName: string): string {
+  const safe = databaseName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+  return `${safe || 'db'}-backup`;
+}
+
+/** The guide's gate S9-PROD-003: production backups are encrypted, and never cross plain HTTP. */
+function checkProductionGates(config: Config): void {
+  if (config.environment !== 'production') return;
+  if (!config.encryption.publicKeyFile && !config.encryption.recipient) {
+    throw configError(
+      'GPG_PUBLIC_KEY_FILE: production backups must be encrypted (gate S9-PROD-003); set it or GPG_RECIPIENT',
+    );
+  }
+  if (config.s3?.endpoint?.startsWith('http:')) {
+    throw configError('S3_ENDPOINT: production backups must not travel over plain HTTP; use https://');
+  }
+}
+
+function readEnvFile(path: string | undefined): Record<string, string> {
+  if (!path) return {};
+  return parseEnvFile(readTextFile(path, '--env-file'), path);
+}
+
+/** An empty variable counts as unset, as Compose and systemd often pass them. */
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => Boolean(entry[1])),
+  );
+}
+
+/** Every secret may come from a file instead (NAME_FILE), as Docker and systemd credentials provide them. */
+function resolveSecretFiles(values: Record<string, string>): Record<string, string> {
+  const resolved = { ...values };
+  for (const name of SECRET_VARIABLES) {
+    const file = values[`${name}_FILE`];
+    if (!file) continue;
+    if (values[name]) throw configError(`${name}: set either ${name} or ${name}_FILE, not both`);
+    resolved[name] = readTextFile(file, `${name}_FILE`).replace(/\r?\n$/, '');
+  }
+  return resolved;
+}
+
+export function readTextFile(path: string, variable: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : 'cannot be read';
+    throw configError(`${variable}: ${path}: ${reason}`);
+  }
+}
+
+/** The values that must never appear in a log line, an error message or a workflow history. */
+export function secretsOf(config: Config): string[] {
+  return [
+    config.database.password,
+    config.s3?.secretAccessKey,
+    config.s3?.accessKeyId,
+    config.temporal.apiKey,
+  ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import {
+  BACKUP_KINDS,
+  DEFAULT_STORAGE_CLASSES,
+  STORAGE_CLASSES,
+  type BackupKind,
+  type StorageClass,
+} from '../core/classify.js';
+import { isValidPrefix, isValidTimeZone } from '../core/naming.js';
+
+// Every variable the program reads, with its default, in one place. docs/configuration.md lists them.
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'expected true or false' })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: 'expected a whole number' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
+    );
+const text = z.string().min(1, { error: 'must not be empty' });
+
+export const SECRET_VARIABLES = [
+  'DB_PASSWORD',
+  'S3_ACCESS_KEY',
+  'S3_SECRET_KEY',
+  'TEMPORAL_API_KEY',
+] as const;
+
+export const envSchema = z.object({
+  BACKUP_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DEBUG: bool.default(false),
+
+  DB_HOST: text.default('localhost'),
+  DB_PORT: int(1, 65535).default(5432),
+  DB_NAME: text,
+  DB_USER: text.default('postgres'),
+  DB_PASSWORD: z.string().optional(),
+
+  BACKUP_DIR: text.default('/var/backups/postgres'),
+  BACKUP_PREFIX: z
+    .string()
+    .refine(isValidPrefix, { error: 'use letters, digits, dot, dash or underscore' })
+    .optional(),
+  BACKUP_TIMEZONE: z.string().refine(isValidTimeZone, { error: 'not a known IANA time zone' }).default('UTC'),
+  PG_DUMP_COMPRESSION: int(0, 9).default(6),
+
+  S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  S3_BUCKET: z.string().optional(),
+  S3_REGION: text.default('us-east-1'),
+  S3_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9._-]+\/)*$/, {
+      error: 'expected folder names ending in /, such as postgres-backups/',
+    })
+    .default('postgres-backups/'),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_ACCESS_KEY: z.string().optional(),
+  S3_SECRET_KEY: z.string().optional(),
+  S3_STORAGE_CLASSES: bool.default(true),
+  ...storageClassVariables(),
+
+  GPG_RECIPIENT: z.string().optional(),
+  GPG_PUBLIC_KEY_FILE: z.string().optional(),
+
+  DAILY_RETENTION_DAYS: int(1, 3650).default(7),
+  WEEKLY_RETENTION_WEEKS: int(0, 520).default(4),
+  MONTHLY_RETENTION_MONTHS: int(0, 240).default(6),
+
+  TEMPORAL_ADDRESS: text.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: text.default('default'),
+  TEMPORAL_TASK_QUEUE: text.default('durable-backup'),
+  TEMPORAL_UI_URL: z.url({ error: 'expected a URL' }).default('http://localhost:8233'),
+  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_TLS_CERT_FILE: z.string().optional(),
+  TEMPORAL_TLS_KEY_FILE: z.string().optional(),
+  TEMPORAL_TLS_CA_FILE: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  WORKER_HOST_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, { error: 'use letters, digits, dot, dash or underscore' })
+    .optional(),
+  BACKUP_RETRY_ATTEMPTS: int(1, 100).default(5),
+});
+
+function storageClassVariables() {
+  const storageClass = z.enum(STORAGE_CLASSES, { error: `expected one of ${STORAGE_CLASSES.join(', ')}` });
+  return Object.fromEntries(
+    BACKUP_KINDS.map((kind) => [
+      storageClassVariable(kind),
+      storageClass.default(DEFAULT_STORAGE_CLASSES[kind]),
+    ]),
+  ) as Record<`S3_STORAGE_CLASS_${string}`, z.ZodDefault<typeof storageClass>>;
+}
+
+export function storageClassVariable(kind: BackupKind): string {
+  return `S3_STORAGE_CLASS_${kind.toUpperCase().replace('-', '_')}`;
+}
+
+export type EnvValues = z.infer<typeof envSchema>;
+
+export function storageClassesFrom(values: Record<string, unknown>): Record<BackupKind, StorageClass> {
+  return Object.fromEntries(BACKUP_KINDS.map((kind) => [kind, values[storageClassVariable(kind)]])) as Record<
+    BackupKind,
+    StorageClass
+  >;
+}

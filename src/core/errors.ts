@@ -1,0 +1,46 @@
+// One error table: every failure the user can see has a kind, an exit code (the operations guide's
+// tables), a default retryability and a hint. Pure, so workflows can read failure types too.
+
+export const ERROR_KINDS = {
+  General: { exitCode: 1, retryable: true, hint: 'see the worker log and the workflow history' },
+  MissingDependency: { exitCode: 2, retryable: false, hint: 'run scripts/setup.sh to install the tools' },
+  Configuration: { exitCode: 3, retryable: false, hint: 'fix the named variable or flag and run again' },
+  DumpFailed: {
+    exitCode: 4,
+    retryable: true,
+    hint: 'check DB_HOST, DB_PORT, DB_USER, DB_PASSWORD and DB_NAME',
+  },
+  EncryptionFailed: { exitCode: 5, retryable: false, hint: 'check GPG_PUBLIC_KEY_FILE or GPG_RECIPIENT' },
+  UploadFailed: { exitCode: 6, retryable: true, hint: 'check S3_ENDPOINT, S3_BUCKET and the S3 credentials' },
+} as const satisfies Record<string, { exitCode: number; retryable: boolean; hint: string }>;
+
+export type ErrorKind = keyof typeof ERROR_KINDS;
+
+export function isErrorKind(value: unknown): value is ErrorKind {
+  return typeof value === 'string' && Object.hasOwn(ERROR_KINDS, value);
+}
+
+export function exitCodeOf(kind: ErrorKind): number {
+  return ERROR_KINDS[kind].exitCode;
+}
+
+export class BackupError extends Error {
+  readonly kind: ErrorKind;
+  readonly retryable: boolean;
+  readonly hint: string;
+
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options: { retryable?: boolean; hint?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = kind;
+    this.kind = kind;
+    this.retryable = options.retryable ?? ERROR_KINDS[kind].retryable;
+    this.hint = options.hint ?? ERROR_KINDS[kind].hint;
+  }
+}
+
+export const configError = (message: string, hint?: string) =>
+  new BackupError('Configuration', message, { retryable: false, hint });

@@ -1,0 +1,63 @@
+import { classifyBackup, type BackupKind, type StorageClass } from './classify.js';
+import { UPGRADES_FOLDER, backupFileName, backupStem, formatStamp, manifestFileName } from './naming.js';
+
+/** Everything a backup run needs to know, decided once at its start and recorded in the history. */
+export interface BackupPlan {
+  database: string;
+  kind: BackupKind;
+  label?: string;
+  /** ISO time the workflow started: the time in the name. */
+  createdAt: string;
+  stem: string;
+  /** The archive's key, the same relative path in BACKUP_DIR and under S3_PREFIX. */
+  key: string;
+  manifestKey: string;
+  encrypted: boolean;
+  /** Undefined when no bucket is configured: the backup stays local. */
+  remote?: { location: string; storageClass?: StorageClass };
+  /** The task queue of the worker that holds this backup's local files. */
+  hostTaskQueue: string;
+  retryAttempts: number;
+}
+
+export interface PlanInput {
+  database: string;
+  prefix: string;
+  label?: string;
+  startedAt: Date;
+  timeZone: string;
+  encrypted: boolean;
+  remote?: { location: string; storageClasses?: Record<BackupKind, StorageClass> };
+  hostTaskQueue: string;
+  retryAttempts: number;
+}
+
+export function planBackup(input: PlanInput): BackupPlan {
+  const stamp = formatStamp(input.startedAt, input.timeZone);
+  const kind = classifyBackup(input.startedAt, input.timeZone, input.label);
+  const stem = backupStem({ prefix: input.prefix, label: input.label, stamp });
+  const folder = input.label ? UPGRADES_FOLDER : '';
+  return {
+    database: input.database,
+    kind,
+    label: input.label,
+    createdAt: input.startedAt.toISOString(),
+    stem,
+    key:
+      folder +
+      backupFileName({ prefix: input.prefix, label: input.label, stamp, encrypted: input.encrypted }),
+    manifestKey: folder + manifestFileName(stem),
+    encrypted: input.encrypted,
+    remote: input.remote && {
+      location: input.remote.location,
+      storageClass: input.remote.storageClasses?.[kind],
+    },
+    hostTaskQueue: input.hostTaskQueue,
+    retryAttempts: input.retryAttempts,
+  };
+}
+
+/** The per-host queue name, as in Temporal's worker-specific task queues pattern. */
+export function hostTaskQueueName(taskQueue: string, hostId: string): string {
+  return `${taskQueue}@${hostId}`;
+}

@@ -1,0 +1,37 @@
+import { execa } from 'execa';
+import type { Config } from '../config/index.js';
+import { readTextFile } from '../config/index.js';
+import { BackupError } from '../core/errors.js';
+import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './index.js';
+
+/**
+ * The sealer the configuration asks for: GPG_PUBLIC_KEY_FILE, or else the key of GPG_RECIPIENT
+ * exported from the local GnuPG keyring (the guide's setup), or else no encryption.
+ */
+export async function sealerFor(config: Config): Promise<Sealer> {
+  const { publicKeyFile, recipient } = config.encryption;
+  if (publicKeyFile)
+    return openpgpSealer(
+      await readPublicKeys(readTextFile(publicKeyFile, 'GPG_PUBLIC_KEY_FILE'), 'GPG_PUBLIC_KEY_FILE'),
+    );
+  if (recipient)
+    return openpgpSealer(await readPublicKeys(await exportFromKeyring(recipient), 'GPG_RECIPIENT'));
+  return noEncryption;
+}
+
+async function exportFromKeyring(recipient: string): Promise<string> {
+  const result = await execa('gpg', ['--batch', '--armor', '--export', '--', recipient], { reject: false });
+  if (result.failed && (result as { code?: string }).code === 'ENOENT') {
+    throw new BackupError('MissingDependency', 'gpg is not installed; it is needed to export GPG_RECIPIENT');
+  }
+  if (result.exitCode !== 0 || !result.stdout.includes('BEGIN PGP PUBLIC KEY BLOCK')) {
+    throw new BackupError(
+      'Configuration',
+      `GPG_RECIPIENT: no public key for ${recipient} in the GnuPG keyring`,
+      {
+        hint: 'import it with gpg --import, or set GPG_PUBLIC_KEY_FILE',
+      },
+    );
+  }
+  return result.stdout;
+}

@@ -1,0 +1,362 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+} from '@aws-sdk/client-s3';
+import type { S3Config } from '../config/index.js';
+import { BackupError } from '../core/errors.js';
+import { choosePartSize, partRanges, type PartRange } from '../core/parts.js';
+import type { BackupStore, PutFileOptions, PutResult, StoredObject, UploadCheckpoint } from './types.js';
+
+/** Parts in flight at once: enough to fill a link, small enough that memory stays flat (parts stream from disk). */
+const PART_CONCURRENCY = 4;
+
+export function createS3Client(config: S3Config): S3Client {
+  return new S3Client({
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: config.forcePathStyle,
+    credentials:
+      config.accessKeyId && config.secretAccessKey
+        ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+        : undefined,
+    // S3-compatible stores (SeaweedFS, MinIO, B2, Spaces) differ on the SDK's default CRC checksums;
+    // we send our own SHA-256 per part instead, which they all verify.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+  });
+}
+
+/**
+ * An S3 bucket under a prefix. putFile is a multipart upload that resumes from a checkpoint, with a
+ * SHA-256 checksum on every part, and is never left half-done: the object appears only on Complete.
+ */
+export class S3Store implements BackupStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+  ) {}
+
+  get location(): string {
+    return `s3://${this.bucket}/${this.prefix}`;
+  }
+
+  private fullKey(key: string): string {
+    return this.prefix + key;
+  }
+
+  async *list(prefix = ''): AsyncIterable<StoredObject> {
+    let token: string | undefined;
+    do {
+      const page = await this.call(`list ${this.location}`, () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.fullKey(prefix),
+            ContinuationToken: token,
+          }),
+        ),
+      );
+      for (const item of page.Contents ?? []) {
+        yield {
+          key: item.Key!.slice(this.prefix.length),
+          size: item.Size ?? 0,
+          lastModified: item.LastModified ?? new Date(0),
+          etag: item.ETag,
+          storageClass: item.StorageClass,
+        };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async stat(key: string): Promise<StoredObject | undefined> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }),
+      );
+      return {
+        key,
+        size: head.ContentLength ?? 0,
+        lastModified: head.LastModified ?? new Date(0),
+        etag: head.ETag,
+        storageClass: head.StorageClass ?? 'STANDARD',
+      };
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return undefined;
+      throw toUploadError(error, `stat ${this.location}${key}`);
+    }
+  }
+
+  async read(key: string): Promise<Readable> {
+    const object = await this.call(`read ${this.location}${key}`, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })),
+    );
+    return object.Body as Readable;
+  }
+
+  async putBytes(key: string, body: string | Uint8Array): Promise<void> {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    await this.call(`put ${this.location}${key}`, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.fullKey(key),
+          Body: bytes,
+          ChecksumSHA256: createHash('sha256').update(bytes).digest('base64'),
+        }),
+      ),
+    );
+  }
+
+  async putFile(key: string, localPath: string, options: PutFileOptions = {}): Promise<PutResult> {
+    await this.checkBucket();
+    const { size } = await stat(localPath);
+    const checkpoint =
+      (await this.resumable(key, size, options.resumeFrom)) ?? (await this.startUpload(key, size, options));
+    const resumedParts = checkpoint.parts.length;
+    const done = new Set(checkpoint.parts.map((p) => p.partNumber));
+    const pending = partRanges(size, checkpoint.partSize).filter((range) => !done.has(range.partNumber));
+    let bytesSent = 0;
+    await runConcurrently(pending, PART_CONCURRENCY, async (range) => {
+      options.signal?.throwIfAborted();
+      checkpoint.parts.push(await this.uploadPart(checkpoint, localPath, range, options.signal));
+      bytesSent += range.end - range.start + 1;
+      options.onCheckpoint?.({ ...checkpoint, parts: [...checkpoint.parts] });
+    });
+    const parts = [...checkpoint.parts].sort((a, b) => a.partNumber - b.partNumber);
+    const completed = await this.call(`complete upload to ${this.location}${key}`, () =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.fullKey(key),
+          UploadId: checkpoint.uploadId,
+          MultipartUpload: {
+            Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag, ChecksumSHA256: p.checksum })),
+          },
+        }),
+      ),
+    );
+    const stored = await this.stat(key);
+    if (stored?.size !== size) {
+      throw new BackupError(
+        'UploadFailed',
+        `${this.location}${key} has ${stored?.size ?? 0} bytes after upload, expected ${size}`,
+      );
+    }
+    return { key, size, etag: completed.ETag ?? stored.etag, bytesSent, resumedParts };
+  }
+
+  /**
+   * Some stores (SeaweedFS, MinIO in some modes) create a bucket on first write: a mistyped S3_BUCKET
+   * would then quietly fill a new bucket. Ask first, and fail clearly when it is missing.
+   */
+  private async checkBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+      if (status === 404) {
+        throw new BackupError('UploadFailed', `bucket ${this.bucket} does not exist (NoSuchBucket)`, {
+          retryable: false,
+          hint: hintFor('NoSuchBucket'),
+        });
+      }
+      if (status === 403) {
+        throw new BackupError('UploadFailed', `access to bucket ${this.bucket} denied (AccessDenied)`, {
+          retryable: false,
+          hint: hintFor('AccessDenied'),
+        });
+      }
+      throw toUploadError(error, `check bucket ${this.bucket}`);
+    }
+  }
+
+  /** The earlier attempt's checkpoint, if it is for this file and the store still has its upload. */
+  private async resumable(
+    key: string,
+    size: number,
+    earlier?: UploadCheckpoint,
+  ): Promise<UploadCheckpoint | undefined> {
+    if (!earlier || earlier.key !== key || earlier.size !== size) return undefined;
+    try {
+      const listed = await this.client.send(
+        new ListPartsCommand({ Bucket: this.bucket, Key: this.fullKey(key), UploadId: earlier.uploadId }),
+      );
+      // Trust only parts the store confirms, with the ETag we recorded.
+      const confirmed = new Map((listed.Parts ?? []).map((p) => [p.PartNumber, p.ETag]));
+      return { ...earlier, parts: earlier.parts.filter((p) => confirmed.get(p.partNumber) === p.etag) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async startUpload(key: string, size: number, options: PutFileOptions): Promise<UploadCheckpoint> {
+    const created = await this.call(`start upload to ${this.location}${key}`, () =>
+      this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.fullKey(key),
+          StorageClass: options.storageClass,
+          ChecksumAlgorithm: 'SHA256',
+          ContentType: 'application/octet-stream',
+        }),
+      ),
+    );
+    return { key, uploadId: created.UploadId!, partSize: choosePartSize(size), size, parts: [] };
+  }
+
+  private async uploadPart(
+    checkpoint: UploadCheckpoint,
+    localPath: string,
+    range: PartRange,
+    signal?: AbortSignal,
+  ): Promise<UploadCheckpoint['parts'][number]> {
+    // Hash first, then stream the same range: a part is never held whole in memory.
+    const checksum = await sha256OfRange(localPath, range);
+    const uploaded = await this.call(
+      `upload part ${range.partNumber} of ${this.location}${checkpoint.key}`,
+      () =>
+        this.client.send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: this.fullKey(checkpoint.key),
+            UploadId: checkpoint.uploadId,
+            PartNumber: range.partNumber,
+            Body: createReadStream(localPath, { start: range.start, end: range.end }),
+            ContentLength: range.end - range.start + 1,
+            ChecksumSHA256: checksum,
+          }),
+          { abortSignal: signal },
+        ),
+    );
+    return { partNumber: range.partNumber, etag: uploaded.ETag!, checksum };
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.call(`delete ${this.location}${key}`, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })),
+    );
+  }
+
+  async abortIncomplete(key: string): Promise<number> {
+    const listed = await this.call(`list uploads in ${this.location}`, () =>
+      this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.fullKey(key) })),
+    );
+    const uploads = (listed.Uploads ?? []).filter((u) => u.Key === this.fullKey(key));
+    for (const upload of uploads) {
+      await this.call(`abort upload to ${this.location}${key}`, () =>
+        this.client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: upload.Key,
+            UploadId: upload.UploadId,
+          }),
+        ),
+      );
+    }
+    return uploads.length;
+  }
+
+  private async call<T>(what: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw toUploadError(error, what);
+    }
+  }
+}
+
+async function sha256OfRange(path: string, range: PartRange): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { start: range.start, end: range.end }))
+    hash.update(chunk as Buffer);
+  return hash.digest('base64');
+}
+
+/**
+ * Runs work over items, limit at a time. After the first failure no new item starts, and it waits for
+ * those in flight, so that no request is still running once it has thrown.
+ */
+async function runConcurrently<T>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  const queue = [...items];
+  let failed = false;
+  const runners = Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    for (let item = queue.shift(); item !== undefined && !failed; item = queue.shift()) {
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  });
+  const outcomes = await Promise.allSettled(runners);
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+const NON_RETRYABLE_S3_CODES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'NoSuchBucket',
+  'InvalidBucketName',
+  'AllAccessDisabled',
+  'InvalidStorageClass',
+]);
+
+/**
+ * Maps an S3 failure to a typed error: credentials, a missing bucket and other 4xx answers will not
+ * fix themselves, so they are not retried; network errors and 5xx answers are.
+ */
+export function toUploadError(error: unknown, what: string): BackupError {
+  if (error instanceof BackupError) return error;
+  if (error instanceof S3ServiceException) {
+    const status = error.$metadata.httpStatusCode ?? 0;
+    const retryable =
+      !NON_RETRYABLE_S3_CODES.has(error.name) && (status >= 500 || status === 429 || status === 0);
+    return new BackupError('UploadFailed', `${what}: ${error.name} (HTTP ${status || 'no answer'})`, {
+      retryable,
+      hint: hintFor(error.name),
+    });
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = code ?? (error instanceof Error ? error.name : 'unknown error');
+  return new BackupError(
+    'UploadFailed',
+    `${what}: ${message === 'ECONNREFUSED' ? 'connection refused' : message}`,
+    {
+      retryable: true,
+    },
+  );
+}
+
+function hintFor(code: string): string | undefined {
+  if (code === 'NoSuchBucket') return 'create the bucket, or fix S3_BUCKET';
+  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied'].includes(code)) {
+    return 'check S3_ACCESS_KEY and S3_SECRET_KEY, and the bucket policy';
+  }
+  return undefined;
+}

@@ -1,0 +1,56 @@
+import type { Readable } from 'node:stream';
+import type { StorageClass } from '../core/classify.js';
+
+// One interface for every place a backup is kept (pgBackRest's storage drivers, WAL-G's Folder).
+// Keys are '/'-separated paths relative to the store's root. Every driver passes test/integration/storage-contract.test.ts.
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+  etag?: string;
+  storageClass?: string;
+}
+
+/** Where a resumable upload stands; kept in activity heartbeats so a retry continues from here. */
+export interface UploadCheckpoint {
+  key: string;
+  uploadId: string;
+  partSize: number;
+  size: number;
+  parts: { partNumber: number; etag: string; checksum: string }[];
+}
+
+export interface PutFileOptions {
+  storageClass?: StorageClass;
+  /** A checkpoint from an earlier attempt at the same upload. */
+  resumeFrom?: UploadCheckpoint;
+  /** Called after each finished part; the caller records it (heartbeat). */
+  onCheckpoint?: (checkpoint: UploadCheckpoint) => void;
+  signal?: AbortSignal;
+}
+
+export interface PutResult {
+  key: string;
+  size: number;
+  etag?: string;
+  /** Bytes this call sent; less than size when it resumed an earlier attempt. */
+  bytesSent: number;
+  resumedParts: number;
+}
+
+export interface BackupStore {
+  /** For messages: s3://bucket/prefix or a directory path. Never holds a secret. */
+  readonly location: string;
+  list(prefix?: string): AsyncIterable<StoredObject>;
+  /** Undefined when the key does not exist. */
+  stat(key: string): Promise<StoredObject | undefined>;
+  read(key: string): Promise<Readable>;
+  /** Stores a local file under key, all or nothing: readers never see a partial object. */
+  putFile(key: string, localPath: string, options?: PutFileOptions): Promise<PutResult>;
+  putBytes(key: string, body: string | Uint8Array): Promise<void>;
+  /** Removes the key; removing a missing key is not an error. */
+  remove(key: string): Promise<void>;
+  /** Drops what interrupted putFile calls left under key (multipart uploads, temporary files). */
+  abortIncomplete(key: string): Promise<number>;
+}

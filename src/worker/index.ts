@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { createBackupActivities } from '../../activities/index.js';
+import type { Config } from '../config/index.js';
+import { hostTaskQueueName } from '../core/plan.js';
+import { sealerFor } from '../crypto/keys.js';
+import { checkDependencies } from '../postgres/tools.js';
+import { FsStore } from '../storage/fs.js';
+import { S3Store, createS3Client } from '../storage/s3.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
+
+/** workflows/index.js once built (dist/), workflows/index.ts when run from the sources (tests). */
+export const WORKFLOWS_PATH = ['index.js', 'index.ts']
+  .map((file) => fileURLToPath(new URL(`../../workflows/${file}`, import.meta.url)))
+  .find((path) => existsSync(path))!;
+
+export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+export interface RunningWorker {
+  /** Resolves when both pollers have stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+  taskQueues: string[];
+}
+
+/**
+ * Starts the two pollers of one host: the shared queue (workflows, planning) and this host's own
+ * queue (the activities that read and write local files).
+ */
+export async function startWorker(
+  config: Config,
+  options: { workflowBundle?: WorkflowBundleWithSourceMap } = {},
+): Promise<RunningWorker> {
+  await checkDependencies();
+  const sealer = await sealerFor(config);
+  const local = new FsStore(config.backup.dir);
+  await local.ensureFolder(config.backup.dir);
+  const remote = config.s3 && new S3Store(createS3Client(config.s3), config.s3.bucket, config.s3.prefix);
+  const activities = createBackupActivities({ config, sealer, local, remote });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const hostQueue = hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
+  const workflowSource = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle }
+    : { workflowsPath: WORKFLOWS_PATH };
+  const shared = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...workflowSource,
+    activities,
+  });
+  const host = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: hostQueue,
+    activities,
+  });
+  const done = Promise.all([shared.run(), host.run()]).then(() => connection.close());
+  return {
+    done,
+    taskQueues: [config.temporal.taskQueue, hostQueue],
+    async shutdown() {
+      for (const worker of [shared, host]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

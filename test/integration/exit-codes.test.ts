@@ -1,0 +1,128 @@
+import { readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { backupctl, type CliRun } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+import { createKeyring } from '../helpers/gpg.js';
+import { startPasswordCluster, type PasswordCluster } from '../helpers/password-cluster.js';
+import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
+import { testEnv, uniqueName } from '../helpers/services.js';
+import { withWorker } from '../helpers/temporal.js';
+
+// Every exit code a user can cause, from the guide's table, through the real CLI, worker and services.
+
+const database = uniqueName('exit');
+
+function envFor(overrides: Record<string, string | undefined>): Record<string, string> {
+  return testEnv({
+    DB_NAME: database,
+    BACKUP_DIR: tempDir('backups'),
+    S3_PREFIX: `${uniqueName('exit')}/`,
+    TEMPORAL_TASK_QUEUE: uniqueName('exit'),
+    ...overrides,
+  });
+}
+
+/** backupctl backup --wait with a worker of the same configuration running. */
+async function backupWithWorker(env: Record<string, string>): Promise<CliRun> {
+  return withWorker(loadConfig({ env }), () => backupctl(['backup', '--wait'], env));
+}
+
+function expectOneLineError(run: CliRun, code: number, message: RegExp) {
+  expect(run.exitCode, run.stderr).toBe(code);
+  const errorLines = run.stderr.split('\n').filter((l) => l.startsWith('error: '));
+  expect(errorLines).toHaveLength(1);
+  expect(errorLines[0]).toMatch(message);
+  expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+describe('exit codes', () => {
+  let cluster: PasswordCluster;
+
+  beforeAll(async () => {
+    await seedDatabase(database, 50);
+    cluster = await startPasswordCluster(55439);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await dropDatabase(database);
+  });
+
+  it('0 on success', async () => {
+    expect((await backupWithWorker(envFor({}))).exitCode).toBe(0);
+  });
+
+  it('3 on an unknown command or flag, with the usage hint', async () => {
+    expect((await backupctl(['frobnicate'], envFor({}))).exitCode).toBe(3);
+    const run = await backupctl(['backup', '--lable', 'x'], envFor({}));
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toContain("unknown option '--lable'");
+  });
+
+  it('2 when pg_dump is missing', async () => {
+    const run = await backupctl(['worker'], envFor({}), '/nonexistent');
+    expectOneLineError(run, 2, /pg_dump is not installed/);
+  });
+
+  it('3 on a configuration error, naming the variable', async () => {
+    expectOneLineError(
+      await backupctl(['backup'], envFor({ DB_PORT: 'abc' })),
+      3,
+      /^error: DB_PORT: expected a whole number$/,
+    );
+    expectOneLineError(
+      await backupctl(['backup'], envFor({ DB_NAME: undefined })),
+      3,
+      /^error: DB_NAME: is required$/,
+    );
+  });
+
+  it('3 on a key file that is not an OpenPGP public key', async () => {
+    const run = await backupctl(['backup'], envFor({ GPG_PUBLIC_KEY_FILE: '/etc/hostname' }));
+    expectOneLineError(run, 3, /GPG_PUBLIC_KEY_FILE: no armored OpenPGP public key found/);
+  });
+
+  it('4 when the database is unreachable', async () => {
+    const run = await backupWithWorker(envFor({ DB_PORT: '1' }));
+    expectOneLineError(run, 4, /connection refused/);
+  });
+
+  it('4 on a wrong password, without retrying and without showing it', async () => {
+    const wrong = 'wrong-password-must-not-show';
+    const run = await backupWithWorker(
+      envFor({ DB_PORT: String(cluster.port), DB_NAME: 'postgres', DB_PASSWORD: wrong }),
+    );
+    expectOneLineError(run, 4, /password authentication failed/);
+    expect(run.stderr + run.stdout).not.toContain(wrong);
+  });
+
+  it('5 when the key cannot encrypt, and no file is left behind', async () => {
+    const signOnly = await createKeyring('sign');
+    const env = envFor({ GPG_PUBLIC_KEY_FILE: signOnly.publicKeyFile });
+    const run = await backupWithWorker(env);
+    expectOneLineError(run, 5, /cannot encrypt/);
+    expect(readdirSync(env.BACKUP_DIR!).filter((f) => f.includes('.dump'))).toEqual([]);
+    expect(readdirSync(`${env.BACKUP_DIR}/.work`)).toEqual([]);
+  });
+
+  it('6 when the bucket does not exist, never creating it', async () => {
+    const bucket = uniqueName('missing').replace('_', '-');
+    const env = envFor({ S3_BUCKET: bucket });
+    const run = await backupWithWorker(env);
+    expectOneLineError(run, 6, new RegExp(`bucket ${bucket} does not exist`));
+    expect((await backupctl(['list'], env)).stderr).toMatch(/NoSuchBucket/);
+  });
+
+  it('6 when S3 is down, keeping the local copy as a complete backup', async () => {
+    const env = envFor({ S3_ENDPOINT: 'http://127.0.0.1:1' });
+    const run = await backupWithWorker(env);
+    expectOneLineError(run, 6, /connection refused/);
+    const files = readdirSync(env.BACKUP_DIR!).filter((f) => !f.startsWith('.'));
+    expect(files.sort()).toEqual([
+      expect.stringMatching(/\.dump$/),
+      expect.stringMatching(/\.manifest\.json$/),
+    ]);
+    const localOnly = { ...env, S3_BUCKET: '', S3_ENDPOINT: '', S3_ACCESS_KEY: '', S3_SECRET_KEY: '' };
+    expect(JSON.parse((await backupctl(['list', '--json'], localOnly)).stdout)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,185 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { BackupActivities, ManifestInput, UploadOutcome } from '../activities/backup.js';
+import type { BackupKind } from '../src/core/classify.js';
+import {
+  KIND_ATTRIBUTE,
+  LABEL_ATTRIBUTE,
+  progressQuery,
+  type BackupProgress,
+  type BackupStep,
+} from './shared.js';
+
+export interface BackupRequest {
+  /** Marks a pre-upgrade backup: stored under upgrades/ and kept until deleted by hand. */
+  label?: string;
+}
+
+export interface BackupResult {
+  database: string;
+  kind: BackupKind;
+  label?: string;
+  key: string;
+  manifestKey: string;
+  localPath: string;
+  remote?: { location: string; key: string; etag?: string; storageClass?: string };
+  archiveBytes: number;
+  fileBytes: number;
+  sha256: string;
+  encrypted: boolean;
+  tocEntries: number;
+  tables: number;
+  durationsMs: Partial<Record<BackupStep, number>>;
+}
+
+const planner = proxyActivities<BackupActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Host activities: long ones heartbeat every 2 s, so a dead worker is noticed within 20 s. */
+function hostActivities(taskQueue: string, maximumAttempts: number) {
+  const options: ActivityOptions = {
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    // A host that never comes back fails the run instead of hanging it.
+    scheduleToStartTimeout: '1 hour',
+    heartbeatTimeout: '20 seconds',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts,
+    },
+  };
+  return proxyActivities<BackupActivities>(options);
+}
+
+/**
+ * The backup runbook: plan, pg_dump -Fc, verify with pg_restore --list, encrypt, upload, manifest.
+ * Each step is an activity of its own, so its outcome (bytes, time, result) is in the history.
+ */
+export async function backupWorkflow(request: BackupRequest = {}): Promise<BackupResult> {
+  const progress: BackupProgress = { step: 'plan', completed: [] };
+  setHandler(progressQuery, () => progress);
+  const durationsMs: BackupResult['durationsMs'] = {};
+  const done = (step: BackupStep, detail: string, durationMs?: number) => {
+    progress.completed.push({ step, durationMs, detail });
+    if (durationMs !== undefined) durationsMs[step] = durationMs;
+  };
+  const begin = (step: BackupProgress['step']) => {
+    progress.step = step;
+    setCurrentDetails(`**${step}**`);
+  };
+
+  const plan = await planner.planBackup({
+    label: request.label,
+    startedAt: new Date(workflowInfo().startTime).toISOString(),
+  });
+  upsertSearchAttributes([
+    { key: KIND_ATTRIBUTE, value: plan.kind },
+    ...(plan.label ? [{ key: LABEL_ATTRIBUTE, value: plan.label }] : []),
+  ]);
+  done(
+    'plan',
+    `${plan.kind} backup ${plan.key}${plan.remote ? ` to ${plan.remote.location}` : ', local only'}`,
+  );
+  const host = hostActivities(plan.hostTaskQueue, plan.retryAttempts);
+
+  try {
+    begin('dump');
+    const dump = await host.dumpDatabase.executeWithOptions({ summary: `pg_dump -Fc ${plan.database}` }, [
+      plan,
+    ]);
+    done('dump', `${dump.bytes} bytes, ${dump.tables} tables, ${dump.totalRows} rows`, dump.durationMs);
+
+    begin('verify');
+    const verify = await host.verifyArchive.executeWithOptions({ summary: 'pg_restore --list' }, [plan]);
+    done('verify', `${verify.tocEntries} TOC entries`, verify.durationMs);
+
+    begin('encrypt');
+    const encrypt = await host.encryptArchive.executeWithOptions(
+      { summary: plan.encrypted ? 'OpenPGP encrypt' : 'store unencrypted' },
+      [plan],
+    );
+    done(
+      'encrypt',
+      `${encrypt.method}: ${encrypt.file.bytes} bytes, sha256 ${encrypt.file.sha256}`,
+      encrypt.durationMs,
+    );
+
+    let upload: UploadOutcome | undefined;
+    if (plan.remote) {
+      begin('upload');
+      try {
+        upload = await host.uploadBackup.executeWithOptions(
+          { summary: `upload to ${plan.remote.location}` },
+          [plan],
+        );
+      } catch (error) {
+        // Keep the verified local copy as a complete backup (local manifest), then report the failure.
+        await host.writeManifest.executeWithOptions({ summary: 'write local manifest' }, [
+          plan,
+          { verify, encrypt },
+        ]);
+        throw error;
+      }
+      done('upload', `${upload.size} bytes (${upload.resumedParts} parts resumed)`, upload.durationMs);
+    }
+
+    begin('manifest');
+    const input: ManifestInput = { verify, encrypt, upload };
+    const manifest = await host.writeManifest.executeWithOptions({ summary: 'write manifest' }, [
+      plan,
+      input,
+    ]);
+    done('manifest', plan.manifestKey);
+    begin('done');
+    return {
+      database: plan.database,
+      kind: plan.kind,
+      label: plan.label,
+      key: plan.key,
+      manifestKey: plan.manifestKey,
+      localPath: encrypt.localPath,
+      remote: manifest.remote,
+      archiveBytes: manifest.archive.bytes,
+      fileBytes: manifest.file.bytes,
+      sha256: manifest.file.sha256,
+      encrypted: plan.encrypted,
+      tocEntries: verify.tocEntries,
+      tables: dump.tables,
+      durationsMs,
+    };
+  } catch (error) {
+    progress.error = describe(error);
+    begin('cleanup');
+    // Clean up even when the run was cancelled: nothing half-written may stay behind.
+    const cleanup = await CancellationScope.nonCancellable(() => host.discardIncompleteBackup(plan)).catch(
+      (cleanupError: unknown) => {
+        log.error('cleanup after a failed backup failed', { error: describe(cleanupError) });
+        return { removed: [] };
+      },
+    );
+    if (cleanup.removed.length > 0)
+      log.info('removed what the failed backup left', { removed: cleanup.removed });
+    progress.step = 'failed';
+    throw error;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause) return error.cause.message;
+  if (error instanceof ApplicationFailure || error instanceof Error) return error.message;
+  return String(error);
+}
