@@ -39,6 +39,8 @@ export interface BackupResult {
   encrypted: boolean;
   tocEntries: number;
   tables: number;
+  /** Parts a retried upload did not send again: more than 0 when a worker died mid-upload. */
+  resumedParts: number;
   durationsMs: Partial<Record<BackupStep, number>>;
 }
 
@@ -159,6 +161,7 @@ export async function backupWorkflow(request: BackupRequest = {}): Promise<Backu
       encrypted: plan.encrypted,
       tocEntries: verify.tocEntries,
       tables: dump.tables,
+      resumedParts: upload?.resumedParts ?? 0,
       durationsMs,
     };
   } catch (error) {

@@ -128,6 +128,7 @@ describe('labeled and unencrypted backups', () => {
       DB_NAME: source,
       BACKUP_DIR: tempDir('backups'),
       S3_PREFIX: `${uniqueName('e2e')}/`,
+      S3_STORAGE_CLASS_PRE_UPGRADE: 'STANDARD_IA',
       TEMPORAL_TASK_QUEUE: uniqueName('e2e'),
     });
     const result = await withWorker(config, async (client) =>
@@ -145,6 +146,9 @@ describe('labeled and unencrypted backups', () => {
     );
     const listing = await execa('pg_restore', ['--list', result.localPath]);
     expect(listing.stdout).toContain('TABLE DATA public users');
-    expect((await s3StoreOf(config).stat(result.key))?.size).toBe(result.fileBytes);
+    expect(await s3StoreOf(config).stat(result.key)).toMatchObject({
+      size: result.fileBytes,
+      storageClass: 'STANDARD_IA',
+    });
   });
 });

@@ -1,0 +1,104 @@
+import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { execa, type ResultPromise } from 'execa';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connectClient, startBackup, waitForBackup } from '../../src/client/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createS3Client } from '../../src/storage/s3.js';
+import { CLI } from '../helpers/cli.js';
+import { sha256File, tempDir } from '../helpers/files.js';
+import { createKeyring } from '../helpers/gpg.js';
+import { createDatabase, dropDatabase, withClient } from '../helpers/postgres.js';
+import { download, s3StoreOf } from '../helpers/s3.js';
+import { testEnv, uniqueName } from '../helpers/services.js';
+import { startThrottleProxy } from '../helpers/throttle-proxy.js';
+
+const MIB = 1024 * 1024;
+
+function startWorkerProcess(env: Record<string, string>): ResultPromise {
+  return execa(process.execPath, [CLI, 'worker'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
+    extendEnv: false,
+    reject: false,
+    stdio: 'ignore',
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('a worker killed in the middle of an upload', () => {
+  const database = uniqueName('kill');
+  afterAll(() => dropDatabase(database));
+
+  it('is replaced, and the upload completes from the parts already sent, byte for byte', async () => {
+    // About 70 MB that does not compress, dumped without compression: 5 parts of 16 MiB.
+    await createDatabase(database);
+    await withClient(database, (c) =>
+      c.query(`CREATE TABLE blobs AS SELECT g AS id, decode(string_agg(md5(g::text || ':' || i), ''), 'hex') AS data
+                 FROM generate_series(1, 17000) g, generate_series(1, 256) i GROUP BY g`),
+    );
+    const keyring = await createKeyring();
+    const base = testEnv({
+      DB_NAME: database,
+      BACKUP_DIR: tempDir('backups'),
+      GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
+      PG_DUMP_COMPRESSION: '0',
+      S3_PREFIX: `${uniqueName('kill')}/`,
+      TEMPORAL_TASK_QUEUE: uniqueName('kill'),
+      WORKER_HOST_ID: 'kill-test-host',
+    });
+    const config = loadConfig({ env: base });
+    const proxy = await startThrottleProxy(new URL(config.s3!.endpoint!), 10 * MIB);
+    const workerEnv = { ...base, S3_ENDPOINT: proxy.url };
+    const s3 = createS3Client(config.s3!);
+    const client = await connectClient(config.temporal);
+    let second: ResultPromise | undefined;
+    try {
+      const first = startWorkerProcess(workerEnv);
+      const handle = await startBackup(client, { database, taskQueue: config.temporal.taskQueue });
+
+      // Wait until the store holds at least one finished part, then kill the worker outright.
+      const upload = await until('an upload with a finished part', async () => {
+        const { Uploads } = await s3.send(
+          new ListMultipartUploadsCommand({ Bucket: config.s3!.bucket, Prefix: config.s3!.prefix }),
+        );
+        const found = Uploads?.[0];
+        if (!found) return undefined;
+        const { Parts } = await s3.send(
+          new ListPartsCommand({ Bucket: config.s3!.bucket, Key: found.Key, UploadId: found.UploadId }),
+        );
+        return (Parts?.length ?? 0) >= 1 ? found : undefined;
+      });
+      first.kill('SIGKILL');
+      await first;
+
+      second = startWorkerProcess(workerEnv);
+      const result = await waitForBackup(handle);
+
+      expect(result.resumedParts).toBeGreaterThanOrEqual(1);
+      expect(`${config.s3!.prefix}${result.key}`).toBe(upload.Key);
+      expect(result.fileBytes).toBeGreaterThan(60 * MIB);
+      const copy = join(tempDir('download'), 'copy.gpg');
+      await download(s3StoreOf(config), result.key, copy);
+      expect(await sha256File(copy)).toBe(await sha256File(result.localPath));
+      expect(await sha256File(copy)).toBe(result.sha256);
+      const { Uploads } = await s3.send(
+        new ListMultipartUploadsCommand({ Bucket: config.s3!.bucket, Prefix: config.s3!.prefix }),
+      );
+      expect(Uploads ?? []).toEqual([]);
+    } finally {
+      second?.kill('SIGTERM');
+      await second;
+      await proxy.close();
+      await client.connection.close();
+    }
+  }, 180_000);
+});
