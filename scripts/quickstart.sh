@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run quickstart`: set up, start the services and a worker, take one encrypted backup of the
-# local database, and show where it went. Embedded defaults: the dev server, SeaweedFS and BACKUP_DIR
+# local database (DB_NAME, or a small demo database made here), and show where it went. Embedded defaults: the dev server, SeaweedFS and BACKUP_DIR
 # under .run/, a demo OpenPGP key made here (its private half stays in .run/demo-gnupg for restores).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -9,11 +9,27 @@ bash scripts/setup.sh
 bash scripts/services.sh up
 npm run --silent build
 
+# services.env names the server's own postgres database; the quickstart takes the caller's DB_NAME.
+requested_db="${DB_NAME:-}"
 set -a
 # shellcheck disable=SC1091
 . .run/services.env
 set +a
-export DB_NAME="${DB_NAME:-postgres}"
+export DB_NAME="$requested_db"
+if [[ -z "$DB_NAME" ]]; then
+  # An empty database has nothing to back up (and pg_restore --list would find no entries): make a
+  # small demo database once, so the first run shows a real backup.
+  export DB_NAME=durable_backup_demo
+  if ! psql -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
+    echo "quickstart: creating the demo database $DB_NAME"
+    psql -q -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d postgres -c "CREATE DATABASE $DB_NAME"
+    psql -q -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d "$DB_NAME" -c "
+      CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL, created timestamptz DEFAULT now());
+      CREATE TABLE images (id serial PRIMARY KEY, user_id int REFERENCES users, caption text);
+      INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 1000) g;
+      INSERT INTO images (user_id, caption) SELECT 1 + g % 1000, 'image ' || g FROM generate_series(1, 5000) g;"
+  fi
+fi
 export BACKUP_DIR="${BACKUP_DIR:-$PWD/.run/backups}"
 export TEMPORAL_TASK_QUEUE="${TEMPORAL_TASK_QUEUE:-durable-backup-quickstart}"
 
@@ -31,6 +47,11 @@ fi
 node dist/src/cli/main.js worker >.run/quickstart-worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do
+  grep -q 'worker polling' .run/quickstart-worker.log && break
+  kill -0 $worker 2>/dev/null || { cat .run/quickstart-worker.log; exit 1; }
+  sleep 0.5
+done
 
 echo "quickstart: backing up database '$DB_NAME' (worker log: .run/quickstart-worker.log)"
 node dist/src/cli/main.js backup --wait

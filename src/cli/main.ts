@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
 import { listCompleteBackups } from '../backup/catalog.js';
 import {
@@ -39,6 +41,7 @@ program
   .description('run a worker: it takes backups for the configured database on this host')
   .action(async () => {
     const cfg = config();
+    Runtime.install({ logger: new DefaultLogger(cfg.debug ? 'DEBUG' : 'INFO') });
     const worker = await startWorker(cfg);
     console.error(`worker polling ${worker.taskQueues.join(' and ')} on ${cfg.temporal.address}`);
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void worker.shutdown());
@@ -68,6 +71,11 @@ program
       return;
     }
     if (!options.json) console.error(`started ${handle.workflowId}\n${link}`);
+    if (!(await hasWorker(client, cfg))) {
+      console.error(
+        `warning: no worker polls ${cfg.temporal.taskQueue}; the backup waits until one does (backupctl worker)`,
+      );
+    }
     const printed = new Set<string>();
     const result = await waitForBackup(handle, (progress: BackupProgress) => {
       if (options.json) return;
@@ -83,13 +91,15 @@ program
 
 program
   .command('list')
-  .description('list complete backups (with manifests), local and remote')
+  .description('list the complete backups (with manifests) of the configured database, local and remote')
   .option('--json', 'print as JSON')
   .action(async (options: { json?: boolean }) => {
     const cfg = config();
     const stores: BackupStore[] = [new FsStore(cfg.backup.dir)];
     if (cfg.s3) stores.push(new S3Store(createS3Client(cfg.s3), cfg.s3.bucket, cfg.s3.prefix));
-    const entries = await listCompleteBackups(stores);
+    const entries = (await listCompleteBackups(stores)).filter(
+      (e) => e.manifest.database === cfg.database.name,
+    );
     if (options.json) {
       console.log(JSON.stringify(entries, null, 2));
       return;
@@ -101,12 +111,23 @@ program
     }
   });
 
+async function hasWorker(client: Client, cfg: Config): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: cfg.temporal.namespace,
+    taskQueue: { name: cfg.temporal.taskQueue },
+  });
+  return (pollers?.length ?? 0) > 0;
+}
+
 function describeResult(result: BackupResult, link: string): string {
   return [
     `backup complete: ${result.kind}${result.label ? ` (${result.label})` : ''}, ${formatBytes(result.fileBytes)}${result.encrypted ? ', encrypted' : ', NOT encrypted'}`,
     `  local:  ${result.localPath}`,
     `  remote: ${result.remote ? `${result.remote.location}${result.remote.key}` : 'none (S3_BUCKET is not set)'}`,
     `  sha256: ${result.sha256}`,
+    `  steps:  ${Object.entries(result.durationsMs)
+      .map(([step, ms]) => `${step} ${(ms / 1000).toFixed(1)} s`)
+      .join(', ')}`,
     `  history: ${link}`,
   ].join('\n');
 }

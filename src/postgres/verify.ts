@@ -16,9 +16,11 @@ export async function verifyArchive(archivePath: string, signal?: AbortSignal): 
   const entries = result.stdout
     .split('\n')
     .filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
-  if (entries === 0)
+  if (entries === 0) {
     throw new BackupError('DumpFailed', 'pg_restore --list found no entries in the archive', {
       retryable: false,
+      hint: 'the database holds nothing to back up: check DB_NAME',
     });
+  }
   return entries;
 }
