@@ -4,7 +4,12 @@ import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import type { StorageClass } from '../src/core/classify.js';
 import { sealArchive, type SealResult } from '../src/backup/seal.js';
-import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../src/core/manifest.js';
+import {
+  MANIFEST_FORMAT_VERSION,
+  parseManifest,
+  serializeManifest,
+  type Manifest,
+} from '../src/core/manifest.js';
 import { hostTaskQueueName, planBackup, type BackupPlan } from '../src/core/plan.js';
 import type { Sealer } from '../src/crypto/index.js';
 import { dumpDatabase, type DumpResult } from '../src/postgres/dump.js';
@@ -42,8 +47,41 @@ function workFiles(config: Config, plan: BackupPlan) {
   return {
     folder,
     plaintext: join(folder, `${plan.stem}.dump`),
+    /** What pg_dump found (versions, row counts), for the manifest. */
     facts: join(folder, `${plan.stem}.facts.json`),
+    /** The encryption's result, kept so a retry after the plaintext is gone returns it again. */
+    sealed: join(folder, `${plan.stem}.sealed.json`),
   };
+}
+
+/** A heartbeat every few seconds, whatever the work reports: a slow part is not a dead worker. */
+const HEARTBEAT_INTERVAL_MS = 3_000;
+
+/**
+ * Runs work that reports progress through record(). The latest details are re-sent on a timer, so
+ * the checkpoint an earlier attempt left is never overwritten by an empty heartbeat.
+ */
+async function heartbeating<T>(work: (record: (details: unknown) => void) => Promise<T>): Promise<T> {
+  const context = Context.current();
+  let latest: unknown = context.info.heartbeatDetails;
+  const timer = setInterval(() => context.heartbeat(latest), HEARTBEAT_INTERVAL_MS);
+  try {
+    return await work((details) => {
+      latest = details;
+      context.heartbeat(details);
+    });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function readJsonIfPresent<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 async function timed<T extends object>(work: () => Promise<T>): Promise<T & StepTiming> {
@@ -56,7 +94,6 @@ async function timed<T extends object>(work: () => Promise<T>): Promise<T & Step
 export function createBackupActivities(deps: BackupDeps) {
   const { config, sealer, local, remote } = deps;
   const secrets = secretsOf(config);
-  const heartbeat = (details: unknown) => Context.current().heartbeat(details);
   const signal = () => Context.current().cancellationSignal;
 
   return {
@@ -85,11 +122,13 @@ export function createBackupActivities(deps: BackupDeps) {
         // A dump cannot resume: a retry starts it over, from a clean file.
         await rm(files.plaintext, { force: true });
         return timed(async () => {
-          const result = await dumpDatabase(config.database, files.plaintext, {
-            compression: config.backup.compression,
-            signal: signal(),
-            onProgress: (bytes) => heartbeat({ bytes }),
-          });
+          const result = await heartbeating((record) =>
+            dumpDatabase(config.database, files.plaintext, {
+              compression: config.backup.compression,
+              signal: signal(),
+              onProgress: (bytes) => record({ bytes }),
+            }),
+          );
           await writeFile(files.facts, JSON.stringify(result), { mode: 0o600 });
           const { tables, ...rest } = result;
           return { ...rest, tables: tables.length, totalRows: tables.reduce((sum, t) => sum + t.rows, 0) };
@@ -105,17 +144,31 @@ export function createBackupActivities(deps: BackupDeps) {
 
     async encryptArchive(plan: BackupPlan): Promise<EncryptOutcome> {
       return asActivity(secrets, async () => {
+        const files = workFiles(config, plan);
         const target = local.pathOf(plan.key);
-        await local.ensureFolder(join(target, '..'));
-        return timed(async () => ({
-          ...(await sealArchive(workFiles(config, plan).plaintext, target, sealer, {
-            signal: signal(),
-            onProgress: (bytes) => heartbeat({ bytes }),
-          })),
+        const outcome = (sealed: SealResult) => ({
+          ...sealed,
           method: sealer.name,
           recipients: sealer.fingerprints,
           localPath: target,
-        }));
+        });
+        // An earlier attempt finished but was not reported: its file and result stand.
+        const earlier = await readJsonIfPresent<SealResult>(files.sealed);
+        if (earlier && (await local.stat(plan.key))?.size === earlier.file.bytes) {
+          return { ...outcome(earlier), durationMs: 0 };
+        }
+        await local.ensureFolder(join(target, '..'));
+        return timed(async () => {
+          const sealed = await heartbeating((record) =>
+            sealArchive(files.plaintext, target, sealer, {
+              signal: signal(),
+              onProgress: (bytes) => record({ bytes }),
+            }),
+          );
+          await writeFile(files.sealed, JSON.stringify(sealed), { mode: 0o600 });
+          await rm(files.plaintext, { force: true });
+          return outcome(sealed);
+        });
       });
     },
 
@@ -124,12 +177,14 @@ export function createBackupActivities(deps: BackupDeps) {
         if (!remote) throw new Error('uploadBackup called without a remote store');
         const resumeFrom = Context.current().info.heartbeatDetails as UploadCheckpoint | undefined;
         return timed(async () => {
-          const result = await remote.putFile(plan.key, local.pathOf(plan.key), {
-            storageClass: plan.remote?.storageClass,
-            resumeFrom,
-            onCheckpoint: heartbeat,
-            signal: signal(),
-          });
+          const result = await heartbeating((record) =>
+            remote.putFile(plan.key, local.pathOf(plan.key), {
+              storageClass: plan.remote?.storageClass,
+              resumeFrom,
+              onCheckpoint: record,
+              signal: signal(),
+            }),
+          );
           return { location: remote.location, storageClass: plan.remote?.storageClass, ...result };
         });
       });
@@ -142,7 +197,10 @@ export function createBackupActivities(deps: BackupDeps) {
     async writeManifest(plan: BackupPlan, input: ManifestInput): Promise<Manifest> {
       return asActivity(secrets, async () => {
         const files = workFiles(config, plan);
-        const facts = JSON.parse(await readFile(files.facts, 'utf8')) as DumpResult;
+        const facts = await readJsonIfPresent<DumpResult>(files.facts);
+        // No facts but a local manifest: an earlier attempt wrote it and was not reported.
+        if (!facts)
+          return parseManifest(await readFile(local.pathOf(plan.manifestKey), 'utf8'), plan.manifestKey);
         const manifest: Manifest = {
           formatVersion: MANIFEST_FORMAT_VERSION,
           database: plan.database,
@@ -167,6 +225,7 @@ export function createBackupActivities(deps: BackupDeps) {
         const text = serializeManifest(manifest);
         if (remote && input.upload) await remote.putBytes(plan.manifestKey, text);
         await local.putBytes(plan.manifestKey, text);
+        await rm(files.sealed, { force: true });
         await rm(files.facts, { force: true });
         return manifest;
       });
@@ -180,7 +239,12 @@ export function createBackupActivities(deps: BackupDeps) {
       return asActivity(secrets, async () => {
         const removed: string[] = [];
         const files = workFiles(config, plan);
-        for (const path of [files.plaintext, files.facts, `${local.pathOf(plan.key)}.partial`]) {
+        for (const path of [
+          files.plaintext,
+          files.facts,
+          files.sealed,
+          `${local.pathOf(plan.key)}.partial`,
+        ]) {
           await rm(path, { force: true });
         }
         await mkdir(files.folder, { recursive: true, mode: 0o700 });

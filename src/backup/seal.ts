@@ -12,7 +12,7 @@ export interface SealResult {
 
 /**
  * Streams the plaintext archive through the sealer into target (via a .partial file renamed into
- * place), hashing both sides on the way. Removes the plaintext when done, so none stays on disk.
+ * place), hashing both sides on the way. The caller removes the plaintext once it has recorded this.
  */
 export async function sealArchive(
   plaintextPath: string,
@@ -41,7 +41,6 @@ export async function sealArchive(
   } finally {
     clearInterval(progress);
   }
-  await rm(plaintextPath, { force: true });
   return {
     archive: { bytes: plainHash.bytes, sha256: plainHash.digest() },
     file: { bytes: sealedHash.bytes, sha256: sealedHash.digest() },

@@ -257,9 +257,13 @@ export class S3Store implements BackupStore {
   }
 
   async abortIncomplete(key: string): Promise<number> {
-    const listed = await this.call(`list uploads in ${this.location}`, () =>
-      this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.fullKey(key) })),
-    );
+    const listed = await this.client
+      .send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.fullKey(key) }))
+      .catch((error: unknown) => {
+        // No bucket, no upload left in it.
+        if (error instanceof S3ServiceException && error.name === 'NoSuchBucket') return { Uploads: [] };
+        throw toUploadError(error, `list uploads in ${this.location}`);
+      });
     const uploads = (listed.Uploads ?? []).filter((u) => u.Key === this.fullKey(key));
     for (const upload of uploads) {
       await this.call(`abort upload to ${this.location}${key}`, () =>
