@@ -1,15 +1,19 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { BackupError } from '../src/core/errors.js';
 
 /**
  * Runs an activity's work and turns whatever it throws into an ApplicationFailure whose type is our
  * error kind (so the CLI maps it to an exit code) and whose message carries no secret. Errors we did
- * not type stay retryable as 'General'.
+ * not type stay retryable as 'General'. Must be called inside an activity.
  */
 export async function asActivity<T>(secrets: string[], work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    // Cancelled (or timed out, or the worker is stopping): report that, not the abort it caused.
+    const { cancellationSignal } = Context.current();
+    if (cancellationSignal.aborted) throw cancellationSignal.reason ?? error;
     throw toFailure(error, secrets);
   }
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -229,25 +228,31 @@ export class S3Store implements BackupStore {
     range: PartRange,
     signal?: AbortSignal,
   ): Promise<UploadCheckpoint['parts'][number]> {
-    // Hash first, then stream the same range: a part is never held whole in memory.
-    const checksum = await sha256OfRange(localPath, range);
-    const uploaded = await this.call(
-      `upload part ${range.partNumber} of ${this.location}${checkpoint.key}`,
-      () =>
-        this.client.send(
-          new UploadPartCommand({
-            Bucket: this.bucket,
-            Key: this.fullKey(checkpoint.key),
-            UploadId: checkpoint.uploadId,
-            PartNumber: range.partNumber,
-            Body: createReadStream(localPath, { start: range.start, end: range.end }),
-            ContentLength: range.end - range.start + 1,
-            ChecksumSHA256: checksum,
-          }),
-          { abortSignal: signal },
-        ),
-    );
-    return { partNumber: range.partNumber, etag: uploaded.ETag!, checksum };
+    // Hash first, then stream the same range: a part is never held whole in memory. The file is
+    // opened once for both, so the part stays readable even if the file is removed meanwhile.
+    const file = await open(localPath);
+    try {
+      const checksum = await sha256OfRange(file, range);
+      const uploaded = await this.call(
+        `upload part ${range.partNumber} of ${this.location}${checkpoint.key}`,
+        () =>
+          this.client.send(
+            new UploadPartCommand({
+              Bucket: this.bucket,
+              Key: this.fullKey(checkpoint.key),
+              UploadId: checkpoint.uploadId,
+              PartNumber: range.partNumber,
+              Body: file.createReadStream({ start: range.start, end: range.end, autoClose: false }),
+              ContentLength: range.end - range.start + 1,
+              ChecksumSHA256: checksum,
+            }),
+            { abortSignal: signal },
+          ),
+      );
+      return { partNumber: range.partNumber, etag: uploaded.ETag!, checksum };
+    } finally {
+      await file.close();
+    }
   }
 
   async remove(key: string): Promise<void> {
@@ -288,10 +293,10 @@ export class S3Store implements BackupStore {
   }
 }
 
-async function sha256OfRange(path: string, range: PartRange): Promise<string> {
+async function sha256OfRange(file: FileHandle, range: PartRange): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { start: range.start, end: range.end }))
-    hash.update(chunk as Buffer);
+  const stream = file.createReadStream({ start: range.start, end: range.end, autoClose: false });
+  for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('base64');
 }
 

@@ -1,17 +1,24 @@
-import { ListMultipartUploadsCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { readdirSync } from 'node:fs';
+import {
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  type MultipartUpload,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { execa, type ResultPromise } from 'execa';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBackup, waitForBackup } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createS3Client } from '../../src/storage/s3.js';
 import { CLI } from '../helpers/cli.js';
 import { sha256File, tempDir } from '../helpers/files.js';
-import { createKeyring } from '../helpers/gpg.js';
+import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { createDatabase, dropDatabase, withClient } from '../helpers/postgres.js';
 import { download, s3StoreOf } from '../helpers/s3.js';
 import { testEnv, uniqueName } from '../helpers/services.js';
 import { startThrottleProxy } from '../helpers/throttle-proxy.js';
+import { withWorker } from '../helpers/temporal.js';
 
 const MIB = 1024 * 1024;
 
@@ -34,19 +41,39 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe('a worker killed in the middle of an upload', () => {
-  const database = uniqueName('kill');
-  afterAll(() => dropDatabase(database));
+async function firstUploadWithAPart(s3: S3Client, bucket: string, prefix: string): Promise<MultipartUpload> {
+  return until('an upload with a finished part', async () => {
+    const { Uploads } = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+    const found = Uploads?.[0];
+    if (!found) return undefined;
+    const { Parts } = await s3.send(
+      new ListPartsCommand({ Bucket: bucket, Key: found.Key, UploadId: found.UploadId }),
+    );
+    return (Parts?.length ?? 0) >= 1 ? found : undefined;
+  });
+}
 
-  it('is replaced, and the upload completes from the parts already sent, byte for byte', async () => {
+async function uploadsUnder(s3: S3Client, bucket: string, prefix: string): Promise<MultipartUpload[]> {
+  return (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }))).Uploads ?? [];
+}
+
+describe('an upload interrupted on the real services', () => {
+  const database = uniqueName('kill');
+  let keyring: TestKeyring;
+
+  beforeAll(async () => {
     // About 70 MB that does not compress, dumped without compression: 5 parts of 16 MiB.
     await createDatabase(database);
     await withClient(database, (c) =>
       c.query(`CREATE TABLE blobs AS SELECT g AS id, decode(string_agg(md5(g::text || ':' || i), ''), 'hex') AS data
                  FROM generate_series(1, 17000) g, generate_series(1, 256) i GROUP BY g`),
     );
-    const keyring = await createKeyring();
-    const base = testEnv({
+    keyring = await createKeyring();
+  });
+  afterAll(() => dropDatabase(database));
+
+  function slowUploadEnv(): Record<string, string> {
+    return testEnv({
       DB_NAME: database,
       BACKUP_DIR: tempDir('backups'),
       GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
@@ -55,6 +82,10 @@ describe('a worker killed in the middle of an upload', () => {
       TEMPORAL_TASK_QUEUE: uniqueName('kill'),
       WORKER_HOST_ID: 'kill-test-host',
     });
+  }
+
+  it('by a killed worker is finished by its replacement from the parts already sent, byte for byte', async () => {
+    const base = slowUploadEnv();
     const config = loadConfig({ env: base });
     const proxy = await startThrottleProxy(new URL(config.s3!.endpoint!), 10 * MIB);
     const workerEnv = { ...base, S3_ENDPOINT: proxy.url };
@@ -66,17 +97,7 @@ describe('a worker killed in the middle of an upload', () => {
       const handle = await startBackup(client, { database, taskQueue: config.temporal.taskQueue });
 
       // Wait until the store holds at least one finished part, then kill the worker outright.
-      const upload = await until('an upload with a finished part', async () => {
-        const { Uploads } = await s3.send(
-          new ListMultipartUploadsCommand({ Bucket: config.s3!.bucket, Prefix: config.s3!.prefix }),
-        );
-        const found = Uploads?.[0];
-        if (!found) return undefined;
-        const { Parts } = await s3.send(
-          new ListPartsCommand({ Bucket: config.s3!.bucket, Key: found.Key, UploadId: found.UploadId }),
-        );
-        return (Parts?.length ?? 0) >= 1 ? found : undefined;
-      });
+      const upload = await firstUploadWithAPart(s3, config.s3!.bucket, config.s3!.prefix);
       first.kill('SIGKILL');
       await first;
 
@@ -90,10 +111,7 @@ describe('a worker killed in the middle of an upload', () => {
       await download(s3StoreOf(config), result.key, copy);
       expect(await sha256File(copy)).toBe(await sha256File(result.localPath));
       expect(await sha256File(copy)).toBe(result.sha256);
-      const { Uploads } = await s3.send(
-        new ListMultipartUploadsCommand({ Bucket: config.s3!.bucket, Prefix: config.s3!.prefix }),
-      );
-      expect(Uploads ?? []).toEqual([]);
+      expect(await uploadsUnder(s3, config.s3!.bucket, config.s3!.prefix)).toEqual([]);
     } finally {
       second?.kill('SIGTERM');
       await second;
@@ -101,4 +119,28 @@ describe('a worker killed in the middle of an upload', () => {
       await client.connection.close();
     }
   }, 180_000);
+
+  it('when the backup is cancelled stops and leaves nothing behind', async () => {
+    const base = slowUploadEnv();
+    const config = loadConfig({ env: base });
+    const proxy = await startThrottleProxy(new URL(config.s3!.endpoint!), 10 * MIB);
+    const s3 = createS3Client(config.s3!);
+    try {
+      await withWorker(loadConfig({ env: { ...base, S3_ENDPOINT: proxy.url } }), async (client) => {
+        const handle = await startBackup(client, { database, taskQueue: config.temporal.taskQueue });
+        await firstUploadWithAPart(s3, config.s3!.bucket, config.s3!.prefix);
+        await handle.cancel();
+        await expect(waitForBackup(handle)).rejects.toThrow();
+        expect((await handle.describe()).status.name).toBe('CANCELLED');
+      });
+      expect(await uploadsUnder(s3, config.s3!.bucket, config.s3!.prefix)).toEqual([]);
+      const objects: string[] = [];
+      for await (const object of s3StoreOf(config).list()) objects.push(object.key);
+      expect(objects).toEqual([]);
+      expect(readdirSync(config.backup.dir).filter((f) => f !== '.work')).toEqual([]);
+      expect(readdirSync(`${config.backup.dir}/.work`)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
