@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { backupctl, type CliRun } from '../helpers/cli.js';
@@ -75,6 +76,13 @@ describe('exit codes', () => {
       3,
       /^error: DB_NAME: is required$/,
     );
+  });
+
+  it('3 on an env file with a syntax error, naming the line', async () => {
+    const file = join(tempDir('env'), 'backup.env');
+    writeFileSync(file, 'DB_NAME=app\nDB_HOST localhost\n');
+    const run = await backupctl(['--env-file', file, 'backup'], envFor({}));
+    expectOneLineError(run, 3, new RegExp(`^error: ${file} line 2: expected KEY=VALUE$`));
   });
 
   it('3 on a key file that is not an OpenPGP public key', async () => {

@@ -79,6 +79,17 @@ describe('configuration', () => {
     expect(config.database).toMatchObject({ name: 'goimg', host: 'override', user: 'goimg' });
   });
 
+  it('turns TLS on for an API key or a client certificate, and wants both halves of the pair', () => {
+    expect(loadConfig({ env: { ...minimal, TEMPORAL_API_KEY: 'k3y-k3y' } }).temporal).toMatchObject({
+      apiKey: 'k3y-k3y',
+      tls: {},
+    });
+    expect(loadConfig({ env: minimal }).temporal.tls).toBeUndefined();
+    expect(configError({ ...minimal, TEMPORAL_TLS_CERT_FILE: '/c.pem' }).message).toMatch(
+      /^TEMPORAL_TLS_CERT_FILE: /,
+    );
+  });
+
   it('has an off switch for stores without storage classes', () => {
     expect(
       loadConfig({ env: { ...minimal, S3_BUCKET: 'bucket', S3_STORAGE_CLASSES: 'false' } }).s3
