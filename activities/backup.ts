@@ -1,9 +1,9 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Context, log } from '@temporalio/activity';
+import { dumpVerifyEncrypt } from '../src/backup/pipeline.js';
 import { secretsOf, type Config } from '../src/config/index.js';
 import type { StorageClass } from '../src/core/classify.js';
-import { sealArchive, type SealResult } from '../src/backup/seal.js';
 import {
   MANIFEST_FORMAT_VERSION,
   parseManifest,
@@ -12,10 +12,9 @@ import {
 } from '../src/core/manifest.js';
 import { hostTaskQueueName, planBackup, type BackupPlan } from '../src/core/plan.js';
 import type { Sealer } from '../src/crypto/index.js';
-import { dumpDatabase, type DumpResult } from '../src/postgres/dump.js';
-import { verifyArchive } from '../src/postgres/verify.js';
+import { startDump, type DumpFacts } from '../src/postgres/dump.js';
 import type { FsStore } from '../src/storage/fs.js';
-import type { BackupStore, PutResult, UploadCheckpoint } from '../src/storage/types.js';
+import type { BackupStore, GrowingUpload, PutResult, UploadCheckpoint } from '../src/storage/types.js';
 import { asActivity } from './failure.js';
 
 export interface BackupDeps {
@@ -26,31 +25,43 @@ export interface BackupDeps {
   remote?: BackupStore;
 }
 
-export interface StepTiming {
-  durationMs: number;
+/**
+ * The outcome of the fused dump step, one entry per runbook step so the history shows each: the
+ * steps stream into each other (the plaintext never touches the disk), but each reports its own.
+ */
+export interface DumpOutcome {
+  dump: {
+    bytes: number;
+    sha256: string;
+    tables: number;
+    totalRows: number;
+    serverVersion: string;
+    durationMs: number;
+  };
+  verify: { tocEntries: number; durationMs: number };
+  encrypt: {
+    method: Sealer['name'];
+    recipients: string[];
+    bytes: number;
+    sha256: string;
+    localPath: string;
+    durationMs: number;
+  };
+  /** The parts already sent while the file was written; the upload step finishes from here. */
+  upload?: UploadCheckpoint;
 }
 
-export type DumpOutcome = StepTiming & Omit<DumpResult, 'tables'> & { tables: number; totalRows: number };
-export type VerifyOutcome = StepTiming & { tocEntries: number };
-export type EncryptOutcome = StepTiming &
-  SealResult & { method: Sealer['name']; recipients: string[]; localPath: string };
-export type UploadOutcome = StepTiming & PutResult & { location: string; storageClass?: StorageClass };
-export interface ManifestInput {
-  verify: VerifyOutcome;
-  encrypt: EncryptOutcome;
-  upload?: UploadOutcome;
-}
+export type UploadOutcome = PutResult & { location: string; storageClass?: StorageClass; durationMs: number };
 
-/** A backup's work files live in BACKUP_DIR/.work, on the same file system, so the final rename is atomic. */
+/** A backup's work files live in BACKUP_DIR/.work, on the same file system as the backup. */
 function workFiles(config: Config, plan: BackupPlan) {
   const folder = join(config.backup.dir, '.work');
   return {
     folder,
-    plaintext: join(folder, `${plan.stem}.dump`),
     /** What pg_dump found (versions, row counts), for the manifest. */
     facts: join(folder, `${plan.stem}.facts.json`),
-    /** The encryption's result, kept so a retry after the plaintext is gone returns it again. */
-    sealed: join(folder, `${plan.stem}.sealed.json`),
+    /** The dump step's outcome, so a retry after it finished returns it again. */
+    outcome: join(folder, `${plan.stem}.outcome.json`),
   };
 }
 
@@ -61,9 +72,12 @@ const HEARTBEAT_INTERVAL_MS = 3_000;
  * Runs work that reports progress through record(). The latest details are re-sent on a timer, so
  * the checkpoint an earlier attempt left is never overwritten by an empty heartbeat.
  */
-async function heartbeating<T>(work: (record: (details: unknown) => void) => Promise<T>): Promise<T> {
+async function heartbeating<T>(
+  work: (record: (details: unknown) => void) => Promise<T>,
+  initialDetails?: unknown,
+): Promise<T> {
   const context = Context.current();
-  let latest: unknown = context.info.heartbeatDetails;
+  let latest: unknown = context.info.heartbeatDetails ?? initialDetails;
   const timer = setInterval(() => context.heartbeat(latest), HEARTBEAT_INTERVAL_MS);
   try {
     return await work((details) => {
@@ -84,17 +98,31 @@ async function readJsonIfPresent<T>(path: string): Promise<T | undefined> {
   }
 }
 
-async function timed<T extends object>(work: () => Promise<T>): Promise<T & StepTiming> {
-  const started = performance.now();
-  const result = await work();
-  return { ...result, durationMs: Math.round(performance.now() - started) };
-}
-
 /** Activities of the backup workflow; the plain work lives in src/, these adapt it to Temporal. */
 export function createBackupActivities(deps: BackupDeps) {
   const { config, sealer, local, remote } = deps;
   const secrets = secretsOf(config);
   const signal = () => Context.current().cancellationSignal;
+
+  /** Streams the upload during the dump when the store can; without it, the upload step sends all. */
+  async function growingUpload(
+    plan: BackupPlan,
+    path: string,
+    databaseBytes: number,
+  ): Promise<GrowingUpload | undefined> {
+    if (!remote?.startGrowingUpload) return undefined;
+    try {
+      // A compressed dump is rarely larger than the database; twice its size leaves room for bytea as text.
+      return await remote.startGrowingUpload(plan.key, path, {
+        storageClass: plan.remote?.storageClass,
+        expectedMaxSize: 2 * databaseBytes,
+        signal: signal(),
+      });
+    } catch (error) {
+      log.warn('cannot upload while dumping; the upload step will send the file', { error: String(error) });
+      return undefined;
+    }
+  }
 
   return {
     /** Runs on the shared queue: decides names and kind, and which host keeps the files. */
@@ -115,78 +143,83 @@ export function createBackupActivities(deps: BackupDeps) {
       );
     },
 
-    async dumpDatabase(plan: BackupPlan): Promise<DumpOutcome> {
-      return asActivity(secrets, async () => {
-        const files = workFiles(config, plan);
-        await local.ensureFolder(files.folder);
-        // A dump cannot resume: a retry starts it over, from a clean file.
-        await rm(files.plaintext, { force: true });
-        return timed(async () => {
-          const result = await heartbeating((record) =>
-            dumpDatabase(config.database, files.plaintext, {
-              compression: config.backup.compression,
-              signal: signal(),
-              onProgress: (bytes) => record({ bytes }),
-            }),
-          );
-          await writeFile(files.facts, JSON.stringify(result), { mode: 0o600 });
-          const { tables, ...rest } = result;
-          return { ...rest, tables: tables.length, totalRows: tables.reduce((sum, t) => sum + t.rows, 0) };
-        });
-      });
-    },
-
-    async verifyArchive(plan: BackupPlan): Promise<VerifyOutcome> {
-      return asActivity(secrets, () =>
-        timed(async () => ({ tocEntries: await verifyArchive(workFiles(config, plan).plaintext, signal()) })),
-      );
-    },
-
-    async encryptArchive(plan: BackupPlan): Promise<EncryptOutcome> {
+    /**
+     * pg_dump -Fc, verified by pg_restore --list and encrypted as it streams, into BACKUP_DIR; parts go
+     * to the bucket as they are written. A dump cannot resume: a retry starts over, unless the last
+     * attempt finished and only its report was lost.
+     */
+    async dumpVerifyEncrypt(plan: BackupPlan): Promise<DumpOutcome> {
       return asActivity(secrets, async () => {
         const files = workFiles(config, plan);
         const target = local.pathOf(plan.key);
-        const outcome = (sealed: SealResult) => ({
-          ...sealed,
-          method: sealer.name,
-          recipients: sealer.fingerprints,
-          localPath: target,
+        const earlier = await readJsonIfPresent<DumpOutcome>(files.outcome);
+        if (earlier && (await local.stat(plan.key))?.size === earlier.encrypt.bytes) return earlier;
+
+        await local.ensureFolder(files.folder);
+        await local.ensureFolder(dirname(target));
+        const dump = await startDump(config.database, {
+          compression: config.backup.compression,
+          signal: signal(),
         });
-        // An earlier attempt finished but was not reported: its file and result stand.
-        const earlier = await readJsonIfPresent<SealResult>(files.sealed);
-        if (earlier && (await local.stat(plan.key))?.size === earlier.file.bytes) {
-          return { ...outcome(earlier), durationMs: 0 };
-        }
-        await local.ensureFolder(join(target, '..'));
-        return timed(async () => {
-          const sealed = await heartbeating((record) =>
-            sealArchive(files.plaintext, target, sealer, {
-              signal: signal(),
-              onProgress: (bytes) => record({ bytes }),
-            }),
-          );
-          await writeFile(files.sealed, JSON.stringify(sealed), { mode: 0o600 });
-          await rm(files.plaintext, { force: true });
-          return outcome(sealed);
-        });
+        const upload = await growingUpload(plan, `${target}.partial`, dump.databaseBytes);
+        const result = await heartbeating((record) =>
+          dumpVerifyEncrypt({
+            dump,
+            sealer,
+            targetPath: target,
+            signal: signal(),
+            upload,
+            onProgress: (bytes) => record({ bytes }),
+          }),
+        );
+        const outcome: DumpOutcome = {
+          dump: {
+            bytes: result.archive.bytes,
+            sha256: result.archive.sha256,
+            tables: result.facts.tables.length,
+            totalRows: result.facts.tables.reduce((sum, t) => sum + t.rows, 0),
+            serverVersion: result.facts.serverVersion,
+            durationMs: result.times.dumpMs,
+          },
+          verify: { tocEntries: result.archive.tocEntries, durationMs: result.times.verifyMs },
+          encrypt: {
+            method: sealer.name,
+            recipients: sealer.fingerprints,
+            ...result.file,
+            localPath: target,
+            durationMs: result.times.encryptMs,
+          },
+          upload: await upload?.settle(result.file.bytes),
+        };
+        await writeFile(files.facts, JSON.stringify(result.facts), { mode: 0o600 });
+        await writeFile(files.outcome, JSON.stringify(outcome), { mode: 0o600 });
+        return outcome;
       });
     },
 
-    async uploadBackup(plan: BackupPlan): Promise<UploadOutcome> {
+    /** Sends what the dump step did not (often just the last part), and completes the upload. */
+    async uploadBackup(plan: BackupPlan, sentWhileDumping?: UploadCheckpoint): Promise<UploadOutcome> {
       return asActivity(secrets, async () => {
         if (!remote) throw new Error('uploadBackup called without a remote store');
-        const resumeFrom = Context.current().info.heartbeatDetails as UploadCheckpoint | undefined;
-        return timed(async () => {
-          const result = await heartbeating((record) =>
+        const resumeFrom =
+          (Context.current().info.heartbeatDetails as UploadCheckpoint | undefined) ?? sentWhileDumping;
+        const started = performance.now();
+        const result = await heartbeating(
+          (record) =>
             remote.putFile(plan.key, local.pathOf(plan.key), {
               storageClass: plan.remote?.storageClass,
               resumeFrom,
               onCheckpoint: record,
               signal: signal(),
             }),
-          );
-          return { location: remote.location, storageClass: plan.remote?.storageClass, ...result };
-        });
+          resumeFrom,
+        );
+        return {
+          ...result,
+          location: remote.location,
+          storageClass: plan.remote?.storageClass,
+          durationMs: Math.round(performance.now() - started),
+        };
       });
     },
 
@@ -194,13 +227,17 @@ export function createBackupActivities(deps: BackupDeps) {
      * Written last: remote first, then local. When the upload failed for good the manifest is written
      * locally only: the local copy is a complete backup, and nothing is lost while the bucket is away.
      */
-    async writeManifest(plan: BackupPlan, input: ManifestInput): Promise<Manifest> {
+    async writeManifest(
+      plan: BackupPlan,
+      input: { dump: DumpOutcome; upload?: UploadOutcome },
+    ): Promise<Manifest> {
       return asActivity(secrets, async () => {
         const files = workFiles(config, plan);
-        const facts = await readJsonIfPresent<DumpResult>(files.facts);
+        const facts = await readJsonIfPresent<DumpFacts>(files.facts);
         // No facts but a local manifest: an earlier attempt wrote it and was not reported.
         if (!facts)
           return parseManifest(await readFile(local.pathOf(plan.manifestKey), 'utf8'), plan.manifestKey);
+        const { dump, verify, encrypt } = input.dump;
         const manifest: Manifest = {
           formatVersion: MANIFEST_FORMAT_VERSION,
           database: plan.database,
@@ -211,9 +248,14 @@ export function createBackupActivities(deps: BackupDeps) {
           createdAt: plan.createdAt,
           completedAt: new Date().toISOString(),
           compression: config.backup.compression,
-          archive: { ...input.encrypt.archive, tocEntries: input.verify.tocEntries },
-          file: { name: plan.key.split('/').pop()!, key: plan.key, ...input.encrypt.file },
-          encryption: { method: input.encrypt.method, recipients: input.encrypt.recipients },
+          archive: { bytes: dump.bytes, sha256: dump.sha256, tocEntries: verify.tocEntries },
+          file: {
+            name: plan.key.split('/').pop()!,
+            key: plan.key,
+            bytes: encrypt.bytes,
+            sha256: encrypt.sha256,
+          },
+          encryption: { method: encrypt.method, recipients: encrypt.recipients },
           tables: facts.tables,
           remote: input.upload && {
             location: input.upload.location,
@@ -225,7 +267,7 @@ export function createBackupActivities(deps: BackupDeps) {
         const text = serializeManifest(manifest);
         if (remote && input.upload) await remote.putBytes(plan.manifestKey, text);
         await local.putBytes(plan.manifestKey, text);
-        await rm(files.sealed, { force: true });
+        await rm(files.outcome, { force: true });
         await rm(files.facts, { force: true });
         return manifest;
       });
@@ -239,15 +281,9 @@ export function createBackupActivities(deps: BackupDeps) {
       return asActivity(secrets, async () => {
         const removed: string[] = [];
         const files = workFiles(config, plan);
-        for (const path of [
-          files.plaintext,
-          files.facts,
-          files.sealed,
-          `${local.pathOf(plan.key)}.partial`,
-        ]) {
+        for (const path of [files.facts, files.outcome, `${local.pathOf(plan.key)}.partial`]) {
           await rm(path, { force: true });
         }
-        await mkdir(files.folder, { recursive: true, mode: 0o700 });
         // Each store on its own: an unreachable bucket must not keep the local cleanup from happening.
         const failures: unknown[] = [];
         for (const store of remote ? [local, remote] : [local]) {

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -10,7 +11,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { BackupActivities, ManifestInput, UploadOutcome } from '../activities/backup.js';
+import type { BackupActivities, UploadOutcome } from '../activities/backup.js';
 import type { BackupKind } from '../src/core/classify.js';
 import {
   KIND_ATTRIBUTE,
@@ -39,7 +40,7 @@ export interface BackupResult {
   encrypted: boolean;
   tocEntries: number;
   tables: number;
-  /** Parts a retried upload did not send again: more than 0 when a worker died mid-upload. */
+  /** Parts the upload step did not have to send: sent while dumping, or by an attempt that died. */
   resumedParts: number;
   durationsMs: Partial<Record<BackupStep, number>>;
 }
@@ -57,6 +58,8 @@ function hostActivities(taskQueue: string, maximumAttempts: number) {
     // A host that never comes back fails the run instead of hanging it.
     scheduleToStartTimeout: '1 hour',
     heartbeatTimeout: '20 seconds',
+    // A cancelled step must have stopped before the cleanup runs, or the two would race.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
@@ -100,23 +103,18 @@ export async function backupWorkflow(request: BackupRequest = {}): Promise<Backu
 
   try {
     begin('dump');
-    const dump = await host.dumpDatabase.executeWithOptions({ summary: `pg_dump -Fc ${plan.database}` }, [
-      plan,
-    ]);
-    done('dump', `${dump.bytes} bytes, ${dump.tables} tables, ${dump.totalRows} rows`, dump.durationMs);
-
-    begin('verify');
-    const verify = await host.verifyArchive.executeWithOptions({ summary: 'pg_restore --list' }, [plan]);
-    done('verify', `${verify.tocEntries} TOC entries`, verify.durationMs);
-
-    begin('encrypt');
-    const encrypt = await host.encryptArchive.executeWithOptions(
-      { summary: plan.encrypted ? 'OpenPGP encrypt' : 'store unencrypted' },
+    const dumped = await host.dumpVerifyEncrypt.executeWithOptions(
+      {
+        summary: `pg_dump -Fc ${plan.database} | pg_restore --list | ${plan.encrypted ? 'OpenPGP' : 'no encryption'}`,
+      },
       [plan],
     );
+    const { dump, verify, encrypt } = dumped;
+    done('dump', `${dump.bytes} bytes, ${dump.tables} tables, ${dump.totalRows} rows`, dump.durationMs);
+    done('verify', `${verify.tocEntries} TOC entries`, verify.durationMs);
     done(
       'encrypt',
-      `${encrypt.method}: ${encrypt.file.bytes} bytes, sha256 ${encrypt.file.sha256}`,
+      `${encrypt.method}: ${encrypt.bytes} bytes, sha256 ${encrypt.sha256}`,
       encrypt.durationMs,
     );
 
@@ -126,24 +124,23 @@ export async function backupWorkflow(request: BackupRequest = {}): Promise<Backu
       try {
         upload = await host.uploadBackup.executeWithOptions(
           { summary: `upload to ${plan.remote.location}` },
-          [plan],
+          [plan, dumped.upload],
         );
       } catch (error) {
         // Keep the verified local copy as a complete backup (local manifest), then report the failure.
         await host.writeManifest.executeWithOptions({ summary: 'write local manifest' }, [
           plan,
-          { verify, encrypt },
+          { dump: dumped },
         ]);
         throw error;
       }
-      done('upload', `${upload.size} bytes (${upload.resumedParts} parts resumed)`, upload.durationMs);
+      done('upload', `${upload.size} bytes (${upload.resumedParts} parts already sent)`, upload.durationMs);
     }
 
     begin('manifest');
-    const input: ManifestInput = { verify, encrypt, upload };
     const manifest = await host.writeManifest.executeWithOptions({ summary: 'write manifest' }, [
       plan,
-      input,
+      { dump: dumped, upload },
     ]);
     done('manifest', plan.manifestKey);
     begin('done');

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
@@ -11,62 +11,70 @@ export interface TableRowCount {
   rows: number;
 }
 
-export interface DumpResult {
-  bytes: number;
+export interface DumpFacts {
   serverVersion: string;
   pgDumpVersion: string;
   tables: TableRowCount[];
 }
 
-export interface DumpOptions {
-  compression: number;
-  signal?: AbortSignal;
-  /** Called every couple of seconds with the bytes written so far. */
-  onProgress?: (bytes: number) => void;
+export interface RunningDump {
+  /** The pg_dump -Fc archive, as pg_dump writes it. */
+  archive: Readable;
+  /** pg_database_size, to size upload parts before the archive's size is known. */
+  databaseBytes: number;
+  /** Resolves once pg_dump exited cleanly and every table was counted; rejects with a typed error. */
+  finished: Promise<DumpFacts>;
 }
 
 /**
- * pg_dump -Fc into outPath, and the row count of every table taken in the dump's own snapshot:
- * a repeatable-read transaction exports its snapshot, pg_dump imports it with --snapshot, and the
+ * Starts pg_dump -Fc to a pipe, and counts the rows of every table in the dump's own snapshot: a
+ * repeatable-read transaction exports its snapshot, pg_dump imports it with --snapshot, and the
  * counts are read in that same transaction while pg_dump runs. Restores compare against them.
  */
-export async function dumpDatabase(
+export async function startDump(
   db: DatabaseConfig,
-  outPath: string,
-  options: DumpOptions,
-): Promise<DumpResult> {
+  options: { compression: number; signal?: AbortSignal },
+): Promise<RunningDump> {
   const client = await connect(db, 'DumpFailed');
-  const progress = setInterval(() => {
-    stat(outPath).then(
-      (s) => options.onProgress?.(s.size),
-      () => undefined,
-    );
-  }, 2_000);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
-    const serverVersion = (await client.query<{ v: string }>('SHOW server_version')).rows[0]!.v;
+    const { rows } = await client.query<{ version: string; bytes: string }>(
+      'SELECT current_setting($1) AS version, pg_database_size(current_database()) AS bytes',
+      ['server_version'],
+    );
     const dump = execa(
       'pg_dump',
-      ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`, `--file=${outPath}`],
+      ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`],
       {
         env: libpqEnv(db, 'durable-backup pg_dump'),
         extendEnv: false,
         cancelSignal: options.signal,
         reject: false,
         stdin: 'ignore',
+        stdout: 'pipe',
+        buffer: { stdout: false },
       },
     );
-    const [tables, result] = await Promise.all([countRows(client), dump]);
-    if (result.exitCode !== 0 || result.failed) throw toolError('pg_dump', result, 'DumpFailed', db);
-    const bytes = (await stat(outPath)).size;
-    options.onProgress?.(bytes);
-    return { bytes, serverVersion, pgDumpVersion: await pgDumpVersion(), tables };
-  } finally {
-    clearInterval(progress);
-    await client.query('ROLLBACK').catch(() => undefined);
-    await client.end().catch(() => undefined);
+    const finished = (async () => {
+      try {
+        const [tables, result] = await Promise.all([countRows(client), dump]);
+        if (result.exitCode !== 0 || result.failed) throw toolError('pg_dump', result, 'DumpFailed', db);
+        return { serverVersion: rows[0]!.version, pgDumpVersion: await pgDumpVersion(), tables };
+      } finally {
+        await closeSnapshot(client);
+      }
+    })();
+    return { archive: dump.stdout, databaseBytes: Number(rows[0]!.bytes), finished };
+  } catch (error) {
+    await closeSnapshot(client);
+    throw error;
   }
+}
+
+async function closeSnapshot(client: pg.Client): Promise<void> {
+  await client.query('ROLLBACK').catch(() => undefined);
+  await client.end().catch(() => undefined);
 }
 
 async function countRows(client: pg.Client): Promise<TableRowCount[]> {

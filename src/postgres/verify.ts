@@ -1,26 +1,35 @@
+import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { BackupError } from '../core/errors.js';
 import { toolError } from './tools.js';
 
+export interface TocReader {
+  /** Feed the archive here; the reader may stop reading once it has the table of contents. */
+  input: Writable;
+  /** The number of TOC entries; rejects when pg_restore cannot read it or finds none. */
+  entries: Promise<number>;
+}
+
 /**
- * The guide's verification: pg_restore --list must read the archive's table of contents. An error
- * or an empty table of contents fails the backup. Returns the number of TOC entries.
+ * The guide's verification, on the archive as it streams by: `pg_restore --list` must read its table
+ * of contents. An error or an empty table of contents fails the backup.
  */
-export async function verifyArchive(archivePath: string, signal?: AbortSignal): Promise<number> {
-  const result = await execa('pg_restore', ['--list', archivePath], {
-    reject: false,
-    cancelSignal: signal,
-    stdin: 'ignore',
+export function startTocReader(signal?: AbortSignal): TocReader {
+  const reader = execa('pg_restore', ['--list'], { reject: false, cancelSignal: signal, stdin: 'pipe' });
+  // pg_restore exits once it has read the TOC: the rest of the archive is not its business.
+  reader.stdin.on('error', () => undefined);
+  const entries = reader.then((result) => {
+    if (result.exitCode !== 0 || result.failed) throw toolError('pg_restore --list', result, 'DumpFailed');
+    const count = result.stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
+    if (count === 0) {
+      throw new BackupError('DumpFailed', 'pg_restore --list found no entries in the archive', {
+        retryable: false,
+        hint: 'the database holds nothing to back up: check DB_NAME',
+      });
+    }
+    return count;
   });
-  if (result.exitCode !== 0 || result.failed) throw toolError('pg_restore --list', result, 'DumpFailed');
-  const entries = result.stdout
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
-  if (entries === 0) {
-    throw new BackupError('DumpFailed', 'pg_restore --list found no entries in the archive', {
-      retryable: false,
-      hint: 'the database holds nothing to back up: check DB_NAME',
-    });
-  }
-  return entries;
+  return { input: reader.stdin, entries };
 }

@@ -18,9 +18,18 @@ import {
   HeadBucketCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Config } from '../config/index.js';
+import type { StorageClass } from '../core/classify.js';
 import { BackupError } from '../core/errors.js';
-import { choosePartSize, partRanges, type PartRange } from '../core/parts.js';
-import type { BackupStore, PutFileOptions, PutResult, StoredObject, UploadCheckpoint } from './types.js';
+import { MAX_PARTS, choosePartSize, partRanges, type PartRange } from '../core/parts.js';
+import type {
+  BackupStore,
+  GrowingUpload,
+  GrowingUploadOptions,
+  PutFileOptions,
+  PutResult,
+  StoredObject,
+  UploadCheckpoint,
+} from './types.js';
 
 /** Parts in flight at once: enough to fill a link, small enough that memory stays flat (parts stream from disk). */
 const PART_CONCURRENCY = 4;
@@ -164,6 +173,49 @@ export class S3Store implements BackupStore {
   }
 
   /**
+   * Starts uploading a file that is still being written: each part goes once the writer is past its
+   * end, one at a time. A failure only costs time: it stops the streaming, and putFile with the
+   * settled checkpoint sends whatever is missing, as does a backlog left when the writer finished.
+   */
+  async startGrowingUpload(
+    key: string,
+    localPath: string,
+    options: GrowingUploadOptions,
+  ): Promise<GrowingUpload> {
+    await this.checkBucket();
+    await this.abortIncomplete(key);
+    const checkpoint = await this.startUpload(key, options.expectedMaxSize, options);
+    let nextPart = 1;
+    let sending = Promise.resolve();
+    // Stops on the first failure, and when the writer is done: the rest goes with concurrency.
+    let stopped = false;
+    return {
+      grew: (written) => {
+        for (; !stopped && nextPart * checkpoint.partSize <= written; nextPart += 1) {
+          const range = {
+            partNumber: nextPart,
+            start: (nextPart - 1) * checkpoint.partSize,
+            end: nextPart * checkpoint.partSize - 1,
+          };
+          sending = sending.then(async () => {
+            if (stopped) return;
+            try {
+              checkpoint.parts.push(await this.uploadPart(checkpoint, localPath, range, options.signal));
+            } catch {
+              stopped = true;
+            }
+          });
+        }
+      },
+      settle: async (finalSize) => {
+        stopped = true;
+        await sending;
+        return { ...checkpoint, size: finalSize, parts: [...checkpoint.parts] };
+      },
+    };
+  }
+
+  /**
    * Some stores (SeaweedFS, MinIO in some modes) create a bucket on first write: a mistyped S3_BUCKET
    * would then quietly fill a new bucket. Ask first, and fail clearly when it is missing.
    */
@@ -195,6 +247,8 @@ export class S3Store implements BackupStore {
     earlier?: UploadCheckpoint,
   ): Promise<UploadCheckpoint | undefined> {
     if (!earlier || earlier.key !== key || earlier.size !== size) return undefined;
+    // Parts sized for a smaller estimate may not fit this file in 10,000: start over.
+    if (Math.ceil(size / earlier.partSize) > MAX_PARTS) return undefined;
     try {
       const listed = await this.client.send(
         new ListPartsCommand({ Bucket: this.bucket, Key: this.fullKey(key), UploadId: earlier.uploadId }),
@@ -207,7 +261,11 @@ export class S3Store implements BackupStore {
     }
   }
 
-  private async startUpload(key: string, size: number, options: PutFileOptions): Promise<UploadCheckpoint> {
+  private async startUpload(
+    key: string,
+    size: number,
+    options: { storageClass?: StorageClass },
+  ): Promise<UploadCheckpoint> {
     const created = await this.call(`start upload to ${this.location}${key}`, () =>
       this.client.send(
         new CreateMultipartUploadCommand({

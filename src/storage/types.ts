@@ -39,6 +39,21 @@ export interface PutResult {
   resumedParts: number;
 }
 
+export interface GrowingUploadOptions {
+  storageClass?: StorageClass;
+  /** An upper bound of the final size, to size the parts before it is known. */
+  expectedMaxSize: number;
+  signal?: AbortSignal;
+}
+
+/** An upload that follows a file while it is written (see BackupStore.startGrowingUpload). */
+export interface GrowingUpload {
+  /** The writer has written this many bytes: send every part that is now complete. */
+  grew(writtenBytes: number): void;
+  /** Starts no new part, waits for the one in flight; the checkpoint to finish with putFile({ resumeFrom }). */
+  settle(finalSize: number): Promise<UploadCheckpoint>;
+}
+
 export interface BackupStore {
   /** For messages: s3://bucket/prefix or a directory path. Never holds a secret. */
   readonly location: string;
@@ -53,4 +68,9 @@ export interface BackupStore {
   remove(key: string): Promise<void>;
   /** Drops what interrupted putFile calls left under key (multipart uploads, temporary files). */
   abortIncomplete(key: string): Promise<number>;
+  /**
+   * An optional ability: start sending a file while it is still being written, so the upload
+   * overlaps the dump. Stores without it (a local directory) get the whole file from putFile.
+   */
+  startGrowingUpload?(key: string, localPath: string, options: GrowingUploadOptions): Promise<GrowingUpload>;
 }

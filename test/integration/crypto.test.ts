@@ -1,15 +1,17 @@
-import { writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { sealArchive } from '../../src/backup/seal.js';
 import { loadConfig } from '../../src/config/index.js';
 import { BackupError } from '../../src/core/errors.js';
 import { sealerFor } from '../../src/crypto/keys.js';
-import { verifyArchive } from '../../src/postgres/verify.js';
+import { startTocReader } from '../../src/postgres/verify.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring } from '../helpers/gpg.js';
+import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
+import { uniqueName } from '../helpers/services.js';
 
 // What we encrypt, plain gpg must decrypt: checked with keys gpg itself made.
 
@@ -29,9 +31,7 @@ describe('OpenPGP sealing', () => {
     writeFileSync(plaintext, Buffer.alloc(3 * 1024 * 1024 + 7, 'durable'));
     const plaintextSha = await sha256File(plaintext);
     const sealed = join(dir, 'archive.dump.gpg');
-    const result = await sealArchive(plaintext, sealed, sealer);
-    expect(result.archive.sha256).toBe(plaintextSha);
-    expect(result.file.sha256).toBe(await sha256File(sealed));
+    await pipeline(await sealer.seal(createReadStream(plaintext)), createWriteStream(sealed));
 
     for (const holder of [alice, bob]) {
       const out = join(dir, `out-${holder.fingerprint}`);
@@ -74,10 +74,24 @@ describe('OpenPGP sealing', () => {
 });
 
 describe('archive verification', () => {
-  it('fails a file that is not a pg_dump archive', async () => {
-    const file = join(tempDir('verify'), 'garbage.dump');
-    writeFileSync(file, 'PGDMP but not really');
-    const error = await verifyArchive(file).catch((e: unknown) => e);
+  it('reads the table of contents of a streamed archive, and fails anything else', async () => {
+    const database = uniqueName('toc');
+    await seedDatabase(database, 10);
+    const archive = await execa(
+      'pg_dump',
+      ['-h', '127.0.0.1', '-U', 'postgres', '--format=custom', database],
+      {
+        encoding: 'buffer',
+      },
+    );
+    await dropDatabase(database);
+    const good = startTocReader();
+    good.input.end(archive.stdout);
+    expect(await good.entries).toBeGreaterThan(10);
+
+    const garbage = startTocReader();
+    garbage.input.end('PGDMP but not really');
+    const error = await garbage.entries.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackupError);
     expect((error as BackupError).kind).toBe('DumpFailed');
   });

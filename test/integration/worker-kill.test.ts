@@ -12,6 +12,7 @@ import { connectClient, startBackup, waitForBackup } from '../../src/client/inde
 import { loadConfig } from '../../src/config/index.js';
 import { createS3Client } from '../../src/storage/s3.js';
 import { CLI } from '../helpers/cli.js';
+import { progressQuery } from '../../workflows/shared.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { createDatabase, dropDatabase, withClient } from '../helpers/postgres.js';
@@ -53,6 +54,13 @@ async function firstUploadWithAPart(s3: S3Client, bucket: string, prefix: string
   });
 }
 
+async function partCount(s3: S3Client, bucket: string, upload: MultipartUpload): Promise<number> {
+  const { Parts } = await s3.send(
+    new ListPartsCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }),
+  );
+  return Parts?.length ?? 0;
+}
+
 async function uploadsUnder(s3: S3Client, bucket: string, prefix: string): Promise<MultipartUpload[]> {
   return (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }))).Uploads ?? [];
 }
@@ -62,11 +70,12 @@ describe('an upload interrupted on the real services', () => {
   let keyring: TestKeyring;
 
   beforeAll(async () => {
-    // About 70 MB that does not compress, dumped without compression: 5 parts of 16 MiB.
+    // About 120 MB that does not compress, dumped without compression: 8 parts of 16 MiB, so the
+    // upload step, 4 parts at a time, sends two batches.
     await createDatabase(database);
     await withClient(database, (c) =>
       c.query(`CREATE TABLE blobs AS SELECT g AS id, decode(string_agg(md5(g::text || ':' || i), ''), 'hex') AS data
-                 FROM generate_series(1, 17000) g, generate_series(1, 256) i GROUP BY g`),
+                 FROM generate_series(1, 29000) g, generate_series(1, 256) i GROUP BY g`),
     );
     keyring = await createKeyring();
   });
@@ -96,17 +105,26 @@ describe('an upload interrupted on the real services', () => {
       const first = startWorkerProcess(workerEnv);
       const handle = await startBackup(client, { database, taskQueue: config.temporal.taskQueue });
 
-      // Wait until the store holds at least one finished part, then kill the worker outright.
+      // Once the upload step runs and has sent a part of its own (beyond those sent while dumping),
+      // and its heartbeat has carried that, kill the worker outright.
+      await until('the upload step', async () =>
+        (await handle.query(progressQuery)).step === 'upload' ? true : undefined,
+      );
       const upload = await firstUploadWithAPart(s3, config.s3!.bucket, config.s3!.prefix);
+      const sentWhileDumping = await partCount(s3, config.s3!.bucket, upload);
+      await until('a part sent by the upload step', async () =>
+        (await partCount(s3, config.s3!.bucket, upload)) > sentWhileDumping ? true : undefined,
+      );
+      await new Promise((r) => setTimeout(r, 3_000));
       first.kill('SIGKILL');
       await first;
 
       second = startWorkerProcess(workerEnv);
       const result = await waitForBackup(handle);
 
-      expect(result.resumedParts).toBeGreaterThanOrEqual(1);
+      expect(result.resumedParts).toBeGreaterThan(sentWhileDumping);
       expect(`${config.s3!.prefix}${result.key}`).toBe(upload.Key);
-      expect(result.fileBytes).toBeGreaterThan(60 * MIB);
+      expect(result.fileBytes).toBeGreaterThan(112 * MIB);
       const copy = join(tempDir('download'), 'copy.gpg');
       await download(s3StoreOf(config), result.key, copy);
       expect(await sha256File(copy)).toBe(await sha256File(result.localPath));

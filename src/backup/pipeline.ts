@@ -1,0 +1,152 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { PassThrough, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BackupError } from '../core/errors.js';
+import type { Sealer } from '../crypto/index.js';
+import type { DumpFacts, RunningDump } from '../postgres/dump.js';
+import { startTocReader } from '../postgres/verify.js';
+import type { GrowingUpload } from '../storage/types.js';
+import { HashingStream } from './hash.js';
+
+export interface StepTimes {
+  dumpMs: number;
+  verifyMs: number;
+  encryptMs: number;
+}
+
+export interface PipelineResult {
+  archive: { bytes: number; sha256: string; tocEntries: number };
+  file: { bytes: number; sha256: string };
+  facts: DumpFacts;
+  times: StepTimes;
+}
+
+export interface PipelineOptions {
+  dump: RunningDump;
+  sealer: Sealer;
+  targetPath: string;
+  signal?: AbortSignal;
+  /** Called every second or so with the bytes written to the target so far. */
+  onProgress?: (writtenBytes: number) => void;
+  /** Sends complete parts while the file grows, so the upload overlaps the dump. */
+  upload?: GrowingUpload;
+}
+
+const PROGRESS_INTERVAL_MS = 1_000;
+
+/**
+ * One pass over the archive as pg_dump writes it: hash it, show it to `pg_restore --list`, encrypt
+ * it, hash that, and write it to targetPath (through a .partial file renamed into place). The
+ * plaintext never touches the disk. Fails, leaving no partial file, unless pg_dump exited cleanly,
+ * the table of contents was read and every byte was written.
+ */
+export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<PipelineResult> {
+  const { dump, sealer, targetPath, upload } = options;
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const partial = `${targetPath}.partial`;
+  const failed = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+
+  const toc = startTocReader(signal);
+  const archiveHash = new HashingStream();
+  const plaintext = new PassThrough();
+  const fileHash = new HashingStream();
+  const writer = createWriteStream(partial, { mode: 0o600 });
+  const progress = setInterval(() => {
+    upload?.grew(writer.bytesWritten);
+    options.onProgress?.(writer.bytesWritten);
+  }, PROGRESS_INTERVAL_MS);
+
+  const times: Partial<StepTimes> = {};
+  const stamp =
+    <T>(step: keyof StepTimes) =>
+    (value: T) => {
+      times[step] = elapsed();
+      return value;
+    };
+  try {
+    const [, , facts, tocEntries] = await Promise.all([
+      pipeline(dump.archive, archiveHash, new TeeTo(toc.input), plaintext, { signal }),
+      sealer
+        .seal(plaintext)
+        .then((sealed) => pipeline(sealed, fileHash, writer, { signal }))
+        .then(stamp('encryptMs')),
+      dump.finished.then(stamp<DumpFacts>('dumpMs')),
+      verified(toc.entries, dump.finished).then(stamp<number>('verifyMs')),
+    ]).catch((error: unknown) => {
+      failed.abort(error);
+      throw error;
+    });
+    clearInterval(progress);
+    upload?.grew(writer.bytesWritten);
+    await rename(partial, targetPath);
+    return {
+      archive: { bytes: archiveHash.bytes, sha256: archiveHash.digest(), tocEntries },
+      file: { bytes: fileHash.bytes, sha256: fileHash.digest() },
+      facts,
+      times: times as StepTimes,
+    };
+  } catch (error) {
+    dump.archive.destroy();
+    // Let pg_dump and pg_restore be reaped, whatever they say now: the first error is the one to report.
+    await Promise.allSettled([dump.finished, toc.entries]);
+    await rm(partial, { force: true });
+    throw typed(error, partial, options.signal);
+  } finally {
+    clearInterval(progress);
+  }
+}
+
+/**
+ * When pg_dump fails, pg_restore sees a cut archive and often says so first: wait for pg_dump, and
+ * report its error, which says what went wrong.
+ */
+async function verified(entries: Promise<number>, dumped: Promise<DumpFacts>): Promise<number> {
+  try {
+    return await entries;
+  } catch (tocError) {
+    await dumped;
+    throw tocError;
+  }
+}
+
+function typed(error: unknown, path: string, signal?: AbortSignal): unknown {
+  if (error instanceof BackupError || signal?.aborted) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'ENOSPC' ? 'no space left on device' : error instanceof Error ? error.message : String(error);
+  return new BackupError('EncryptionFailed', `cannot write ${path}: ${reason}`, { retryable: true });
+}
+
+/**
+ * Passes the stream through, and copies it to a side writer for as long as that one reads (pg_restore
+ * --list stops after the table of contents). Waits when the side is full, so memory stays flat.
+ */
+class TeeTo extends Transform {
+  constructor(private readonly side: Writable) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+    if (!this.sideOpen() || this.side.write(chunk)) {
+      callback(null, chunk);
+      return;
+    }
+    const resume = () => {
+      this.side.off('drain', resume).off('close', resume);
+      callback(null, chunk);
+    };
+    this.side.on('drain', resume).on('close', resume);
+  }
+
+  override _flush(callback: TransformCallback) {
+    if (this.sideOpen()) this.side.end();
+    callback();
+  }
+
+  private sideOpen(): boolean {
+    return !this.side.destroyed && !this.side.writableEnded;
+  }
+}
