@@ -20,6 +20,9 @@ export const WORKFLOWS_PATH = ['index.js', 'index.ts']
   .map((file) => fileURLToPath(new URL(`../../workflows/${file}`, import.meta.url)))
   .find((path) => existsSync(path))!;
 
+/** Written by `npm run build` beside the compiled code; absent when running from the sources. */
+export const PREBUILT_BUNDLE_PATH = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+
 export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
 }
@@ -58,7 +61,9 @@ export async function startWorker(
   const hostQueue = hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
   const workflowSource = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
-    : { workflowsPath: WORKFLOWS_PATH };
+    : existsSync(PREBUILT_BUNDLE_PATH)
+      ? { workflowBundle: { codePath: PREBUILT_BUNDLE_PATH } }
+      : { workflowsPath: WORKFLOWS_PATH };
   const shared = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
