@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
-import { listCompleteBackups } from '../backup/catalog.js';
 import {
   connectClient,
   startBackup,
@@ -12,11 +10,8 @@ import {
 } from '../client/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
-import { FsStore } from '../storage/fs.js';
-import { S3Store, createS3Client } from '../storage/s3.js';
-import type { BackupStore } from '../storage/types.js';
-import { startWorker } from '../worker/index.js';
 import { sealerFor } from '../crypto/keys.js';
+import type { BackupStore } from '../storage/types.js';
 import { formatBytes, formatProgress } from './format.js';
 
 // A thin layer: parse flags, load the configuration, call the library, map errors to exit codes.
@@ -41,6 +36,9 @@ program
   .description('run a worker: it takes backups for the configured database on this host')
   .action(async () => {
     const cfg = config();
+    // Loaded here, not at the top: the worker's modules take half a second that other commands need not pay.
+    const { DefaultLogger, Runtime } = await import('@temporalio/worker');
+    const { startWorker } = await import('../worker/index.js');
     Runtime.install({ logger: new DefaultLogger(cfg.debug ? 'DEBUG' : 'INFO') });
     const worker = await startWorker(cfg);
     console.error(`worker polling ${worker.taskQueues.join(' and ')} on ${cfg.temporal.address}`);
@@ -95,6 +93,11 @@ program
   .option('--json', 'print as JSON')
   .action(async (options: { json?: boolean }) => {
     const cfg = config();
+    const [{ listCompleteBackups }, { FsStore }, { S3Store, createS3Client }] = await Promise.all([
+      import('../backup/catalog.js'),
+      import('../storage/fs.js'),
+      import('../storage/s3.js'),
+    ]);
     const stores: BackupStore[] = [new FsStore(cfg.backup.dir)];
     if (cfg.s3) stores.push(new S3Store(createS3Client(cfg.s3), cfg.s3.bucket, cfg.s3.prefix));
     const entries = (await listCompleteBackups(stores)).filter(

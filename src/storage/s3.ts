@@ -190,7 +190,8 @@ export class S3Store implements BackupStore {
     // Stops on the first failure, and when the writer is done: the rest goes with concurrency.
     let stopped = false;
     return {
-      grew: (written) => {
+      partSize: checkpoint.partSize,
+      grew: (written, checksums) => {
         for (; !stopped && nextPart * checkpoint.partSize <= written; nextPart += 1) {
           const range = {
             partNumber: nextPart,
@@ -200,7 +201,10 @@ export class S3Store implements BackupStore {
           sending = sending.then(async () => {
             if (stopped) return;
             try {
-              checkpoint.parts.push(await this.uploadPart(checkpoint, localPath, range, options.signal));
+              const known = checksums?.[range.partNumber - 1];
+              checkpoint.parts.push(
+                await this.uploadPart(checkpoint, localPath, range, options.signal, known),
+              );
             } catch {
               stopped = true;
             }
@@ -285,12 +289,13 @@ export class S3Store implements BackupStore {
     localPath: string,
     range: PartRange,
     signal?: AbortSignal,
+    knownChecksum?: string,
   ): Promise<UploadCheckpoint['parts'][number]> {
     // Hash first, then stream the same range: a part is never held whole in memory. The file is
     // opened once for both, so the part stays readable even if the file is removed meanwhile.
     const file = await open(localPath);
     try {
-      const checksum = await sha256OfRange(file, range);
+      const checksum = knownChecksum ?? (await sha256OfRange(file, range));
       const uploaded = await this.call(
         `upload part ${range.partNumber} of ${this.location}${checkpoint.key}`,
         () =>

@@ -48,8 +48,13 @@ export interface GrowingUploadOptions {
 
 /** An upload that follows a file while it is written (see BackupStore.startGrowingUpload). */
 export interface GrowingUpload {
-  /** The writer has written this many bytes: send every part that is now complete. */
-  grew(writtenBytes: number): void;
+  /** Parts are cut at multiples of this size, so the writer can hash them on the way. */
+  readonly partSize: number;
+  /**
+   * The writer has written this many bytes: send every part that is now complete. checksums[i] is
+   * the base64 SHA-256 of part i + 1 when the writer computed it (saves reading the part twice).
+   */
+  grew(writtenBytes: number, checksums?: readonly string[]): void;
   /** Starts no new part, waits for the one in flight; the checkpoint to finish with putFile({ resumeFrom }). */
   settle(finalSize: number): Promise<UploadCheckpoint>;
 }
