@@ -1,0 +1,84 @@
+// Memory of a process and its descendants, from /proc (Linux only).
+import { readdirSync, readFileSync } from 'node:fs';
+import { clearInterval, setInterval } from 'node:timers';
+
+/** A field of /proc/PID/status in bytes (VmRSS, VmHWM, ...), or undefined once the process is gone. */
+export function statusBytes(pid, field) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** pid -> { ppid, comm } for every live process. */
+function processTable() {
+  const table = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const [state, ppid] = stat
+        .slice(close + 2)
+        .split(' ')
+        .slice(0, 2);
+      if (state !== 'Z') table.set(Number(entry), { ppid: Number(ppid), comm });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return table;
+}
+
+function descendantsOf(root, table) {
+  const children = new Map();
+  for (const [pid, { ppid }] of table) {
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(pid);
+  }
+  const found = [];
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length > 0) {
+    const pid = queue.shift();
+    found.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return found;
+}
+
+/**
+ * Polls the RSS of `pid` and of its descendants (grouped by command name, e.g. pg_dump) every
+ * intervalMs. stop() returns the peaks seen; the root's VmHWM (its true peak, between polls too)
+ * is read separately by the caller while the process still lives.
+ */
+export function sampleRss(pid, intervalMs = 200) {
+  let peak = 0;
+  let samples = 0;
+  const children = {};
+  const poll = () => {
+    const rss = statusBytes(pid, 'VmRSS');
+    if (rss !== undefined) {
+      peak = Math.max(peak, rss);
+      samples++;
+    }
+    const table = processTable();
+    for (const child of descendantsOf(pid, table)) {
+      const childRss = statusBytes(child, 'VmRSS');
+      const name = table.get(child)?.comm ?? 'unknown';
+      if (childRss !== undefined) children[name] = Math.max(children[name] ?? 0, childRss);
+    }
+  };
+  poll();
+  const timer = setInterval(poll, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      poll();
+      return { peakRssBytes: peak, samples, childrenPeakRssBytes: children };
+    },
+  };
+}
