@@ -10,6 +10,7 @@ export default defineConfig({
     // The pinned AWS SDK warns on each process that its 2027 releases need Node 22.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     hookTimeout: 120_000,
+    globalSetup: ['./test/helpers/global-teardown.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
