@@ -1,5 +1,6 @@
 // Part of `npm run build`: bundles the workflow code once, so a worker does not run webpack at start
 // (which costs seconds and about 60 MB of memory that is never given back).
+import console from 'node:console';
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflows, PREBUILT_BUNDLE_PATH } from '../dist/src/worker/index.js';
 

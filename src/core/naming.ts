@@ -92,22 +92,3 @@ export function backupFileName(parts: BackupNameParts): string {
 export function manifestFileName(stem: string): string {
   return `${stem}${MANIFEST_SUFFIX}`;
 }
-
-const STAMP_AT_END = /-(\d{8}-\d{6})$/;
-
-/**
- * Reads a file name back into its parts, for a known prefix. Returns undefined for any file that is
- * not one of ours, so that listing a shared folder never mistakes a stranger's file for a backup.
- */
-export function parseBackupFileName(fileName: string, prefix: string): BackupNameParts | undefined {
-  const encrypted = fileName.endsWith(DUMP_SUFFIX + ENCRYPTED_SUFFIX);
-  const suffix = encrypted ? DUMP_SUFFIX + ENCRYPTED_SUFFIX : DUMP_SUFFIX;
-  if (!fileName.endsWith(suffix) || !fileName.startsWith(`${prefix}-`)) return undefined;
-  const stem = fileName.slice(0, -suffix.length);
-  const stamp = STAMP_AT_END.exec(stem)?.[1];
-  if (!stamp) return undefined;
-  const middle = stem.slice(prefix.length + 1, -stamp.length);
-  if (middle === '') return { prefix, stamp, encrypted };
-  const label = middle.slice(0, -1);
-  return middle.endsWith('-') && isValidLabel(label) ? { prefix, label, stamp, encrypted } : undefined;
-}
