@@ -48,7 +48,14 @@ export interface Config {
   };
   s3?: S3Config;
   encryption: { recipient?: string; publicKeyFile?: string };
-  retention: { dailyDays: number; weeklyWeeks: number; monthlyMonths: number };
+  retention: { dailyDays: number; weeklyWeeks: number; monthlyMonths: number; keepNewest: number };
+  schedules: {
+    backupCron: string;
+    retentionCron: string;
+    /** IANA zone the cron expressions are read in; BACKUP_TIMEZONE unless SCHEDULE_TIMEZONE says otherwise. */
+    timeZone: string;
+    catchupWindowMinutes: number;
+  };
   temporal: TemporalConfig;
   /** Names this machine's task queue: activities that share local files all run here. */
   workerHostId: string;
@@ -93,6 +100,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       dailyDays: v.DAILY_RETENTION_DAYS,
       weeklyWeeks: v.WEEKLY_RETENTION_WEEKS,
       monthlyMonths: v.MONTHLY_RETENTION_MONTHS,
+      keepNewest: v.RETENTION_KEEP_NEWEST,
+    },
+    schedules: {
+      backupCron: v.BACKUP_SCHEDULE,
+      retentionCron: v.RETENTION_SCHEDULE,
+      timeZone: v.SCHEDULE_TIMEZONE ?? v.BACKUP_TIMEZONE,
+      catchupWindowMinutes: v.SCHEDULE_CATCHUP_WINDOW_MINUTES,
     },
     temporal: temporalConfig(v),
     workerHostId: v.WORKER_HOST_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-'),

@@ -25,6 +25,11 @@ const int = (min: number, max: number) =>
         .max(max, { error: `must be at most ${max}` }),
     );
 const text = z.string().min(1, { error: 'must not be empty' });
+/** Five cron fields, as Temporal Schedules take them (minute hour day-of-month month day-of-week). */
+const cron = z
+  .string()
+  .trim()
+  .regex(/^(\S+\s+){4}\S+$/, { error: 'expected a cron expression of five fields, such as "0 2 * * *"' });
 
 export const SECRET_VARIABLES = [
   'DB_PASSWORD',
@@ -88,6 +93,12 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9._-]+$/, { error: 'use letters, digits, dot, dash or underscore' })
     .optional(),
   BACKUP_RETRY_ATTEMPTS: int(1, 100).default(5),
+
+  BACKUP_SCHEDULE: cron.default('0 2 * * *'),
+  RETENTION_SCHEDULE: cron.default('0 3 * * 0'),
+  SCHEDULE_TIMEZONE: z.string().refine(isValidTimeZone, { error: 'not a known IANA time zone' }).optional(),
+  SCHEDULE_CATCHUP_WINDOW_MINUTES: int(1, 7 * 24 * 60).default(60),
+  RETENTION_KEEP_NEWEST: int(1, 1000).default(3),
 });
 
 function storageClassVariables() {

@@ -28,7 +28,13 @@ describe('configuration', () => {
       prefix: 'app-backup',
       timeZone: 'UTC',
     });
-    expect(config.retention).toEqual({ dailyDays: 7, weeklyWeeks: 4, monthlyMonths: 6 });
+    expect(config.retention).toEqual({ dailyDays: 7, weeklyWeeks: 4, monthlyMonths: 6, keepNewest: 3 });
+    expect(config.schedules).toEqual({
+      backupCron: '0 2 * * *',
+      retentionCron: '0 3 * * 0',
+      timeZone: 'UTC',
+      catchupWindowMinutes: 60,
+    });
     expect(config.s3).toBeUndefined();
   });
 
@@ -36,6 +42,9 @@ describe('configuration', () => {
     expect(configError({}).message).toBe('DB_NAME: is required');
     expect(configError({ ...minimal, DB_PORT: 'abc' }).message).toBe('DB_PORT: expected a whole number');
     expect(configError({ ...minimal, DB_PORT: '70000' }).message).toBe('DB_PORT: must be at most 65535');
+    expect(configError({ ...minimal, BACKUP_SCHEDULE: 'nightly' }).message).toMatch(
+      /^BACKUP_SCHEDULE: expected a cron/,
+    );
     expect(configError({ ...minimal, BACKUP_TIMEZONE: 'Mars/Base' }).message).toMatch(/^BACKUP_TIMEZONE: /);
     expect(configError({ ...minimal, S3_BUCKET: 'bucket', S3_ACCESS_KEY: 'k' }).message).toMatch(
       /^S3_SECRET_KEY: /,
