@@ -1,1 +1,2 @@
 export { createBackupActivities, type BackupActivities, type BackupDeps } from './backup.js';
+export { createRetentionActivities, type RetentionActivities } from './retention.js';

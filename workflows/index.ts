@@ -1,1 +1,2 @@
 export { backupWorkflow } from './backup.js';
+export { retentionWorkflow } from './retention.js';

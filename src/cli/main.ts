@@ -4,15 +4,17 @@ import { Command, CommanderError, Option } from 'commander';
 import {
   connectClient,
   startBackup,
+  startRetention,
   waitForBackup,
+  waitForRetention,
   type BackupProgress,
   type BackupResult,
 } from '../client/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
 import { sealerFor } from '../crypto/keys.js';
-import type { BackupStore } from '../storage/types.js';
-import { formatBytes, formatProgress } from './format.js';
+import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
+import { registerScheduleCommands } from './schedules.js';
 
 // A thin layer: parse flags, load the configuration, call the library, map errors to exit codes.
 
@@ -93,13 +95,11 @@ program
   .option('--json', 'print as JSON')
   .action(async (options: { json?: boolean }) => {
     const cfg = config();
-    const [{ listCompleteBackups }, { FsStore }, { S3Store, createS3Client }] = await Promise.all([
+    const [{ listCompleteBackups }, { openStores, storeList }] = await Promise.all([
       import('../backup/catalog.js'),
-      import('../storage/fs.js'),
-      import('../storage/s3.js'),
+      import('../storage/index.js'),
     ]);
-    const stores: BackupStore[] = [new FsStore(cfg.backup.dir)];
-    if (cfg.s3) stores.push(new S3Store(createS3Client(cfg.s3), cfg.s3.bucket, cfg.s3.prefix));
+    const stores = storeList(openStores(cfg));
     const entries = (await listCompleteBackups(stores)).filter(
       (e) => e.manifest.database === cfg.database.name,
     );
@@ -113,6 +113,59 @@ program
       console.log(`${manifest.file.key}\t${manifest.kind}\t${formatBytes(manifest.file.bytes)}\t${where}`);
     }
   });
+
+program
+  .command('prune')
+  .description(
+    'apply the retention policy: the plan (keep or delete, and why, for each backup), then the deletions',
+  )
+  .option('--dry-run', 'show the plan only; nothing is deleted and no worker is needed')
+  .option('--as-of <time>', 'decide as of this ISO 8601 date or time (with --dry-run), e.g. 2024-03-15')
+  .option('--json', 'print as JSON')
+  .action(async (options: { dryRun?: boolean; asOf?: string; json?: boolean }) => {
+    const cfg = config();
+    const asOf = parseAsOf(options.asOf, options.dryRun);
+    if (options.dryRun) {
+      const [{ planRetention }, { openStores }] = await Promise.all([
+        import('../retention/sweep.js'),
+        import('../storage/index.js'),
+      ]);
+      const plan = await planRetention(cfg, openStores(cfg), asOf);
+      if (options.json) console.log(JSON.stringify({ asOf: asOf.toISOString(), plan }, null, 2));
+      else console.log(formatPlan(plan, asOf));
+      return;
+    }
+    const client = await connectClient(cfg.temporal);
+    const handle = await startRetention(client, {
+      database: cfg.database.name,
+      taskQueue: cfg.temporal.taskQueue,
+    });
+    if (!options.json) console.error(`started ${handle.workflowId}`);
+    const result = await waitForRetention(handle);
+    if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
+    else console.log(`${formatPlan(result.plan, new Date(result.asOf))}\n${formatCleanup(result)}`);
+  });
+
+registerScheduleCommands(program, config);
+
+function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {
+  if (text === undefined) return new Date();
+  if (!dryRun)
+    throw new BackupError(
+      'Configuration',
+      '--as-of: only with --dry-run (deletions always use the time now)',
+    );
+  const date = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
+    ? new Date(text)
+    : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new BackupError(
+      'Configuration',
+      `--as-of: "${text}" is not an ISO 8601 date, such as 2024-03-15 or 2024-03-15T02:00:00Z`,
+    );
+  }
+  return date;
+}
 
 async function hasWorker(client: Client, cfg: Config): Promise<boolean> {
   const { pollers } = await client.workflowService.describeTaskQueue({

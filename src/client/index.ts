@@ -4,16 +4,18 @@ import {
   BACKUP_WORKFLOW,
   DATABASE_ATTRIBUTE,
   LABEL_ATTRIBUTE,
+  RETENTION_WORKFLOW,
   progressQuery,
   type BackupProgress,
 } from '../../workflows/shared.js';
 import type { BackupRequest, BackupResult } from '../../workflows/backup.js';
+import type { RetentionRequest, RetentionResult } from '../../workflows/retention.js';
 import type { TemporalConfig } from '../config/index.js';
 import { BackupError, isErrorKind } from '../core/errors.js';
 import { isValidLabel } from '../core/naming.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 
-export type { BackupProgress, BackupRequest, BackupResult };
+export type { BackupProgress, BackupRequest, BackupResult, RetentionRequest, RetentionResult };
 export { BackupError, exitCodeOf } from '../core/errors.js';
 export { loadConfig, type Config } from '../config/index.js';
 
@@ -65,8 +67,13 @@ export async function startBackup(client: Client, options: StartBackupOptions): 
   });
 }
 
+/** A database name as it may stand in a workflow or schedule id. */
+export function safeIdPart(database: string): string {
+  return database.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
 export function backupWorkflowId(database: string, label?: string, now = new Date()): string {
-  const safe = database.replace(/[^A-Za-z0-9._-]+/g, '_');
+  const safe = safeIdPart(database);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const nonce = Math.random().toString(36).slice(2, 6);
   return ['backup', safe, label, stamp, nonce].filter(Boolean).join('-');
@@ -121,4 +128,30 @@ export function toBackupError(error: unknown): unknown {
     return new BackupError(cause.type, cause.message, { hint });
   }
   return new BackupError('General', (cause as Error | undefined)?.message ?? error.message);
+}
+
+/** Starts a retention sweep of a database's backups (what `backupctl prune` runs). */
+export async function startRetention(
+  client: Client,
+  options: { database: string; taskQueue?: string } & RetentionRequest,
+): Promise<WorkflowHandle> {
+  return client.workflow.start(RETENTION_WORKFLOW, {
+    args: [options.asOf ? { asOf: options.asOf } : {}],
+    taskQueue: options.taskQueue ?? 'durable-backup',
+    workflowId: [
+      'retention',
+      safeIdPart(options.database),
+      new Date().toISOString().replace(/[-:.]/g, ''),
+    ].join('-'),
+    typedSearchAttributes: new TypedSearchAttributes([{ key: DATABASE_ATTRIBUTE, value: options.database }]),
+    staticSummary: `Retention sweep of ${options.database}`,
+  });
+}
+
+export async function waitForRetention(handle: WorkflowHandle): Promise<RetentionResult> {
+  try {
+    return (await handle.result()) as RetentionResult;
+  } catch (error) {
+    throw toBackupError(error);
+  }
 }

@@ -29,7 +29,9 @@ const text = z.string().min(1, { error: 'must not be empty' });
 const cron = z
   .string()
   .trim()
-  .regex(/^(\S+\s+){4}\S+$/, { error: 'expected a cron expression of five fields, such as "0 2 * * *"' });
+  .regex(/^([^\s#]+\s+){4}[^\s#]+$/, {
+    error: 'expected a cron expression of five fields, such as "0 2 * * *" (no # comments)',
+  });
 
 export const SECRET_VARIABLES = [
   'DB_PASSWORD',

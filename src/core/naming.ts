@@ -92,3 +92,11 @@ export function backupFileName(parts: BackupNameParts): string {
 export function manifestFileName(stem: string): string {
   return `${stem}${MANIFEST_SUFFIX}`;
 }
+
+/** The manifest that belongs beside a data key, or undefined when the key is not a backup's data. */
+export function manifestKeyFor(dataKey: string): string | undefined {
+  for (const suffix of [DUMP_SUFFIX + ENCRYPTED_SUFFIX, DUMP_SUFFIX]) {
+    if (dataKey.endsWith(suffix)) return dataKey.slice(0, -suffix.length) + MANIFEST_SUFFIX;
+  }
+  return undefined;
+}

@@ -104,6 +104,35 @@ export class FsStore implements BackupStore {
     return existed ? 1 : 0;
   }
 
+  async abortStale(startedBefore: Date): Promise<string[]> {
+    const stale: string[] = [];
+    for (const path of await this.unfinished('')) {
+      const info = await stat(path).catch(() => undefined);
+      if (info && info.mtime < startedBefore) {
+        await rm(path, { recursive: true, force: true });
+        stale.push(path);
+      }
+    }
+    return stale;
+  }
+
+  /** .partial files anywhere, and whatever a run left in .work/. */
+  private async unfinished(folder: string): Promise<string[]> {
+    const entries = await readdir(join(this.root, folder), { withFileTypes: true }).catch(() => []);
+    const found: string[] = [];
+    for (const entry of entries) {
+      const path = join(this.root, folder, entry.name);
+      if (folder === '' && entry.name === '.work' && entry.isDirectory()) {
+        found.push(...(await readdir(path)).map((name) => join(path, name)));
+      } else if (entry.isDirectory() && !entry.name.startsWith('.')) {
+        found.push(...(await this.unfinished(folder ? `${folder}/${entry.name}` : entry.name)));
+      } else if (entry.name.endsWith(PARTIAL_SUFFIX)) {
+        found.push(path);
+      }
+    }
+    return found;
+  }
+
   /** Creates a folder (and the root) with mode 0700, and tightens it if it already exists. */
   async ensureFolder(path: string): Promise<void> {
     await mkdir(path, { recursive: true, mode: 0o700 });

@@ -347,6 +347,40 @@ export class S3Store implements BackupStore {
     return uploads.length;
   }
 
+  async abortStale(startedBefore: Date): Promise<string[]> {
+    const stale: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.call(`list uploads in ${this.location}`, () =>
+        this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        ),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (!upload.Initiated || upload.Initiated >= startedBefore) continue;
+        await this.call(`abort upload to ${upload.Key}`, () =>
+          this.client.send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: upload.Key,
+              UploadId: upload.UploadId,
+            }),
+          ),
+        );
+        stale.push(`${this.location}${upload.Key!.slice(this.prefix.length)} (upload ${upload.UploadId})`);
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    return stale;
+  }
+
   private async call<T>(what: string, send: () => Promise<T>): Promise<T> {
     try {
       return await send();

@@ -73,6 +73,8 @@ export interface BackupStore {
   remove(key: string): Promise<void>;
   /** Drops what interrupted putFile calls left under key (multipart uploads, temporary files). */
   abortIncomplete(key: string): Promise<number>;
+  /** Drops every unfinished write (multipart upload, partial file) started before a time; says what. */
+  abortStale(startedBefore: Date): Promise<string[]>;
   /**
    * An optional ability: start sending a file while it is still being written, so the upload
    * overlaps the dump. Stores without it (a local directory) get the whole file from putFile.

@@ -6,13 +6,12 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { createBackupActivities } from '../../activities/index.js';
+import { createBackupActivities, createRetentionActivities } from '../../activities/index.js';
 import type { Config } from '../config/index.js';
 import { hostTaskQueueName } from '../core/plan.js';
 import { sealerFor } from '../crypto/keys.js';
 import { checkDependencies } from '../postgres/tools.js';
-import { FsStore } from '../storage/fs.js';
-import { S3Store, createS3Client } from '../storage/s3.js';
+import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 
 /** workflows/index.js once built (dist/), workflows/index.ts when run from the sources (tests). */
@@ -53,10 +52,13 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   await checkDependencies();
   const sealer = await sealerFor(config);
-  const local = new FsStore(config.backup.dir);
+  const stores = openStores(config);
+  const { local, remote } = stores;
   await local.ensureFolder(config.backup.dir);
-  const remote = config.s3 && new S3Store(createS3Client(config.s3), config.s3.bucket, config.s3.prefix);
-  const activities = createBackupActivities({ config, sealer, local, remote });
+  const activities = {
+    ...createBackupActivities({ config, sealer, local, remote }),
+    ...createRetentionActivities(config, stores),
+  };
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const hostQueue = hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
   const workflowSource = options.workflowBundle

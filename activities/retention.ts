@@ -1,0 +1,41 @@
+import { secretsOf, type Config } from '../src/config/index.js';
+import { hostTaskQueueName } from '../src/core/plan.js';
+import {
+  cleanupIncomplete,
+  deleteBackup,
+  planRetention,
+  type CleanupReport,
+  type PlannedBackup,
+} from '../src/retention/sweep.js';
+import type { Stores } from '../src/storage/index.js';
+import { asActivity } from './failure.js';
+
+/** What failed runs left is removed once it is older than this: younger, it may be a run in progress. */
+const STALE_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/** Activities of the retention sweep; the decisions are src/core/retention.ts, the I/O src/retention/. */
+export function createRetentionActivities(config: Config, stores: Stores) {
+  const secrets = secretsOf(config);
+  return {
+    /** Runs on the shared queue: the sweep's other steps run where BACKUP_DIR is. */
+    async retentionHost(): Promise<string> {
+      return hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
+    },
+
+    async planRetention(asOf: string): Promise<PlannedBackup[]> {
+      return asActivity(secrets, () => planRetention(config, stores, new Date(asOf)));
+    },
+
+    async deleteBackup(backup: Pick<PlannedBackup, 'id' | 'dataKey'>): Promise<void> {
+      return asActivity(secrets, () => deleteBackup(stores, backup.id, backup.dataKey));
+    },
+
+    async cleanupIncomplete(): Promise<CleanupReport> {
+      return asActivity(secrets, () =>
+        cleanupIncomplete(stores, config.backup.prefix, new Date(Date.now() - STALE_AFTER_MS)),
+      );
+    },
+  };
+}
+
+export type RetentionActivities = ReturnType<typeof createRetentionActivities>;

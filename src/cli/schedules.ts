@@ -1,0 +1,138 @@
+import type { Client } from '@temporalio/client';
+import { Argument, type Command } from 'commander';
+import { connectClient } from '../client/index.js';
+import type { Config } from '../config/index.js';
+import {
+  SCHEDULE_KINDS,
+  applySchedules,
+  deleteSchedules,
+  listSchedules,
+  pauseSchedules,
+  triggerSchedules,
+  unpauseSchedules,
+  type ScheduleKind,
+  type ScheduleStatus,
+} from '../schedules/index.js';
+
+// `backupctl schedules ...`: flags in, library call, one line per schedule out. Errors are BackupErrors
+// that main() turns into exit codes.
+
+export function registerScheduleCommands(program: Command, loadConfig: () => Config): void {
+  const schedules = program
+    .command('schedules')
+    .description("manage this database's Temporal Schedules: the nightly backup and the retention sweep");
+
+  schedules
+    .command('apply')
+    .description('create or update the schedules from the configuration (idempotent; keeps a pause)')
+    .option('--json', 'print the outcome as JSON')
+    .action((options: { json?: boolean }) =>
+      withClient(loadConfig, async (client, config) => {
+        const results = await applySchedules(client, config);
+        if (options.json) return console.log(JSON.stringify(results, null, 2));
+        for (const r of results) {
+          console.log(`${r.outcome} ${r.id}${r.changes.length ? ` (${r.changes.join(', ')})` : ''}`);
+        }
+      }),
+    );
+
+  schedules
+    .command('list')
+    .description('show the schedules, their state and their next runs')
+    .option('--json', 'print as JSON')
+    .action((options: { json?: boolean }) =>
+      withClient(loadConfig, async (client, config) => {
+        const statuses = await listSchedules(client, config);
+        console.log(options.json ? JSON.stringify(statuses, null, 2) : formatScheduleTable(statuses));
+      }),
+    );
+
+  schedules
+    .command('pause')
+    .description('pause the schedule of that kind, or both; apply keeps it paused')
+    .addArgument(kindArgument())
+    .option('--note <note>', 'why, shown by schedules list and in the Temporal UI')
+    .action((kind: ScheduleKind | undefined, options: { note?: string }) =>
+      report(loadConfig, 'paused', (client, config) => pauseSchedules(client, config, kind, options.note)),
+    );
+
+  const simple = [
+    ['unpause', 'unpaused', 'resume the schedule of that kind, or both', unpauseSchedules],
+    ['trigger', 'triggered', 'start the workflow of that schedule, or both, now', triggerSchedules],
+    ['delete', 'deleted', 'delete the schedule of that kind, or both', deleteSchedules],
+  ] as const;
+  for (const [name, done, description, run] of simple) {
+    schedules
+      .command(name)
+      .description(description)
+      .addArgument(kindArgument())
+      .action((kind: ScheduleKind | undefined) =>
+        report(loadConfig, done, (client, config) => run(client, config, kind)),
+      );
+  }
+}
+
+function kindArgument(): Argument {
+  return new Argument('[kind]', 'backup or retention; both when left out').choices(SCHEDULE_KINDS);
+}
+
+async function withClient<T>(
+  loadConfig: () => Config,
+  work: (client: Client, config: Config) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig();
+  const client = await connectClient(config.temporal);
+  try {
+    return await work(client, config);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function report(
+  loadConfig: () => Config,
+  done: string,
+  work: (client: Client, config: Config) => Promise<string[]>,
+): Promise<void> {
+  const ids = await withClient(loadConfig, work);
+  for (const id of ids) console.log(`${done} ${id}`);
+}
+
+export function formatScheduleTable(statuses: ScheduleStatus[]): string {
+  const rows = statuses.map((s) => [
+    s.id,
+    s.state + (s.note && s.state === 'paused' ? ` (${s.note})` : ''),
+    s.cron ?? '-',
+    s.timeZone ?? '-',
+    s.nextRuns
+      .slice(0, 3)
+      .map((date) => formatInZone(date, s.timeZone ?? 'UTC'))
+      .join(', ') || '-',
+  ]);
+  const table = [['ID', 'STATE', 'CRON', 'TIMEZONE', 'NEXT RUNS'], ...rows];
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  return table
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** A run time as the operator wrote the cron: wall-clock time in the schedule's zone, e.g. 2026-11-28 02:00 GMT+1. */
+function formatInZone(date: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'shortOffset',
+  }).formatToParts(date);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value;
+  return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')} ${part('timeZoneName')}`;
+}

@@ -1,0 +1,97 @@
+import { listCompleteBackups } from '../backup/catalog.js';
+import type { Config } from '../config/index.js';
+import { MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
+import { decideRetention, type RetentionDecision } from '../core/retention.js';
+import type { BackupKind } from '../core/classify.js';
+import { storeList, type Stores } from '../storage/index.js';
+import type { BackupStore } from '../storage/types.js';
+
+export interface PlannedBackup extends RetentionDecision {
+  /** The manifest's key, the same in every store. */
+  id: string;
+  dataKey: string;
+  kind: BackupKind;
+  createdAt: string;
+  locations: string[];
+}
+
+/** The retention plan as of a date: every complete backup of this database, with keep or delete and why. */
+export async function planRetention(config: Config, stores: Stores, asOf: Date): Promise<PlannedBackup[]> {
+  const entries = (await listCompleteBackups(storeList(stores))).filter(
+    (e) => e.manifest.database === config.database.name,
+  );
+  const candidates = entries.map((e) => ({
+    id: e.manifestKey,
+    createdAt: new Date(e.manifest.createdAt),
+    kind: e.manifest.kind,
+    copies: {
+      local: e.locations.includes(stores.local.location),
+      remote: stores.remote ? e.locations.includes(stores.remote.location) : false,
+    },
+  }));
+  const decisions = decideRetention(candidates, asOf, config.retention, {
+    local: true,
+    remote: Boolean(stores.remote),
+  });
+  return entries.map((entry, i) => ({
+    ...decisions[i]!,
+    dataKey: entry.manifest.file.key,
+    kind: entry.manifest.kind,
+    createdAt: entry.manifest.createdAt,
+    locations: entry.locations,
+  }));
+}
+
+/**
+ * Deletes one backup everywhere. Manifests go first, in every store, then the data: a failure half-way
+ * leaves data without a manifest (no longer a backup, and removed by a later cleanup), never a
+ * manifest that points at nothing. Deleting what is already gone is not an error, so it can be retried.
+ */
+export async function deleteBackup(stores: Stores, manifestKey: string, dataKey: string): Promise<void> {
+  for (const store of storeList(stores)) await store.remove(manifestKey);
+  for (const store of storeList(stores)) await store.remove(dataKey);
+}
+
+export interface CleanupReport {
+  abortedUploads: string[];
+  orphanData: string[];
+  danglingManifests: string[];
+}
+
+/**
+ * Removes what failed runs left, if older than a time: unfinished uploads and partial files, data
+ * without a manifest, and manifests whose data is gone. Younger ones may belong to a run in progress.
+ * Only files named as this database's backups (BACKUP_PREFIX) are touched: a shared bucket may hold
+ * other people's dumps.
+ */
+export async function cleanupIncomplete(
+  stores: Stores,
+  prefix: string,
+  olderThan: Date,
+): Promise<CleanupReport> {
+  const report: CleanupReport = { abortedUploads: [], orphanData: [], danglingManifests: [] };
+  const ours = (key: string) => (key.split('/').pop() ?? '').startsWith(`${prefix}-`);
+  for (const store of storeList(stores)) {
+    report.abortedUploads.push(...(await store.abortStale(olderThan)));
+    const objects = new Map<string, Date>();
+    for await (const object of store.list())
+      if (ours(object.key)) objects.set(object.key, object.lastModified);
+    const manifestsWithData = new Set([...objects.keys()].map(manifestKeyFor));
+    for (const [key, modified] of objects) {
+      if (modified >= olderThan) continue;
+      const manifestKey = manifestKeyFor(key);
+      if (manifestKey && !objects.has(manifestKey)) {
+        await store.remove(key);
+        report.orphanData.push(`${store.location}${separator(store)}${key}`);
+      } else if (key.endsWith(MANIFEST_SUFFIX) && !manifestsWithData.has(key)) {
+        await store.remove(key);
+        report.danglingManifests.push(`${store.location}${separator(store)}${key}`);
+      }
+    }
+  }
+  return report;
+}
+
+function separator(store: BackupStore): string {
+  return store.location.endsWith('/') ? '' : '/';
+}

@@ -1,0 +1,47 @@
+import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import type { RetentionActivities } from '../activities/retention.js';
+import type { CleanupReport, PlannedBackup } from '../src/retention/sweep.js';
+
+export interface RetentionRequest {
+  /** ISO time to decide as of; the workflow's start when absent. */
+  asOf?: string;
+}
+
+export interface RetentionResult {
+  asOf: string;
+  plan: PlannedBackup[];
+  deleted: string[];
+  cleanup: CleanupReport;
+}
+
+const shared = proxyActivities<RetentionActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5 },
+});
+
+/**
+ * The retention sweep: plan (keep or delete, and why, for each complete backup), delete what the
+ * plan says one backup at a time, then remove what failed runs left. Each deletion is an activity that
+ * can be retried, so a sweep stopped half-way is finished by Temporal, or by the next sweep.
+ */
+export async function retentionWorkflow(request: RetentionRequest = {}): Promise<RetentionResult> {
+  const asOf = request.asOf ?? new Date(workflowInfo().startTime).toISOString();
+  const host = proxyActivities<RetentionActivities>({
+    taskQueue: await shared.retentionHost(),
+    startToCloseTimeout: '10 minutes',
+    scheduleToStartTimeout: '1 hour',
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+  });
+  const plan = await host.planRetention(asOf);
+  const doomed = plan.filter((p) => p.action === 'delete');
+  const deleted: string[] = [];
+  for (const backup of doomed) {
+    setCurrentDetails(`deleting ${deleted.length + 1} of ${doomed.length}: ${backup.dataKey}`);
+    await host.deleteBackup.executeWithOptions({ summary: `delete ${backup.dataKey}` }, [
+      { id: backup.id, dataKey: backup.dataKey },
+    ]);
+    deleted.push(backup.dataKey);
+  }
+  const cleanup = await host.cleanupIncomplete();
+  return { asOf, plan, deleted, cleanup };
+}
