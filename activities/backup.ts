@@ -126,7 +126,7 @@ export function createBackupActivities(deps: BackupDeps) {
 
   return {
     /** Runs on the shared queue: decides names and kind, and which host keeps the files. */
-    async planBackup(request: { label?: string; startedAt: string }): Promise<BackupPlan> {
+    async planBackup(request: { database?: string; label?: string; startedAt: string }): Promise<BackupPlan> {
       return asActivity(secrets, async () =>
         planBackup({
           database: config.database.name,

@@ -18,19 +18,19 @@ export function createRetentionActivities(config: Config, stores: Stores) {
   const secrets = secretsOf(config);
   return {
     /** Runs on the shared queue: the sweep's other steps run where BACKUP_DIR is. */
-    async retentionHost(): Promise<string> {
+    async retentionHost(_request: { database?: string }): Promise<string> {
       return hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
     },
 
-    async planRetention(asOf: string): Promise<PlannedBackup[]> {
-      return asActivity(secrets, () => planRetention(config, stores, new Date(asOf)));
+    async planRetention(request: { database?: string; asOf: string }): Promise<PlannedBackup[]> {
+      return asActivity(secrets, () => planRetention(config, stores, new Date(request.asOf)));
     },
 
-    async deleteBackup(backup: Pick<PlannedBackup, 'id' | 'dataKey'>): Promise<void> {
+    async deleteBackup(backup: { database?: string; id: string; dataKey: string }): Promise<void> {
       return asActivity(secrets, () => deleteBackup(stores, backup.id, backup.dataKey));
     },
 
-    async cleanupIncomplete(): Promise<CleanupReport> {
+    async cleanupIncomplete(_request: { database?: string }): Promise<CleanupReport> {
       return asActivity(secrets, () =>
         cleanupIncomplete(stores, config.backup.prefix, new Date(Date.now() - STALE_AFTER_MS)),
       );

@@ -22,6 +22,8 @@ import {
 } from './shared.js';
 
 export interface BackupRequest {
+  /** DB_NAME of the database to back up; may be left out when the workers back up only one. */
+  database?: string;
   /** Marks a pre-upgrade backup: stored under upgrades/ and kept until deleted by hand. */
   label?: string;
 }
@@ -88,6 +90,7 @@ export async function backupWorkflow(request: BackupRequest = {}): Promise<Backu
   };
 
   const plan = await planner.planBackup({
+    database: request.database,
     label: request.label,
     startedAt: new Date(workflowInfo().startTime).toISOString(),
   });

@@ -3,6 +3,8 @@ import type { RetentionActivities } from '../activities/retention.js';
 import type { CleanupReport, PlannedBackup } from '../src/retention/sweep.js';
 
 export interface RetentionRequest {
+  /** DB_NAME of the database whose backups to sweep; may be left out when workers serve only one. */
+  database?: string;
   /** ISO time to decide as of; the workflow's start when absent. */
   asOf?: string;
 }
@@ -26,22 +28,23 @@ const shared = proxyActivities<RetentionActivities>({
  */
 export async function retentionWorkflow(request: RetentionRequest = {}): Promise<RetentionResult> {
   const asOf = request.asOf ?? new Date(workflowInfo().startTime).toISOString();
+  const { database } = request;
   const host = proxyActivities<RetentionActivities>({
-    taskQueue: await shared.retentionHost(),
+    taskQueue: await shared.retentionHost({ database }),
     startToCloseTimeout: '10 minutes',
     scheduleToStartTimeout: '1 hour',
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
   });
-  const plan = await host.planRetention(asOf);
+  const plan = await host.planRetention({ database, asOf });
   const doomed = plan.filter((p) => p.action === 'delete');
   const deleted: string[] = [];
   for (const backup of doomed) {
     setCurrentDetails(`deleting ${deleted.length + 1} of ${doomed.length}: ${backup.dataKey}`);
     await host.deleteBackup.executeWithOptions({ summary: `delete ${backup.dataKey}` }, [
-      { id: backup.id, dataKey: backup.dataKey },
+      { database, id: backup.id, dataKey: backup.dataKey },
     ]);
     deleted.push(backup.dataKey);
   }
-  const cleanup = await host.cleanupIncomplete();
+  const cleanup = await host.cleanupIncomplete({ database });
   return { asOf, plan, deleted, cleanup };
 }

@@ -10,7 +10,7 @@ import {
   type BackupProgress,
   type BackupResult,
 } from '../client/index.js';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfigs, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
 import { sealerFor } from '../crypto/keys.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
@@ -26,24 +26,57 @@ const program = new Command('backupctl')
   .addOption(
     new Option('--env-file <path>', 'read variables from this file first (such as /etc/goimg/backup.env)'),
   )
+  .addOption(
+    new Option('--config <file>', 'a YAML or JSON file listing several databases (docs/configuration.md)'),
+  )
+  .addOption(new Option('--database <name>', 'with --config: the database (DB_NAME) a command is for'))
   .showHelpAfterError('(run backupctl --help for usage)')
   .exitOverride();
 
+interface GlobalOptions {
+  envFile?: string;
+  config?: string;
+  database?: string;
+}
+
+/** Every database this run is for: --config's (all, or the one --database names), or the environment's. */
+function configs(): Config[] {
+  const options = program.opts<GlobalOptions>();
+  const all = loadConfigs({ envFile: options.envFile, configFile: options.config });
+  if (!options.database) return all;
+  const chosen = all.filter((c) => c.database.name === options.database);
+  if (chosen.length === 0) {
+    const known = all.map((c) => c.database.name).join(', ');
+    throw new BackupError('Configuration', `--database: no database "${options.database}"; known: ${known}`);
+  }
+  return chosen;
+}
+
+/** The one database a command is for. */
 function config(): Config {
-  return loadConfig({ envFile: program.opts<{ envFile?: string }>().envFile });
+  const chosen = configs();
+  if (chosen.length > 1) {
+    const names = chosen.map((c) => c.database.name).join(', ');
+    throw new BackupError('Configuration', `--database: the config file lists ${names}; name one`);
+  }
+  return chosen[0]!;
 }
 
 program
   .command('worker')
-  .description('run a worker: it takes backups for the configured database on this host')
+  .description('run a worker: it takes the backups of the configured databases on this host')
   .action(async () => {
-    const cfg = config();
+    const all = configs();
+    const cfg = all[0]!;
     // Loaded here, not at the top: the worker's modules take half a second that other commands need not pay.
     const { DefaultLogger, Runtime } = await import('@temporalio/worker');
     const { startWorker } = await import('../worker/index.js');
     Runtime.install({ logger: new DefaultLogger(cfg.debug ? 'DEBUG' : 'INFO') });
-    const worker = await startWorker(cfg);
-    console.error(`worker polling ${worker.taskQueues.join(' and ')} on ${cfg.temporal.address}`);
+    const worker = await startWorker(all);
+    const databases = all.map((c) => c.database.name).join(', ');
+    console.error(
+      `worker polling ${worker.taskQueues.join(' and ')} on ${cfg.temporal.address} for ${databases}`,
+    );
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void worker.shutdown());
     await worker.done;
   });
@@ -146,7 +179,7 @@ program
     else console.log(`${formatPlan(result.plan, new Date(result.asOf))}\n${formatCleanup(result)}`);
   });
 
-registerScheduleCommands(program, config);
+registerScheduleCommands(program, configs);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {
   if (text === undefined) return new Date();

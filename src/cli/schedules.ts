@@ -17,35 +17,34 @@ import {
 // `backupctl schedules ...`: flags in, library call, one line per schedule out. Errors are BackupErrors
 // that main() turns into exit codes.
 
-export function registerScheduleCommands(program: Command, loadConfig: () => Config): void {
+/** loadConfigs gives every database of --config (or the one --database names, or the environment's). */
+export function registerScheduleCommands(program: Command, loadConfigs: () => Config[]): void {
   const schedules = program
     .command('schedules')
-    .description("manage this database's Temporal Schedules: the nightly backup and the retention sweep");
+    .description(
+      'manage the Temporal Schedules of each database: the nightly backup and the retention sweep',
+    );
 
   schedules
     .command('apply')
     .description('create or update the schedules from the configuration (idempotent; keeps a pause)')
     .option('--json', 'print the outcome as JSON')
-    .action((options: { json?: boolean }) =>
-      withClient(loadConfig, async (client, config) => {
-        const results = await applySchedules(client, config);
-        if (options.json) return console.log(JSON.stringify(results, null, 2));
-        for (const r of results) {
-          console.log(`${r.outcome} ${r.id}${r.changes.length ? ` (${r.changes.join(', ')})` : ''}`);
-        }
-      }),
-    );
+    .action(async (options: { json?: boolean }) => {
+      const results = await forEachDatabase(loadConfigs, applySchedules);
+      if (options.json) return console.log(JSON.stringify(results, null, 2));
+      for (const r of results) {
+        console.log(`${r.outcome} ${r.id}${r.changes.length ? ` (${r.changes.join(', ')})` : ''}`);
+      }
+    });
 
   schedules
     .command('list')
     .description('show the schedules, their state and their next runs')
     .option('--json', 'print as JSON')
-    .action((options: { json?: boolean }) =>
-      withClient(loadConfig, async (client, config) => {
-        const statuses = await listSchedules(client, config);
-        console.log(options.json ? JSON.stringify(statuses, null, 2) : formatScheduleTable(statuses));
-      }),
-    );
+    .action(async (options: { json?: boolean }) => {
+      const statuses = await forEachDatabase(loadConfigs, listSchedules);
+      console.log(options.json ? JSON.stringify(statuses, null, 2) : formatScheduleTable(statuses));
+    });
 
   schedules
     .command('pause')
@@ -53,7 +52,7 @@ export function registerScheduleCommands(program: Command, loadConfig: () => Con
     .addArgument(kindArgument())
     .option('--note <note>', 'why, shown by schedules list and in the Temporal UI')
     .action((kind: ScheduleKind | undefined, options: { note?: string }) =>
-      report(loadConfig, 'paused', (client, config) => pauseSchedules(client, config, kind, options.note)),
+      report(loadConfigs, 'paused', (client, config) => pauseSchedules(client, config, kind, options.note)),
     );
 
   const simple = [
@@ -67,7 +66,7 @@ export function registerScheduleCommands(program: Command, loadConfig: () => Con
       .description(description)
       .addArgument(kindArgument())
       .action((kind: ScheduleKind | undefined) =>
-        report(loadConfig, done, (client, config) => run(client, config, kind)),
+        report(loadConfigs, done, (client, config) => run(client, config, kind)),
       );
   }
 }
@@ -76,25 +75,28 @@ function kindArgument(): Argument {
   return new Argument('[kind]', 'backup or retention; both when left out').choices(SCHEDULE_KINDS);
 }
 
-async function withClient<T>(
-  loadConfig: () => Config,
-  work: (client: Client, config: Config) => Promise<T>,
-): Promise<T> {
-  const config = loadConfig();
-  const client = await connectClient(config.temporal);
+/** Runs work for each database with one client, and joins what each returns. */
+async function forEachDatabase<T>(
+  loadConfigs: () => Config[],
+  work: (client: Client, config: Config) => Promise<T[]>,
+): Promise<T[]> {
+  const configs = loadConfigs();
+  const client = await connectClient(configs[0]!.temporal);
   try {
-    return await work(client, config);
+    const results: T[] = [];
+    for (const config of configs) results.push(...(await work(client, config)));
+    return results;
   } finally {
     await client.connection.close();
   }
 }
 
 async function report(
-  loadConfig: () => Config,
+  loadConfigs: () => Config[],
   done: string,
   work: (client: Client, config: Config) => Promise<string[]>,
 ): Promise<void> {
-  const ids = await withClient(loadConfig, work);
+  const ids = await forEachDatabase(loadConfigs, work);
   for (const id of ids) console.log(`${done} ${id}`);
 }
 

@@ -54,7 +54,10 @@ export async function startBackup(client: Client, options: StartBackupOptions): 
       `--label: "${options.label}" must be letters, digits, dot, dash or underscore`,
     );
   }
-  const request: BackupRequest = options.label ? { label: options.label } : {};
+  const request: BackupRequest = {
+    database: options.database,
+    ...(options.label ? { label: options.label } : {}),
+  };
   return client.workflow.start(BACKUP_WORKFLOW, {
     args: [request],
     taskQueue: options.taskQueue ?? 'durable-backup',
@@ -136,7 +139,7 @@ export async function startRetention(
   options: { database: string; taskQueue?: string } & RetentionRequest,
 ): Promise<WorkflowHandle> {
   return client.workflow.start(RETENTION_WORKFLOW, {
-    args: [options.asOf ? { asOf: options.asOf } : {}],
+    args: [{ database: options.database, ...(options.asOf ? { asOf: options.asOf } : {}) }],
     taskQueue: options.taskQueue ?? 'durable-backup',
     workflowId: [
       'retention',

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { BackupKind, StorageClass } from '../core/classify.js';
-import { configError } from '../core/errors.js';
+import { BackupError, configError } from '../core/errors.js';
+import { parseConfigFile } from './file.js';
 import { parseEnvFile } from './env-file.js';
 import { SECRET_VARIABLES, envSchema, storageClassesFrom } from './schema.js';
 
@@ -65,6 +66,25 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** The guide's /etc/goimg/backup.env; variables in the environment win over the file's. */
   envFile?: string;
+}
+
+/**
+ * Every database to back up: those of a config file (--config, several databases; a database's
+ * entries win over the environment), or the one the environment describes.
+ */
+export function loadConfigs(options: LoadConfigOptions & { configFile?: string }): Config[] {
+  if (!options.configFile) return [loadConfig(options)];
+  const file = parseConfigFile(readTextFile(options.configFile, '--config'), options.configFile);
+  const env = options.env ?? process.env;
+  return file.databases.map((database) => {
+    try {
+      return loadConfig({ ...options, env: { ...env, ...database.variables } });
+    } catch (error) {
+      if (error instanceof BackupError)
+        throw configError(`${options.configFile}: databases.${database.name}: ${error.message}`);
+      throw error;
+    }
+  });
 }
 
 /** Reads, validates and types the configuration. Throws a Configuration BackupError naming the variable. */

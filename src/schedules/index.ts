@@ -83,7 +83,7 @@ function desiredSchedule(
         type: 'startWorkflow',
         workflowType,
         taskQueue: config.temporal.taskQueue,
-        args: [{}],
+        args: [{ database: config.database.name }],
         // The schedule appends the scheduled time to this prefix.
         workflowId: `scheduled-${id}`,
         typedSearchAttributes: searchAttributes,

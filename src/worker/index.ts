@@ -7,6 +7,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { createBackupActivities, createRetentionActivities } from '../../activities/index.js';
+import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
 import { hostTaskQueueName } from '../core/plan.js';
 import { sealerFor } from '../crypto/keys.js';
@@ -35,6 +36,17 @@ const quietBundlerLogger = {
   error: (message: string) => console.error(message),
 };
 
+/** One database's activities, with its own keys and stores. */
+async function activitiesFor(config: Config) {
+  const sealer = await sealerFor(config);
+  const stores = openStores(config);
+  await stores.local.ensureFolder(config.backup.dir);
+  return {
+    ...createBackupActivities({ config, sealer, local: stores.local, remote: stores.remote }),
+    ...createRetentionActivities(config, stores),
+  };
+}
+
 export interface RunningWorker {
   /** Resolves when both pollers have stopped. */
   done: Promise<void>;
@@ -44,21 +56,20 @@ export interface RunningWorker {
 
 /**
  * Starts the two pollers of one host: the shared queue (workflows, planning) and this host's own
- * queue (the activities that read and write local files).
+ * queue (the activities that read and write local files), for one database or several. The Temporal
+ * connection and queues are the first database's: all of them share one worker.
  */
 export async function startWorker(
-  config: Config,
+  configs: Config | Config[],
   options: { workflowBundle?: WorkflowBundleWithSourceMap } = {},
 ): Promise<RunningWorker> {
+  const all = Array.isArray(configs) ? configs : [configs];
+  const config = all[0]!;
   await checkDependencies();
-  const sealer = await sealerFor(config);
-  const stores = openStores(config);
-  const { local, remote } = stores;
-  await local.ensureFolder(config.backup.dir);
-  const activities = {
-    ...createBackupActivities({ config, sealer, local, remote }),
-    ...createRetentionActivities(config, stores),
-  };
+  const byDatabase = new Map<string, Awaited<ReturnType<typeof activitiesFor>>>();
+  for (const databaseConfig of all)
+    byDatabase.set(databaseConfig.database.name, await activitiesFor(databaseConfig));
+  const activities = routeByDatabase(byDatabase);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const hostQueue = hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
   const workflowSource = options.workflowBundle

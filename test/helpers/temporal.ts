@@ -21,11 +21,11 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 /** A real worker on the real dev server, on the config's own task queues, stopped after the work. */
 export async function withWorker<T>(
-  config: Config,
+  configs: Config | Config[],
   work: (client: Client, worker: RunningWorker) => Promise<T>,
 ): Promise<T> {
-  const worker = await startWorker(config, { workflowBundle: await workflowBundle() });
-  const client = await connectClient(config.temporal);
+  const worker = await startWorker(configs, { workflowBundle: await workflowBundle() });
+  const client = await connectClient((Array.isArray(configs) ? configs[0]! : configs).temporal);
   try {
     return await work(client, worker);
   } finally {

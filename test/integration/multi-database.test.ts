@@ -1,0 +1,82 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfigs } from '../../src/config/index.js';
+import { backupctl } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
+import { testEnv, uniqueName } from '../helpers/services.js';
+import { withWorker } from '../helpers/temporal.js';
+
+// Several databases in one config file: one worker backs up all of them, each with its own
+// directory, prefix and schedules, and every per-database command says which one it is for.
+
+describe('several databases from one config file', () => {
+  const [first, second] = [uniqueName('multi_a'), uniqueName('multi_b')];
+  const env = testEnv({ TEMPORAL_TASK_QUEUE: uniqueName('multi') });
+  const configFile = join(tempDir('config'), 'backup.yaml');
+  const dirs = { [first]: tempDir('backups-a'), [second]: tempDir('backups-b') };
+
+  beforeAll(async () => {
+    await Promise.all([seedDatabase(first, 20), seedDatabase(second, 30)]);
+    const prefix = uniqueName('multi');
+    writeFileSync(
+      configFile,
+      [
+        'defaults:',
+        `  S3_PREFIX: ${prefix}/`,
+        'databases:',
+        `  ${first}:`,
+        `    BACKUP_DIR: ${dirs[first]}`,
+        `  ${second}:`,
+        `    BACKUP_DIR: ${dirs[second]}`,
+        `    BACKUP_SCHEDULE: "30 1 * * *"`,
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await backupctl(['--config', configFile, 'schedules', 'delete'], env);
+    await Promise.all([dropDatabase(first), dropDatabase(second)]);
+  });
+
+  it('backs up each database with one worker, into its own place', async () => {
+    const configs = loadConfigs({ env, configFile });
+    await withWorker(configs, async () => {
+      for (const database of [first, second]) {
+        const run = await backupctl(
+          ['--config', configFile, '--database', database, 'backup', '--wait', '--json'],
+          env,
+        );
+        expect(run.exitCode, run.stderr).toBe(0);
+        const result = JSON.parse(run.stdout) as { key: string; localPath: string; database: string };
+        expect(result.database).toBe(database);
+        expect(result.key.startsWith(`${database}-backup-`)).toBe(true);
+        expect(result.localPath.startsWith(dirs[database]!)).toBe(true);
+        expect(existsSync(result.localPath)).toBe(true);
+      }
+    });
+  });
+
+  it('asks which database when a command is for one', async () => {
+    const run = await backupctl(['--config', configFile, 'backup'], env);
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toContain(`--database: the config file lists ${first}, ${second}; name one`);
+    const unknown = await backupctl(['--config', configFile, '--database', 'nope', 'list'], env);
+    expect(unknown.exitCode).toBe(3);
+  });
+
+  it('applies one schedule set per database, with ids that name it', async () => {
+    const run = await backupctl(['--config', configFile, 'schedules', 'apply', '--json'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const applied = JSON.parse(run.stdout) as { id: string; outcome: string }[];
+    expect(applied.map((a) => a.id).sort()).toEqual(
+      [`backup-${first}`, `backup-${second}`, `retention-${first}`, `retention-${second}`].sort(),
+    );
+    const listed = await backupctl(['--config', configFile, 'schedules', 'list', '--json'], env);
+    const byId = Object.fromEntries(
+      (JSON.parse(listed.stdout) as { id: string; cron: string }[]).map((s) => [s.id, s.cron]),
+    );
+    expect(byId[`backup-${first}`]).toBe('0 2 * * *');
+    expect(byId[`backup-${second}`]).toBe('30 1 * * *');
+  });
+});
