@@ -110,13 +110,14 @@ program
       );
     }
     const printed = new Set<string>();
-    const result = await waitForBackup(handle, (progress: BackupProgress) => {
-      if (options.json) return;
+    const showProgress = (progress: BackupProgress) => {
       for (const line of formatProgress(progress).filter((l) => !printed.has(l))) {
         printed.add(line);
         console.error(line);
       }
-    });
+    };
+    // Progress is a query, answered by the worker: not asked at all when nobody reads it.
+    const result = await waitForBackup(handle, options.json ? undefined : showProgress);
     if (options.json)
       console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link, ...result }, null, 2));
     else console.log(describeResult(result, link));

@@ -100,6 +100,9 @@ export async function waitForBackup(
   }
 }
 
+/** Each poll is a query the worker answers while it works: often enough for a person, no more. */
+const PROGRESS_POLL_MS = 2_000;
+
 function watchProgress(handle: WorkflowHandle, onProgress: (progress: BackupProgress) => void) {
   let last = '';
   const timer = setInterval(() => {
@@ -111,7 +114,7 @@ function watchProgress(handle: WorkflowHandle, onProgress: (progress: BackupProg
       },
       () => undefined,
     );
-  }, 500);
+  }, PROGRESS_POLL_MS);
   return { stop: () => clearInterval(timer) };
 }
 
