@@ -36,6 +36,20 @@ export interface TemporalConfig {
   apiKey?: string;
 }
 
+export interface RestoreConfig {
+  /** This worker takes restores (polls the restore queue); it needs the private key for encrypted backups. */
+  enabled: boolean;
+  privateKeyFile?: string;
+  passphrase?: string;
+  jobs: number;
+  /** Who may approve or reject; empty means anyone. */
+  approvers: string[];
+  approvalTimeoutMinutes: number;
+  thaw: { days: number; tier: 'Expedited' | 'Standard' | 'Bulk'; pollSeconds: number };
+  /** SQL checks run after every restore (the guide's tests/verify-data.sql). */
+  verifySqlFile?: string;
+}
+
 export interface Config {
   environment: 'development' | 'production' | 'test';
   debug: boolean;
@@ -49,6 +63,7 @@ export interface Config {
   };
   s3?: S3Config;
   encryption: { recipient?: string; publicKeyFile?: string };
+  restore: RestoreConfig;
   retention: { dailyDays: number; weeklyWeeks: number; monthlyMonths: number; keepNewest: number };
   schedules: {
     backupCron: string;
@@ -115,6 +130,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     encryption: {
       recipient: v.GPG_RECIPIENT || undefined,
       publicKeyFile: v.GPG_PUBLIC_KEY_FILE || undefined,
+    },
+    restore: {
+      enabled: v.RESTORE_ENABLED,
+      privateKeyFile: v.GPG_PRIVATE_KEY_FILE || undefined,
+      passphrase: v.GPG_PASSPHRASE || undefined,
+      jobs: v.RESTORE_JOBS,
+      approvers: (v.RESTORE_APPROVERS ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+      approvalTimeoutMinutes: v.RESTORE_APPROVAL_TIMEOUT_MINUTES,
+      thaw: { days: v.RESTORE_THAW_DAYS, tier: v.RESTORE_THAW_TIER, pollSeconds: v.RESTORE_THAW_POLL_SECONDS },
+      verifySqlFile: v.RESTORE_VERIFY_SQL_FILE || undefined,
     },
     retention: {
       dailyDays: v.DAILY_RETENTION_DAYS,
@@ -249,5 +277,6 @@ export function secretsOf(config: Config): string[] {
     config.s3?.secretAccessKey,
     config.s3?.accessKeyId,
     config.temporal.apiKey,
+    config.restore.passphrase,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 }

@@ -38,6 +38,7 @@ export const SECRET_VARIABLES = [
   'S3_ACCESS_KEY',
   'S3_SECRET_KEY',
   'TEMPORAL_API_KEY',
+  'GPG_PASSPHRASE',
 ] as const;
 
 export const envSchema = z.object({
@@ -75,6 +76,19 @@ export const envSchema = z.object({
 
   GPG_RECIPIENT: z.string().optional(),
   GPG_PUBLIC_KEY_FILE: z.string().optional(),
+  GPG_PRIVATE_KEY_FILE: z.string().optional(),
+  GPG_PASSPHRASE: z.string().optional(),
+
+  RESTORE_ENABLED: bool.default(true),
+  RESTORE_JOBS: int(1, 64).default(2),
+  RESTORE_APPROVERS: z.string().optional(),
+  RESTORE_APPROVAL_TIMEOUT_MINUTES: int(1, 30 * 24 * 60).default(24 * 60),
+  RESTORE_THAW_DAYS: int(1, 365).default(1),
+  RESTORE_THAW_TIER: z
+    .enum(['Expedited', 'Standard', 'Bulk'], { error: 'expected Expedited, Standard or Bulk' })
+    .default('Standard'),
+  RESTORE_THAW_POLL_SECONDS: int(1, 24 * 60 * 60).default(15 * 60),
+  RESTORE_VERIFY_SQL_FILE: z.string().optional(),
 
   DAILY_RETENTION_DAYS: int(1, 3650).default(7),
   WEEKLY_RETENTION_WEEKS: int(0, 520).default(4),

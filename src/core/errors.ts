@@ -12,6 +12,20 @@ export const ERROR_KINDS = {
   },
   EncryptionFailed: { exitCode: 5, retryable: false, hint: 'check GPG_PUBLIC_KEY_FILE or GPG_RECIPIENT' },
   UploadFailed: { exitCode: 6, retryable: true, hint: 'check S3_ENDPOINT, S3_BUCKET and the S3 credentials' },
+  // The restore table of the guide: the same codes, other meanings.
+  DownloadFailed: {
+    exitCode: 4,
+    retryable: true,
+    hint: 'check the backup exists (backupctl list) and S3_ENDPOINT, S3_BUCKET and the credentials',
+  },
+  DecryptionFailed: {
+    exitCode: 5,
+    retryable: false,
+    hint: 'check GPG_PRIVATE_KEY_FILE and GPG_PASSPHRASE: the key must be one the backup was encrypted to',
+  },
+  RestoreFailed: { exitCode: 6, retryable: true, hint: 'see the restore log in BACKUP_DIR/logs' },
+  /** A restore that was rejected, or that nobody approved in time: nothing was touched. */
+  NotApproved: { exitCode: 1, retryable: false, hint: 'start the restore again when it can be approved' },
 } as const satisfies Record<string, { exitCode: number; retryable: boolean; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

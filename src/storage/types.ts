@@ -59,13 +59,23 @@ export interface GrowingUpload {
   settle(finalSize: number): Promise<UploadCheckpoint>;
 }
 
+/** Where an object stands: archived objects (GLACIER, DEEP_ARCHIVE) must be thawed before a read. */
+export type ThawState = 'readable' | 'requested' | 'in-progress';
+
+export interface ThawOptions {
+  /** How long the thawed copy stays readable. */
+  days: number;
+  tier: 'Expedited' | 'Standard' | 'Bulk';
+}
+
 export interface BackupStore {
   /** For messages: s3://bucket/prefix or a directory path. Never holds a secret. */
   readonly location: string;
   list(prefix?: string): AsyncIterable<StoredObject>;
   /** Undefined when the key does not exist. */
   stat(key: string): Promise<StoredObject | undefined>;
-  read(key: string): Promise<Readable>;
+  /** Reads the object, from byte `start` on when given (a download that resumes). */
+  read(key: string, options?: { start?: number }): Promise<Readable>;
   /** Stores a local file under key, all or nothing: readers never see a partial object. */
   putFile(key: string, localPath: string, options?: PutFileOptions): Promise<PutResult>;
   putBytes(key: string, body: string | Uint8Array): Promise<void>;
@@ -80,4 +90,9 @@ export interface BackupStore {
    * overlaps the dump. Stores without it (a local directory) get the whole file from putFile.
    */
   startGrowingUpload?(key: string, localPath: string, options: GrowingUploadOptions): Promise<GrowingUpload>;
+  /**
+   * An optional ability of stores with archive storage classes: says whether the object can be read,
+   * and asks for its restoration (once) when it cannot. Stores without it can always read.
+   */
+  thaw?(key: string, options: ThawOptions): Promise<ThawState>;
 }
