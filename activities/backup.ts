@@ -16,6 +16,7 @@ import { startDump, type DumpFacts } from '../src/postgres/dump.js';
 import type { FsStore } from '../src/storage/fs.js';
 import type { BackupStore, GrowingUpload, PutResult, UploadCheckpoint } from '../src/storage/types.js';
 import { asActivity } from './failure.js';
+import { heartbeating } from './heartbeat.js';
 
 export interface BackupDeps {
   config: Config;
@@ -63,30 +64,6 @@ function workFiles(config: Config, plan: BackupPlan) {
     /** The dump step's outcome, so a retry after it finished returns it again. */
     outcome: join(folder, `${plan.stem}.outcome.json`),
   };
-}
-
-/** A heartbeat every few seconds, whatever the work reports: a slow part is not a dead worker. */
-const HEARTBEAT_INTERVAL_MS = 3_000;
-
-/**
- * Runs work that reports progress through record(). The latest details are re-sent on a timer, so
- * the checkpoint an earlier attempt left is never overwritten by an empty heartbeat.
- */
-async function heartbeating<T>(
-  work: (record: (details: unknown) => void) => Promise<T>,
-  initialDetails?: unknown,
-): Promise<T> {
-  const context = Context.current();
-  let latest: unknown = context.info.heartbeatDetails ?? initialDetails;
-  const timer = setInterval(() => context.heartbeat(latest), HEARTBEAT_INTERVAL_MS);
-  try {
-    return await work((details) => {
-      latest = details;
-      context.heartbeat(details);
-    });
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 async function readJsonIfPresent<T>(path: string): Promise<T | undefined> {

@@ -1,2 +1,3 @@
 export { createBackupActivities, type BackupActivities, type BackupDeps } from './backup.js';
 export { createRetentionActivities, type RetentionActivities } from './retention.js';
+export { createRestoreActivities, type RestoreActivities } from './restore.js';

@@ -1,7 +1,4 @@
 import {
-  ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   log,
   proxyActivities,
@@ -9,7 +6,6 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { BackupActivities, UploadOutcome } from '../activities/backup.js';
 import type { BackupKind } from '../src/core/classify.js';
@@ -17,6 +13,8 @@ import {
   KIND_ATTRIBUTE,
   LABEL_ATTRIBUTE,
   progressQuery,
+  describeFailure,
+  hostActivityOptions,
   type BackupProgress,
   type BackupStep,
 } from './shared.js';
@@ -52,24 +50,9 @@ const planner = proxyActivities<BackupActivities>({
   retry: { maximumAttempts: 5 },
 });
 
-/** Host activities: long ones heartbeat every 2 s, so a dead worker is noticed within 20 s. */
+/** Host activities: the steps that read and write this backup's local files. */
 function hostActivities(taskQueue: string, maximumAttempts: number) {
-  const options: ActivityOptions = {
-    taskQueue,
-    startToCloseTimeout: '24 hours',
-    // A host that never comes back fails the run instead of hanging it.
-    scheduleToStartTimeout: '1 hour',
-    heartbeatTimeout: '20 seconds',
-    // A cancelled step must have stopped before the cleanup runs, or the two would race.
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts,
-    },
-  };
-  return proxyActivities<BackupActivities>(options);
+  return proxyActivities<BackupActivities>(hostActivityOptions(taskQueue, maximumAttempts));
 }
 
 /**
@@ -165,12 +148,12 @@ export async function backupWorkflow(request: BackupRequest = {}): Promise<Backu
       durationsMs,
     };
   } catch (error) {
-    progress.error = describe(error);
+    progress.error = describeFailure(error);
     begin('cleanup');
     // Clean up even when the run was cancelled: nothing half-written may stay behind.
     const cleanup = await CancellationScope.nonCancellable(() => host.discardIncompleteBackup(plan)).catch(
       (cleanupError: unknown) => {
-        log.error('cleanup after a failed backup failed', { error: describe(cleanupError) });
+        log.error('cleanup after a failed backup failed', { error: describeFailure(cleanupError) });
         return { removed: [] };
       },
     );
@@ -179,10 +162,4 @@ export async function backupWorkflow(request: BackupRequest = {}): Promise<Backu
     progress.step = 'failed';
     throw error;
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof ActivityFailure && error.cause) return error.cause.message;
-  if (error instanceof ApplicationFailure || error instanceof Error) return error.message;
-  return String(error);
 }

@@ -1,2 +1,3 @@
 export { backupWorkflow } from './backup.js';
 export { retentionWorkflow } from './retention.js';
+export { restoreWorkflow } from './restore.js';

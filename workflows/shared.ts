@@ -1,9 +1,18 @@
 // Names shared by workflows, the worker and the client: one definition each.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  defineQuery,
+  defineSignal,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { ApprovalInput, RestoreStatus } from '../src/core/restore.js';
 
 export const BACKUP_WORKFLOW = 'backupWorkflow';
 export const RETENTION_WORKFLOW = 'retentionWorkflow';
+export const RESTORE_WORKFLOW = 'restoreWorkflow';
 
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);
@@ -19,3 +28,38 @@ export interface BackupProgress {
 }
 
 export const progressQuery = defineQuery<BackupProgress>('progress');
+
+/** A restore's state, plan, decision and phases, at any time (backupctl status). */
+export const restoreStatusQuery = defineQuery<RestoreStatus>('status');
+/** Sent by backupctl approve/reject, the client API, `temporal workflow signal` or the UI's form. */
+export const approveSignal = defineSignal<[ApprovalInput]>('approve');
+export const rejectSignal = defineSignal<[ApprovalInput]>('reject');
+
+/**
+ * Options of the activities that run on one host's queue (they share local files). Long ones
+ * heartbeat every 2-3 s, so a dead worker is noticed within 20 s and a replacement takes over.
+ */
+export function hostActivityOptions(taskQueue: string, maximumAttempts: number): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    // A host that never comes back fails the run instead of hanging it.
+    scheduleToStartTimeout: '1 hour',
+    heartbeatTimeout: '20 seconds',
+    // A cancelled step must have stopped before the cleanup runs, or the two would race.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts,
+    },
+  };
+}
+
+/** The message a person should read: an activity's own failure rather than Temporal's wrapper. */
+export function describeFailure(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause) return error.cause.message;
+  if (error instanceof ApplicationFailure || error instanceof Error) return error.message;
+  return String(error);
+}

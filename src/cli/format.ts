@@ -1,4 +1,4 @@
-import type { BackupProgress, RetentionResult } from '../client/index.js';
+import type { BackupProgress, RestoreStatus, RetentionResult } from '../client/index.js';
 import type { PlannedBackup } from '../retention/sweep.js';
 
 export function formatBytes(bytes: number): string {
@@ -45,4 +45,44 @@ export function formatCleanup(result: RetentionResult): string {
     `deleted ${result.deleted.length} backups`,
     `cleaned up ${abortedUploads.length} unfinished uploads, ${orphanData.length} files without a manifest, ${danglingManifests.length} manifests without data`,
   ].join('\n');
+}
+
+const TABLES_SHOWN = 20;
+
+/** A restore's state, plan (what will be replaced, where, how old the backup is), decision and phases. */
+export function formatRestoreStatus(status: RestoreStatus): string {
+  const lines = [`  state: ${status.state}`];
+  const { plan } = status;
+  if (plan) {
+    const { backup, target } = plan;
+    lines.push(
+      `  backup: ${backup.key} (${backup.kind}${backup.label ? ` ${backup.label}` : ''}, taken ${backup.createdAt}, ${backup.ageHours} h old, ${formatBytes(backup.fileBytes)}${backup.encrypted ? ', encrypted' : ''})`,
+      `  target: "${target.database}" on ${target.host}:${target.port}${target.create ? ' (to be created)' : ''}`,
+      `  ${plan.scope} restore, ${plan.tables.length} tables in ${plan.schemas.length} schemas, pg_restore --jobs=${plan.jobs}; replaces:`,
+      ...plan.tables
+        .slice(0, TABLES_SHOWN)
+        .map(
+          (t) =>
+            `    ${t.schema}.${t.table}: ${t.rowsInBackup} rows in the backup; now ${t.currentBytes === undefined ? 'absent' : formatBytes(t.currentBytes)}`,
+        ),
+      ...(plan.tables.length > TABLES_SHOWN
+        ? [`    ... and ${plan.tables.length - TABLES_SHOWN} more (--json lists all)`]
+        : []),
+    );
+  }
+  if (status.decision) {
+    const d = status.decision;
+    lines.push(
+      `  ${d.approved ? 'approved' : 'rejected'} by ${d.by} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`,
+    );
+  }
+  for (const r of status.refused) lines.push(`  refused ${r.signal} from ${r.by ?? '(no name)'}: ${r.why}`);
+  for (const p of status.phases) {
+    lines.push(`  done ${p.phase.padEnd(9)} ${(p.durationMs / 1000).toFixed(1)} s  ${p.detail}`);
+  }
+  if (status.error) lines.push(`  error: ${status.error}`);
+  if (status.targetTouched && status.state === 'failed') {
+    lines.push('  the target may be partly restored: run the restore again (it cleans before it restores)');
+  }
+  return lines.join('\n');
 }

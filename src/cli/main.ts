@@ -14,6 +14,7 @@ import { loadConfigs, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
 import { sealerFor } from '../crypto/keys.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
+import { registerRestoreCommands } from './restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
 // A thin layer: parse flags, load the configuration, call the library, map errors to exit codes.
@@ -180,6 +181,7 @@ program
     else console.log(`${formatPlan(result.plan, new Date(result.asOf))}\n${formatCleanup(result)}`);
   });
 
+registerRestoreCommands(program, config);
 registerScheduleCommands(program, configs);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {

@@ -1,5 +1,5 @@
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { ApplicationFailure, TypedSearchAttributes, type QueryDefinition } from '@temporalio/common';
 import {
   BACKUP_WORKFLOW,
   DATABASE_ATTRIBUTE,
@@ -18,6 +18,19 @@ import { temporalConnectionOptions } from '../temporal/connection.js';
 export type { BackupProgress, BackupRequest, BackupResult, RetentionRequest, RetentionResult };
 export { BackupError, exitCodeOf } from '../core/errors.js';
 export { loadConfig, type Config } from '../config/index.js';
+export {
+  approveRestore,
+  rejectRestore,
+  restoreStatus,
+  restoreWorkflowId,
+  startRestore,
+  waitForRestore,
+  type RestoreResult,
+  type RestoreStatus,
+  type RestoreRequest,
+  type StartRestoreOptions,
+  type RestoreOverview,
+} from './restore.js';
 
 /** Connects a Temporal client from the TEMPORAL_* configuration. */
 export async function connectClient(config: TemporalConfig): Promise<Client> {
@@ -76,10 +89,14 @@ export function safeIdPart(database: string): string {
 }
 
 export function backupWorkflowId(database: string, label?: string, now = new Date()): string {
-  const safe = safeIdPart(database);
+  return workflowId('backup', database, label, now);
+}
+
+/** <kind>-<database>[-<label>]-YYYYMMDD-HHMMSS-<nonce>: readable in the UI, unique per start. */
+export function workflowId(kind: string, database: string, label?: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const nonce = Math.random().toString(36).slice(2, 6);
-  return ['backup', safe, label, stamp, nonce].filter(Boolean).join('-');
+  return [kind, safeIdPart(database), label, stamp, nonce].filter(Boolean).join('-');
 }
 
 /**
@@ -90,7 +107,7 @@ export async function waitForBackup(
   handle: WorkflowHandle,
   onProgress?: (progress: BackupProgress) => void,
 ): Promise<BackupResult> {
-  const poll = onProgress ? watchProgress(handle, onProgress) : undefined;
+  const poll = onProgress ? watchQuery(handle, progressQuery, onProgress) : undefined;
   try {
     return (await handle.result()) as BackupResult;
   } catch (error) {
@@ -103,13 +120,18 @@ export async function waitForBackup(
 /** Each poll is a query the worker answers while it works: often enough for a person, no more. */
 const PROGRESS_POLL_MS = 2_000;
 
-function watchProgress(handle: WorkflowHandle, onProgress: (progress: BackupProgress) => void) {
+/** Asks a query every few seconds and reports each answer that differs from the last. */
+export function watchQuery<T>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<T>,
+  onChange: (value: T) => void,
+) {
   let last = '';
   const timer = setInterval(() => {
-    handle.query(progressQuery).then(
-      (progress) => {
-        const key = JSON.stringify(progress);
-        if (key !== last) onProgress(progress);
+    handle.query(query).then(
+      (value) => {
+        const key = JSON.stringify(value);
+        if (key !== last) onChange(value);
         last = key;
       },
       () => undefined,

@@ -141,7 +141,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         .map((name) => name.trim())
         .filter(Boolean),
       approvalTimeoutMinutes: v.RESTORE_APPROVAL_TIMEOUT_MINUTES,
-      thaw: { days: v.RESTORE_THAW_DAYS, tier: v.RESTORE_THAW_TIER, pollSeconds: v.RESTORE_THAW_POLL_SECONDS },
+      thaw: {
+        days: v.RESTORE_THAW_DAYS,
+        tier: v.RESTORE_THAW_TIER,
+        pollSeconds: v.RESTORE_THAW_POLL_SECONDS,
+      },
       verifySqlFile: v.RESTORE_VERIFY_SQL_FILE || undefined,
     },
     retention: {

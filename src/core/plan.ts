@@ -61,3 +61,8 @@ export function planBackup(input: PlanInput): BackupPlan {
 export function hostTaskQueueName(taskQueue: string, hostId: string): string {
   return `${taskQueue}@${hostId}`;
 }
+
+/** The queue of the workers that may restore (they hold the private key): RESTORE_ENABLED workers poll it. */
+export function restoreTaskQueueName(taskQueue: string): string {
+  return `${taskQueue}-restore`;
+}

@@ -85,8 +85,16 @@ async function countRows(client: pg.Client): Promise<TableRowCount[]> {
         AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
       ORDER BY 1, 2`,
   );
+  return countTableRows(client, tables.rows);
+}
+
+/** Exact row counts (count(*)), one table at a time; restores compare against these. */
+export async function countTableRows(
+  client: pg.Client,
+  tables: { schema: string; table: string }[],
+): Promise<TableRowCount[]> {
   const counts: TableRowCount[] = [];
-  for (const { schema, table } of tables.rows) {
+  for (const { schema, table } of tables) {
     const name = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(table)}`;
     const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`);
     counts.push({ schema, table, rows: Number(rows[0]!.n) });

@@ -20,9 +20,7 @@ export function startTocReader(signal?: AbortSignal): TocReader {
   reader.stdin.on('error', () => undefined);
   const entries = reader.then((result) => {
     if (result.exitCode !== 0 || result.failed) throw toolError('pg_restore --list', result, 'DumpFailed');
-    const count = result.stdout
-      .split('\n')
-      .filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
+    const count = countTocEntries(result.stdout);
     if (count === 0) {
       throw new BackupError('DumpFailed', 'pg_restore --list found no entries in the archive', {
         retryable: false,
@@ -32,4 +30,9 @@ export function startTocReader(signal?: AbortSignal): TocReader {
     return count;
   });
   return { input: reader.stdin, entries };
+}
+
+/** The entries in `pg_restore --list` output (comment lines start with ';'). */
+export function countTocEntries(listing: string): number {
+  return listing.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
 }

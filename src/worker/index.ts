@@ -6,10 +6,14 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { createBackupActivities, createRetentionActivities } from '../../activities/index.js';
+import {
+  createBackupActivities,
+  createRestoreActivities,
+  createRetentionActivities,
+} from '../../activities/index.js';
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
-import { hostTaskQueueName } from '../core/plan.js';
+import { hostTaskQueueName, restoreTaskQueueName } from '../core/plan.js';
 import { sealerFor } from '../crypto/keys.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
@@ -44,6 +48,7 @@ async function activitiesFor(config: Config) {
   return {
     ...createBackupActivities({ config, sealer, local: stores.local, remote: stores.remote }),
     ...createRetentionActivities(config, stores),
+    ...createRestoreActivities(config, stores),
   };
 }
 
@@ -55,8 +60,9 @@ export interface RunningWorker {
 }
 
 /**
- * Starts the two pollers of one host: the shared queue (workflows, planning) and this host's own
- * queue (the activities that read and write local files), for one database or several. The Temporal
+ * Starts the pollers of one host: the shared queue (workflows, planning), this host's own queue
+ * (the activities that read and write local files) and, when it may restore, the restore queue; for
+ * one database or several. The Temporal
  * connection and queues are the first database's: all of them share one worker.
  */
 export async function startWorker(
@@ -92,12 +98,22 @@ export async function startWorker(
     // Upload checkpoints reach the server within 2 s, so a replacement resumes from nearly where it was.
     maxHeartbeatThrottleInterval: '2 seconds',
   });
-  const done = Promise.all([shared.run(), host.run()]).then(() => connection.close());
+  // Restores start on their own queue, polled only by workers allowed to restore (RESTORE_ENABLED).
+  const restore = all.some((c) => c.restore.enabled)
+    ? await Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: restoreTaskQueueName(config.temporal.taskQueue),
+        activities,
+      })
+    : undefined;
+  const workers = restore ? [shared, host, restore] : [shared, host];
+  const done = Promise.all(workers.map((worker) => worker.run())).then(() => connection.close());
   return {
     done,
-    taskQueues: [config.temporal.taskQueue, hostQueue],
+    taskQueues: workers.map((worker) => worker.options.taskQueue),
     async shutdown() {
-      for (const worker of [shared, host]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
     },
   };

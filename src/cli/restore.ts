@@ -1,0 +1,211 @@
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import {
+  approveRestore,
+  connectClient,
+  rejectRestore,
+  restoreStatus,
+  startRestore,
+  waitForRestore,
+  type RestoreResult,
+  type RestoreStatus,
+} from '../client/index.js';
+import type { Config } from '../config/index.js';
+import { configError } from '../core/errors.js';
+import type { RestoreRequest, RestoreSource } from '../core/restore.js';
+import { formatRestoreStatus } from './format.js';
+
+// `backupctl restore | approve | reject | status`: flags in, the client API, lines out.
+
+interface RestoreFlags {
+  file?: string;
+  s3Key?: string;
+  latest?: boolean;
+  before?: string;
+  targetDb?: string;
+  targetHost?: string;
+  targetPort?: string;
+  createDb?: boolean;
+  table?: string[];
+  schema?: string[];
+  useList?: string;
+  noOwner?: boolean;
+  dryRun?: boolean;
+  force?: boolean;
+  jobs?: string;
+  approvalTimeout?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerRestoreCommands(program: Command, loadConfig: () => Config): void {
+  program
+    .command('restore')
+    .description(
+      'restore a backup: fetch, check, decrypt, validate and plan, then wait for approval (backupctl approve) unless --force',
+    )
+    .addOption(new Option('--file <path>', 'a backup file on the worker host (its manifest beside it)'))
+    .addOption(new Option('--s3-key <key>', 'a backup in the bucket, with or without S3_PREFIX'))
+    .addOption(new Option('--latest', 'the newest complete backup (the local copy when there is one)'))
+    .addOption(new Option('--before <time>', 'with --latest: the newest taken before this ISO 8601 time'))
+    .option('--target-db <name>', 'restore into this database (default DB_NAME)')
+    .option('--target-host <host>', 'restore into a database on this host (default DB_HOST)')
+    .option('--target-port <port>', 'with --target-host: its port (default DB_PORT)')
+    .option('--create-db', 'create the target database when it does not exist')
+    .option('--table <name>', 'restore only this table (repeat for several)', collect)
+    .option('--schema <name>', 'restore only this schema (repeat for several)', collect)
+    .option('--use-list <file>', 'restore the entries of this pg_restore --list file (edited)')
+    .option('--no-owner', 'do not restore ownership (pg_restore --no-owner)')
+    .option('--dry-run', 'stop after the plan: the target is not touched')
+    .option('--force', 'do not wait for approval (automated restores)')
+    .option('--jobs <n>', 'pg_restore --jobs (default RESTORE_JOBS)')
+    .option(
+      '--approval-timeout <minutes>',
+      'fail when nobody approves in time (default RESTORE_APPROVAL_TIMEOUT_MINUTES)',
+    )
+    .option('--wait', 'wait for the restore, show its progress, exit with its code')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: RestoreFlags) => {
+      const cfg = loadConfig();
+      const request = await restoreRequest(flags);
+      const client = await connectClient(cfg.temporal);
+      const handle = await startRestore(client, {
+        ...request,
+        database: cfg.database.name,
+        taskQueue: cfg.temporal.taskQueue,
+      });
+      const link = `${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${handle.workflowId}`;
+      const started = `started ${handle.workflowId}\n${link}`;
+      if (!flags.wait) {
+        console.log(flags.json ? JSON.stringify({ workflowId: handle.workflowId, ui: link }) : started);
+        if (!flags.json && !flags.force && !flags.dryRun) console.log(approvalHint(handle.workflowId));
+        return;
+      }
+      console.error(started);
+      const printed = new Set<string>();
+      const show = (status: RestoreStatus) => {
+        const lines = formatRestoreStatus(status).split('\n');
+        if (status.state === 'awaiting-approval') lines.push(approvalHint(handle.workflowId));
+        for (const line of lines.filter((l) => !printed.has(l) && !l.startsWith('  state:'))) {
+          printed.add(line);
+          console.error(line);
+        }
+      };
+      const result = await waitForRestore(handle, flags.json ? undefined : show);
+      console.log(
+        flags.json ? JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2) : describe(result),
+      );
+    });
+
+  program
+    .command('approve <id>')
+    .description('approve a restore that waits for approval (after reading its plan: backupctl status ID)')
+    .requiredOption('--by <name>', 'who approves (checked against RESTORE_APPROVERS)')
+    .option('--reason <text>', 'why, for the history and the log')
+    .action(async (id: string, options: { by: string; reason?: string }) => {
+      const client = await connectClient(loadConfig().temporal);
+      await approveRestore(client, id, options);
+      console.log(`approval sent to ${id}; backupctl status ${id} shows whether it was accepted`);
+    });
+
+  program
+    .command('reject <id>')
+    .description('reject a restore that waits for approval: it ends, and the target is not touched')
+    .requiredOption('--by <name>', 'who rejects (checked against RESTORE_APPROVERS)')
+    .requiredOption('--reason <text>', 'why')
+    .action(async (id: string, options: { by: string; reason: string }) => {
+      const client = await connectClient(loadConfig().temporal);
+      await rejectRestore(client, id, options);
+      console.log(`rejection sent to ${id}`);
+    });
+
+  program
+    .command('status <id>')
+    .description('show a restore: its state (such as awaiting-approval), plan, decision and phases')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const client = await connectClient(loadConfig().temporal);
+      const overview = await restoreStatus(client, id);
+      if (options.json) return console.log(JSON.stringify(overview, null, 2));
+      console.log(`${id}: ${overview.execution.toLowerCase()}`);
+      if (overview.status) console.log(formatRestoreStatus(overview.status));
+    });
+}
+
+async function restoreRequest(flags: RestoreFlags): Promise<RestoreRequest> {
+  return {
+    source: source(flags),
+    target: {
+      database: flags.targetDb,
+      host: flags.targetHost,
+      port: flags.targetPort === undefined ? undefined : port(flags.targetPort),
+    },
+    createDb: flags.createDb,
+    tables: flags.table,
+    schemas: flags.schema,
+    useList: flags.useList === undefined ? undefined : await readList(flags.useList),
+    // commander turns --no-owner into owner: false.
+    noOwner: (flags as { owner?: boolean }).owner === false,
+    dryRun: flags.dryRun,
+    force: flags.force,
+    jobs: flags.jobs === undefined ? undefined : wholeNumber('--jobs', flags.jobs),
+    approvalTimeoutSeconds: flags.approvalTimeout === undefined ? undefined : duration(flags.approvalTimeout),
+  };
+}
+
+function source(flags: RestoreFlags): RestoreSource {
+  const given = [flags.file, flags.s3Key, flags.latest].filter((v) => v !== undefined).length;
+  if (given !== 1) throw configError('restore: give exactly one of --file, --s3-key or --latest');
+  if (flags.before !== undefined && !flags.latest) throw configError('--before: only with --latest');
+  if (flags.file !== undefined) return { file: flags.file };
+  if (flags.s3Key !== undefined) return { s3Key: flags.s3Key };
+  return { latest: true, ...(flags.before ? { before: flags.before } : {}) };
+}
+
+async function readList(path: string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw configError(`--use-list: ${path}: cannot be read`);
+  });
+  if (!/^\s*\d+;/m.test(text)) throw configError(`--use-list: ${path}: not a pg_restore --list file`);
+  return text;
+}
+
+function wholeNumber(flag: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw configError(`${flag}: "${text}" is not a whole number`);
+  return Number(text);
+}
+
+/** 90s, 30m, 24h; a bare number is minutes. */
+function duration(text: string): number {
+  const match = /^(\d+)([smh]?)$/.exec(text);
+  if (!match || Number(match[1]) === 0) {
+    throw configError(`--approval-timeout: "${text}" is not a duration such as 90s, 30m or 24h`);
+  }
+  return Number(match[1]) * { s: 1, m: 60, '': 60, h: 3600 }[match[2] as 's' | 'm' | '' | 'h'];
+}
+
+function port(text: string): number {
+  const value = wholeNumber('--target-port', text);
+  if (value < 1 || value > 65535) throw configError('--target-port: expected 1 to 65535');
+  return value;
+}
+
+function approvalHint(id: string): string {
+  return [
+    `read the plan:  backupctl status ${id}`,
+    `approve:        backupctl approve ${id} --by NAME [--reason TEXT]`,
+    `reject:         backupctl reject ${id} --by NAME --reason TEXT`,
+  ].join('\n');
+}
+
+function describe(result: RestoreResult): string {
+  const { status } = result;
+  return [
+    status.state === 'dry-run-completed' ? 'dry run complete: nothing was changed' : 'restore complete',
+    formatRestoreStatus(status),
+    `  RTO:  ${(result.rtoMs / 1000).toFixed(1)} s (without ${(result.approvalWaitMs / 1000).toFixed(1)} s waiting for approval)`,
+    `  log:  ${result.logPath}`,
+  ].join('\n');
+}

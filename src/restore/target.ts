@@ -1,0 +1,161 @@
+import { execa } from 'execa';
+import type pg from 'pg';
+import type { Config, DatabaseConfig } from '../config/index.js';
+import { BackupError } from '../core/errors.js';
+import {
+  pgRestoreArgs,
+  type PgRestoreOptions,
+  type RestoreTarget,
+  type TableInScope,
+} from '../core/restore.js';
+import { connect, databaseError, libpqEnv } from '../postgres/connection.js';
+import { countTableRows } from '../postgres/dump.js';
+import { toolError } from '../postgres/tools.js';
+import { countTocEntries } from '../postgres/verify.js';
+
+// The restore's side effects on PostgreSQL: everything that reads or changes the target database.
+
+/** The target's connection: DB_HOST, DB_PORT, DB_USER and DB_PASSWORD unless the request says otherwise. */
+export function targetDatabase(config: Config, target: RestoreTarget = {}): DatabaseConfig {
+  return {
+    ...config.database,
+    name: target.database ?? config.database.name,
+    host: target.host ?? config.database.host,
+    port: target.port ?? config.database.port,
+  };
+}
+
+/** The server's maintenance database, for what cannot be done from inside the target (CREATE DATABASE). */
+const maintenance = (db: DatabaseConfig): DatabaseConfig => ({ ...db, name: 'postgres' });
+
+async function withClient<T>(db: DatabaseConfig, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(db, 'RestoreFailed');
+  try {
+    return await work(client);
+  } catch (error) {
+    throw error instanceof BackupError ? error : databaseError(error, db, 'RestoreFailed');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Whether the target exists, and the current size of each table the restore would replace. */
+export async function inspectTarget(
+  db: DatabaseConfig,
+  tables: TableInScope[],
+): Promise<{ exists: boolean; tables: TableInScope[] }> {
+  const exists = await withClient(maintenance(db), async (client) => {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [db.name]);
+    return rowCount === 1;
+  });
+  if (!exists) return { exists, tables };
+  const sized = await withClient(db, async (client) => {
+    const result: TableInScope[] = [];
+    for (const table of tables) {
+      const { rows } = await client.query<{ bytes: string | null }>(
+        "SELECT pg_total_relation_size(to_regclass(format('%I.%I', $1::text, $2::text))) AS bytes",
+        [table.schema, table.table],
+      );
+      const bytes = rows[0]?.bytes;
+      result.push(bytes === null || bytes === undefined ? table : { ...table, currentBytes: Number(bytes) });
+    }
+    return result;
+  });
+  return { exists, tables: sized };
+}
+
+/** CREATE DATABASE, unless an earlier attempt already did. */
+export async function createDatabase(db: DatabaseConfig): Promise<void> {
+  await withClient(maintenance(db), async (client) => {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [db.name]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(db.name)}`);
+  });
+}
+
+/**
+ * The guide's fix for "database is being accessed by other users": refuse new connections (CONNECTION
+ * LIMIT 0; superusers, such as the restoring user usually is, are exempt, otherwise the limit leaves
+ * room for pg_restore's own jobs) and end the existing ones. Returns the limit to put back afterwards.
+ */
+export async function closeTarget(db: DatabaseConfig, jobs: number): Promise<number> {
+  return withClient(db, async (client) => {
+    const { rows } = await client.query<{ limit: number; superuser: boolean }>(
+      `SELECT d.datconnlimit AS limit, r.rolsuper AS superuser
+         FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolname = current_user`,
+    );
+    const { limit, superuser } = rows[0]!;
+    const name = client.escapeIdentifier(db.name);
+    await client.query(`ALTER DATABASE ${name} CONNECTION LIMIT ${superuser ? 0 : jobs + 1}`);
+    await client.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    return limit;
+  });
+}
+
+export async function reopenTarget(db: DatabaseConfig, limit: number): Promise<void> {
+  await withClient(db, (client) =>
+    client.query(`ALTER DATABASE ${client.escapeIdentifier(db.name)} CONNECTION LIMIT ${Math.trunc(limit)}`),
+  );
+}
+
+/** Row counts in the target now, against those the backup recorded; the tables that differ. */
+export async function compareRowCounts(
+  db: DatabaseConfig,
+  tables: TableInScope[],
+): Promise<{
+  checked: number;
+  mismatches: { schema: string; table: string; expected: number; found: number }[];
+}> {
+  const counts = await withClient(db, (client) => countTableRows(client, tables));
+  const mismatches = counts.flatMap((count, i) =>
+    count.rows === tables[i]!.rowsInBackup
+      ? []
+      : [{ schema: count.schema, table: count.table, expected: tables[i]!.rowsInBackup, found: count.rows }],
+  );
+  return { checked: counts.length, mismatches };
+}
+
+/** The operator's own checks (the guide's tests/verify-data.sql): any error fails the restore. */
+export async function runVerifySql(db: DatabaseConfig, file: string, signal?: AbortSignal): Promise<void> {
+  const result = await execa('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file], {
+    env: libpqEnv(db, 'durable-backup verify'),
+    extendEnv: false,
+    reject: false,
+    cancelSignal: signal,
+  });
+  if (result.failed) throw permanent(toolError(`psql -f ${file}`, result, 'RestoreFailed', db));
+}
+
+/** `pg_restore --list` of an archive file: its number of TOC entries. */
+export async function listArchive(path: string, signal?: AbortSignal): Promise<number> {
+  const result = await execa('pg_restore', ['--list', path], { reject: false, cancelSignal: signal });
+  if (result.failed) throw permanent(toolError('pg_restore --list', result, 'RestoreFailed'));
+  return countTocEntries(String(result.stdout));
+}
+
+/** Runs pg_restore into the target. SQL errors repeat on a retry; only lost connections are retried. */
+export async function runPgRestore(
+  db: DatabaseConfig,
+  options: Omit<PgRestoreOptions, 'database'>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const result = await execa('pg_restore', pgRestoreArgs({ ...options, database: db.name }), {
+    env: libpqEnv(db, 'durable-backup pg_restore'),
+    extendEnv: false,
+    reject: false,
+    cancelSignal: signal,
+    stdin: 'ignore',
+  });
+  if (!result.failed) return;
+  const error = toolError('pg_restore', result, 'RestoreFailed', db);
+  throw CONNECTION_LOST.test(String(result.stderr)) ? error : permanent(error);
+}
+
+const CONNECTION_LOST =
+  /could not connect|connection to server .* failed|server closed the connection|terminating connection/i;
+
+function permanent(error: BackupError): BackupError {
+  return new BackupError(error.kind, error.message, { retryable: false, hint: error.hint });
+}

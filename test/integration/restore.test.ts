@@ -1,0 +1,402 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  approveRestore,
+  rejectRestore,
+  restoreStatus,
+  startBackup,
+  startRestore,
+  waitForBackup,
+  waitForRestore,
+  type BackupResult,
+  type StartRestoreOptions,
+} from '../../src/client/index.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { BackupError } from '../../src/core/errors.js';
+import type { RestoreStatus } from '../../src/core/restore.js';
+import { startWorker, type RunningWorker } from '../../src/worker/index.js';
+import { restoreStatusQuery } from '../../workflows/shared.js';
+import { backupctl } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
+import {
+  createDatabase,
+  dropDatabase,
+  seedDatabase,
+  tableFingerprints,
+  withClient,
+} from '../helpers/postgres.js';
+import { s3StoreOf } from '../helpers/s3.js';
+import { REPO_ROOT, testEnv, uniqueName } from '../helpers/services.js';
+import { workflowBundle } from '../helpers/temporal.js';
+import { connectClient } from '../../src/client/index.js';
+
+// Restores of one encrypted backup, through the real worker, dev server, SeaweedFS and gpg keys.
+
+const source = uniqueName('rs_src');
+const targets: string[] = [];
+const newTarget = () => {
+  const name = uniqueName('rs_dst');
+  targets.push(name);
+  return name;
+};
+
+let keyring: TestKeyring;
+let env: Record<string, string>;
+let config: Config;
+let worker: RunningWorker;
+let client: Client;
+let backup: BackupResult;
+
+beforeAll(async () => {
+  await seedDatabase(source);
+  keyring = await createKeyring();
+  env = testEnv({
+    DB_NAME: source,
+    BACKUP_DIR: tempDir('backups'),
+    GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
+    GPG_PRIVATE_KEY_FILE: keyring.privateKeyFile,
+    S3_PREFIX: `${uniqueName('rs')}/`,
+    TEMPORAL_TASK_QUEUE: uniqueName('rs'),
+    RESTORE_APPROVERS: 'alice,bob',
+  });
+  config = loadConfig({ env });
+  worker = await startWorker(config, { workflowBundle: await workflowBundle() });
+  client = await connectClient(config.temporal);
+  backup = await waitForBackup(
+    await startBackup(client, { database: source, taskQueue: config.temporal.taskQueue }),
+  );
+});
+
+afterAll(async () => {
+  await worker?.shutdown();
+  await client?.connection.close();
+  for (const name of [source, ...targets]) await dropDatabase(name);
+});
+
+function restore(options: Omit<StartRestoreOptions, 'database'>): Promise<WorkflowHandle> {
+  return startRestore(client, { database: source, taskQueue: config.temporal.taskQueue, ...options });
+}
+
+/** Polls the status query until the restore waits for a human (or has ended). */
+async function awaitState(handle: WorkflowHandle, state: RestoreStatus['state']): Promise<RestoreStatus> {
+  for (let i = 0; i < 300; i += 1) {
+    const status = await handle.query(restoreStatusQuery);
+    if (status.state === state) return status;
+    if (['completed', 'failed', 'rejected', 'dry-run-completed'].includes(status.state)) {
+      throw new Error(`restore ended ${status.state} (${status.error}) before ${state}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`restore never reached ${state}`);
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<BackupError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(BackupError);
+  return error as BackupError;
+}
+
+describe('restore workflow', () => {
+  it('restores from S3 into a new database after approval by signal; contents match the source', async () => {
+    const target = newTarget();
+    const handle = await restore({
+      source: { s3Key: backup.key },
+      target: { database: target },
+      createDb: true,
+    });
+    const waiting = await awaitState(handle, 'awaiting-approval');
+    expect(waiting.plan?.target).toMatchObject({ database: target, exists: false, create: true });
+    expect(waiting.plan?.tables.map((t) => `${t.schema}.${t.table}`).sort()).toEqual([
+      'billing.invoices',
+      'odd schema.Mixed Case',
+      'public.images',
+      'public.users',
+    ]);
+    expect(waiting.plan?.backup.ageHours).toBeLessThan(1);
+
+    // Someone not in RESTORE_APPROVERS is refused, and the refusal is recorded.
+    await approveRestore(client, handle.workflowId, { by: 'mallory', reason: 'trust me' });
+    await approveRestore(client, handle.workflowId, { by: 'alice', reason: 'DR test' });
+    const result = await waitForRestore(handle);
+
+    expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
+    expect(result.status.state).toBe('completed');
+    expect(result.status.decision).toMatchObject({ approved: true, by: 'alice', reason: 'DR test' });
+    expect(result.status.refused).toEqual([
+      expect.objectContaining({
+        signal: 'approve',
+        by: 'mallory',
+        why: 'mallory is not in RESTORE_APPROVERS',
+      }),
+    ]);
+    expect(result.status.phases.map((p) => p.phase)).toEqual([
+      'resolve',
+      'thaw',
+      'fetch',
+      'check',
+      'decrypt',
+      'validate',
+      'plan',
+      'approval',
+      'prepare',
+      'restore',
+      'verify',
+    ]);
+    expect(result.rtoMs).toBeGreaterThan(0);
+    // The log is written; the download and the plaintext archive are gone.
+    expect(readFileSync(result.logPath, 'utf8')).toMatch(/approved by alice/);
+    expect(readdirSync(join(config.backup.dir, '.restore'))).toEqual([]);
+    // The decision and its author are in the history.
+    const history = JSON.stringify((await handle.fetchHistory()).events);
+    expect(history).toContain('alice');
+    // Connections to the target are allowed again.
+    const limit = await withClient('postgres', (c) =>
+      c.query<{ l: number }>('SELECT datconnlimit AS l FROM pg_database WHERE datname = $1', [target]),
+    );
+    expect(limit.rows[0]!.l).toBe(-1);
+  });
+
+  it('rejection ends the restore with exit code 1 and leaves the target as it was', async () => {
+    const target = newTarget();
+    await seedDatabase(target, 100);
+    const before = await tableFingerprints(target);
+    const handle = await restore({ source: { latest: true }, target: { database: target } });
+    await awaitState(handle, 'awaiting-approval');
+    await rejectRestore(client, handle.workflowId, { by: 'bob', reason: 'wrong backup' });
+    const error = await failureOf(waitForRestore(handle));
+    expect(error.kind).toBe('NotApproved');
+    expect(error.message).toMatch(/rejected by bob: wrong backup/);
+    expect(await tableFingerprints(target)).toEqual(before);
+    expect((await restoreStatus(client, handle.workflowId)).status?.state).toBe('rejected');
+  });
+
+  it('fails with a clear reason when nobody approves in time, target untouched', async () => {
+    const target = newTarget();
+    await seedDatabase(target, 100);
+    const before = await tableFingerprints(target);
+    const handle = await restore({
+      source: { latest: true },
+      target: { database: target },
+      approvalTimeoutSeconds: 2,
+    });
+    const error = await failureOf(waitForRestore(handle));
+    expect(error.kind).toBe('NotApproved');
+    expect(error.message).toMatch(/nobody approved the restore within 2 s/);
+    expect(await tableFingerprints(target)).toEqual(before);
+  });
+
+  it('dry run stops after the plan: the target is not touched and no approval is asked', async () => {
+    const target = newTarget();
+    await seedDatabase(target, 100);
+    const before = await tableFingerprints(target);
+    const handle = await restore({
+      source: { s3Key: backup.key },
+      target: { database: target },
+      dryRun: true,
+    });
+    const result = await waitForRestore(handle);
+    expect(result.status.state).toBe('dry-run-completed');
+    expect(result.status.plan?.steps.join('\n')).toMatch(/pg_restore --clean --if-exists/);
+    expect(result.status.plan?.tables.find((t) => t.table === 'users')?.currentBytes).toBeGreaterThan(0);
+    expect(await tableFingerprints(target)).toEqual(before);
+  });
+
+  it('--force restores a single table without approval and leaves the other tables untouched', async () => {
+    const target = newTarget();
+    await seedDatabase(target, 2_000);
+    await withClient(target, (c) =>
+      c.query("UPDATE public.users SET email = 'x' || email; DELETE FROM public.images WHERE id % 2 = 0"),
+    );
+    const imagesBefore = (await tableFingerprints(target))['public.images'];
+    const handle = await restore({
+      source: { file: backup.localPath },
+      target: { database: target },
+      tables: ['users'],
+      force: true,
+    });
+    const result = await waitForRestore(handle);
+    expect(result.status.decision?.by).toBe('--force');
+    expect(result.status.plan?.scope).toBe('partial');
+    const after = await tableFingerprints(target);
+    expect(after['public.users']).toBe((await tableFingerprints(source))['public.users']);
+    expect(after['public.images']).toBe(imagesBefore);
+  });
+
+  it('refuses a target that does not exist without --create-db, before touching anything', async () => {
+    const error = await failureOf(
+      waitForRestore(
+        await restore({ source: { latest: true }, target: { database: uniqueName('absent') }, force: true }),
+      ),
+    );
+    expect(error.kind).toBe('Configuration');
+    expect(error.message).toMatch(/does not exist .*--create-db/);
+  });
+
+  it("approval works with Temporal's own CLI (temporal workflow signal), and backupctl status shows it", async () => {
+    const target = newTarget();
+    const handle = await restore({
+      source: { s3Key: backup.key },
+      target: { database: target },
+      createDb: true,
+    });
+    await awaitState(handle, 'awaiting-approval');
+    const status = await backupctl(['status', handle.workflowId], env);
+    expect(status.stdout).toMatch(/state: awaiting-approval/);
+    expect(status.stdout).toMatch(/public\.users: 2000 rows in the backup/);
+    await execa(join(REPO_ROOT, '.tools/bin/temporal'), [
+      'workflow',
+      'signal',
+      '--address',
+      config.temporal.address,
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'approve',
+      '--input',
+      JSON.stringify({ by: 'bob', reason: 'via temporal CLI' }),
+    ]);
+    const result = await waitForRestore(handle);
+    expect(result.status.decision?.by).toBe('bob');
+    expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
+  });
+});
+
+describe('a damaged or wrongly keyed backup fails before the target is touched', () => {
+  let original: Buffer;
+  let target: string;
+  let before: Record<string, string>;
+
+  beforeAll(async () => {
+    original = Buffer.concat(await (await s3StoreOf(config).read(backup.key)).toArray());
+    target = newTarget();
+    await seedDatabase(target, 100);
+    before = await tableFingerprints(target);
+  });
+
+  afterAll(async () => {
+    await s3StoreOf(config).putBytes(backup.key, original);
+  });
+
+  async function restoreDamaged(bytes: Buffer, cliEnv = env) {
+    await s3StoreOf(config).putBytes(backup.key, bytes);
+    const run = await backupctl(
+      ['restore', '--s3-key', backup.key, '--target-db', target, '--force', '--wait'],
+      cliEnv,
+    );
+    expect(await tableFingerprints(target)).toEqual(before);
+    return run;
+  }
+
+  it('a flipped byte: exit 4 (download failed: checksum)', async () => {
+    const flipped = Buffer.from(original);
+    flipped[Math.floor(flipped.length / 2)]! ^= 0xff;
+    const run = await restoreDamaged(flipped);
+    expect(run.exitCode, run.stderr).toBe(4);
+    expect(run.stderr).toMatch(/error: .*sha256.*damaged/);
+  });
+
+  it('a truncated object: exit 4', async () => {
+    const run = await restoreDamaged(original.subarray(0, original.length - 1000));
+    expect(run.exitCode, run.stderr).toBe(4);
+    expect(run.stderr).toMatch(/error: .*(truncated|bytes)/);
+  });
+
+  it('the wrong private key: exit 5 (decryption failed)', async () => {
+    const other = await createKeyring();
+    const otherEnv = {
+      ...env,
+      GPG_PRIVATE_KEY_FILE: other.privateKeyFile,
+      TEMPORAL_TASK_QUEUE: uniqueName('rs_wrongkey'),
+    };
+    const otherWorker = await startWorker(loadConfig({ env: otherEnv }), {
+      workflowBundle: await workflowBundle(),
+    });
+    try {
+      const run = await restoreDamaged(original, otherEnv);
+      expect(run.exitCode, run.stderr).toBe(5);
+      expect(run.stderr).toMatch(/error: .*encrypted to other keys/);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await otherWorker.shutdown();
+    }
+  });
+});
+
+describe('a backup encrypted by gpg itself', () => {
+  it('restores from a local file', async () => {
+    // A plain backup, then the guide's own `gpg --encrypt` of its archive, described by a manifest.
+    const plainEnv = {
+      ...env,
+      GPG_PUBLIC_KEY_FILE: undefined,
+      BACKUP_DIR: tempDir('plain'),
+      TEMPORAL_TASK_QUEUE: uniqueName('rs_plain'),
+    };
+    const plainConfig = loadConfig({
+      env: Object.fromEntries(
+        Object.entries(plainEnv).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+    });
+    const plainWorker = await startWorker(plainConfig, { workflowBundle: await workflowBundle() });
+    try {
+      const plainClient = await connectClient(plainConfig.temporal);
+      const plain = await waitForBackup(
+        await startBackup(plainClient, { database: source, taskQueue: plainConfig.temporal.taskQueue }),
+      );
+      const encryptedPath = `${plain.localPath}.gpg`;
+      await execa(
+        'gpg',
+        [
+          '--batch',
+          '--yes',
+          '--trust-model',
+          'always',
+          '--recipient',
+          keyring.fingerprint,
+          '--output',
+          encryptedPath,
+          '--encrypt',
+          plain.localPath,
+        ],
+        {
+          env: { GNUPGHOME: keyring.home },
+        },
+      );
+      const manifestPath = join(plainConfig.backup.dir, plain.manifestKey);
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      const bytes = readFileSync(encryptedPath);
+      const { createHash } = await import('node:crypto');
+      manifest.file = {
+        ...manifest.file,
+        name: `${manifest.file.name}.gpg`,
+        key: `${manifest.file.key}.gpg`,
+        bytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      };
+      manifest.encryption = { method: 'openpgp', recipients: [keyring.fingerprint] };
+      writeFileSync(manifestPath, JSON.stringify(manifest));
+      await plainClient.connection.close();
+
+      const target = newTarget();
+      const result = await waitForRestore(
+        await restore({
+          source: { file: encryptedPath },
+          target: { database: target },
+          createDb: true,
+          force: true,
+        }),
+      );
+      expect(result.status.state).toBe('completed');
+      expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
+      expect(existsSync(encryptedPath)).toBe(true);
+    } finally {
+      await plainWorker.shutdown();
+    }
+  });
+});

@@ -1,0 +1,296 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RestoreActivities, ResolvedRestore } from '../activities/restore.js';
+import { restoreTaskQueueName } from '../src/core/plan.js';
+import {
+  mayApprove,
+  type ApprovalInput,
+  type RestorePhase,
+  type RestoreRequest,
+  type RestoreState,
+  type RestoreStatus,
+} from '../src/core/restore.js';
+import {
+  approveSignal,
+  describeFailure,
+  hostActivityOptions,
+  rejectSignal,
+  restoreStatusQuery,
+} from './shared.js';
+
+export interface RestoreResult {
+  status: RestoreStatus;
+  /** The measured RTO: every phase but the wait for a human. */
+  rtoMs: number;
+  approvalWaitMs: number;
+  logPath: string;
+}
+
+/** Waiting for a human is the only long sleep; thawing polls on its own timer. */
+export interface RestoreWorkflowInput extends RestoreRequest {
+  /** The shared queue the client started on; the restore queue is derived from it. */
+  taskQueue: string;
+}
+
+/**
+ * The restore runbook: find the backup, thaw it if archived, fetch, check, decrypt, validate, plan;
+ * then, unless a dry run, wait for a human's approval (or --force), close the target to others,
+ * pg_restore, and verify against the row counts the backup recorded. Nothing touches the target
+ * before the backup is fully fetched, decrypted, checked and approved.
+ */
+export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<RestoreResult> {
+  const status: RestoreStatus = { state: 'resolving', phases: [], refused: [], targetTouched: false };
+  setHandler(restoreStatusQuery, () => status);
+  const approvals = handleApprovals(status);
+  const { taskQueue, ...request } = input;
+
+  const resolver = proxyActivities<RestoreActivities>({
+    taskQueue: restoreTaskQueueName(taskQueue),
+    startToCloseTimeout: '5 minutes',
+    retry: { maximumAttempts: 5 },
+  });
+  const resolved = await phase(status, 'resolving', 'resolve', () =>
+    resolver.resolveRestore({ ...request, workflowId: workflowInfo().workflowId }),
+  ).then(({ result }) => result);
+  const host = proxyActivities<RestoreActivities>(
+    hostActivityOptions(resolved.hostTaskQueue, resolved.retryAttempts),
+  );
+
+  let connectionLimit: number | undefined;
+  try {
+    await thaw(status, host, resolved);
+    const fetched = await phase(
+      status,
+      'fetching',
+      'fetch',
+      () => host.fetchBackup(resolved),
+      (f) => (f.downloaded ? `${f.bytes} bytes from ${resolved.backup.where}` : `read in place: ${f.path}`),
+    );
+    await phase(
+      status,
+      'checking',
+      'check',
+      () => host.checkBackup(resolved, fetched.result),
+      (c) => `sha256 ${c.sha256}`,
+    );
+    const decrypted = await phase(
+      status,
+      'decrypting',
+      'decrypt',
+      () => host.decryptBackup(resolved, fetched.result),
+      (d) =>
+        resolved.backup.manifest.encryption.method === 'none'
+          ? 'not encrypted'
+          : `${d.bytes} bytes of archive`,
+    );
+    const { archivePath } = decrypted.result;
+    await phase(
+      status,
+      'validating',
+      'validate',
+      () => host.validateArchive(resolved, archivePath),
+      (v) => `${v.tocEntries} TOC entries`,
+    );
+    const { result: plan } = await phase(
+      status,
+      'planning',
+      'plan',
+      () => host.planRestore(resolved, request, new Date().toISOString()),
+      (p) =>
+        `${p.scope} restore of ${p.tables.length} tables into "${p.target.database}" on ${p.target.host}:${p.target.port}`,
+    );
+    status.plan = plan;
+    if (request.dryRun) return await finish(status, 'dry-run-completed', host, resolved);
+
+    await awaitApproval(status, approvals, resolved, request.force);
+    const prepared = await phase(
+      status,
+      'restoring',
+      'prepare',
+      () => host.prepareTarget(resolved, plan),
+      () => `${plan.target.create ? 'created; ' : ''}new connections refused, open ones ended`,
+    );
+    connectionLimit = prepared.result.connectionLimit;
+    status.targetTouched = true;
+    await phase(
+      status,
+      'restoring',
+      'restore',
+      () => host.restoreArchive(resolved, plan, { archivePath, request }),
+      () => `pg_restore --jobs=${plan.jobs}`,
+    );
+    await phase(
+      status,
+      'verifying',
+      'verify',
+      () => host.verifyRestore(resolved, plan),
+      (v) => `row counts of ${v.tablesChecked} tables match${v.sqlChecks ? '; SQL checks passed' : ''}`,
+    );
+    return await finish(status, 'completed', host, resolved, connectionLimit);
+  } catch (error) {
+    status.error = describeFailure(error);
+    const state: RestoreState =
+      error instanceof ApplicationFailure && error.type === 'NotApproved' ? 'rejected' : 'failed';
+    await finish(status, state, host, resolved, connectionLimit).catch((finishError: unknown) =>
+      log.error('cleanup after a failed restore failed', { error: describeFailure(finishError) }),
+    );
+    throw error;
+  }
+}
+
+type Activities = ReturnType<typeof proxyActivities<RestoreActivities>>;
+
+/** Runs one phase: sets the state, times it, and records a line for the status and the log. */
+async function phase<T extends object>(
+  status: RestoreStatus,
+  state: RestoreState,
+  name: RestorePhase,
+  work: () => Promise<T>,
+  describe: (result: T) => string = () => '',
+): Promise<{ result: T }> {
+  status.state = state;
+  setCurrentDetails(`**${state}**`);
+  const started = Date.now();
+  const result = await work();
+  status.phases.push({ phase: name, durationMs: Date.now() - started, detail: describe(result) });
+  return { result };
+}
+
+/** Archived copies (GLACIER, DEEP_ARCHIVE): ask for the restoration, then wait on a durable timer. */
+async function thaw(status: RestoreStatus, host: Activities, resolved: ResolvedRestore): Promise<void> {
+  await phase(
+    status,
+    'thawing',
+    'thaw',
+    async () => {
+      let polls = 0;
+      for (;;) {
+        const { state, storageClass } = await host.thawBackup(resolved);
+        if (state === 'readable') return { storageClass, polls };
+        polls += 1;
+        await sleep(resolved.thawPollSeconds * 1000);
+      }
+    },
+    ({ storageClass, polls }) =>
+      `${storageClass ?? 'STANDARD'}${polls > 0 ? `, restored from the archive after ${polls} checks` : ''}`,
+  );
+}
+
+interface Approvals {
+  /** Opens the gate (signals before the plan is published are refused) to these approvers (none: anyone). */
+  open(approvers: readonly string[]): void;
+}
+
+/** Records every approve/reject signal: the first valid one decides; the others are refused, with why. */
+function handleApprovals(status: RestoreStatus): Approvals {
+  let open = false;
+  let approvers: readonly string[] = [];
+  const receive = (signal: 'approve' | 'reject') => (input: ApprovalInput) => {
+    const at = new Date().toISOString();
+    const by = typeof input?.by === 'string' ? input.by.trim() : '';
+    const reason = typeof input?.reason === 'string' ? input.reason : undefined;
+    const why = !by
+      ? 'no name given (by)'
+      : !open
+        ? 'the plan is not published yet; read it first (backupctl status)'
+        : status.decision
+          ? `already ${status.decision.approved ? 'approved' : 'rejected'} by ${status.decision.by}`
+          : !mayApprove(approvers, by)
+            ? `${by} is not in RESTORE_APPROVERS`
+            : signal === 'reject' && !reason
+              ? 'a rejection needs a reason'
+              : undefined;
+    if (why) {
+      status.refused.push({ signal, by: by || undefined, reason, at, why });
+      log.warn('refused a restore signal', { signal, by, why });
+      return;
+    }
+    status.decision = { approved: signal === 'approve', by, reason, at };
+    log.info(`restore ${signal === 'approve' ? 'approved' : 'rejected'}`, { by, reason });
+  };
+  setHandler(approveSignal, receive('approve'));
+  setHandler(rejectSignal, receive('reject'));
+  return {
+    open(list) {
+      approvers = list;
+      open = true;
+    },
+  };
+}
+
+async function awaitApproval(
+  status: RestoreStatus,
+  approvals: Approvals,
+  resolved: ResolvedRestore,
+  force?: boolean,
+): Promise<void> {
+  if (force) {
+    status.decision = { approved: true, by: '--force', at: new Date().toISOString() };
+    return;
+  }
+  approvals.open(resolved.approvers);
+  const { result: decided } = await phase(
+    status,
+    'awaiting-approval',
+    'approval',
+    async () => ({
+      decided: await condition(() => status.decision !== undefined, resolved.approvalTimeoutSeconds * 1000),
+    }),
+    () =>
+      status.decision
+        ? `${status.decision.approved ? 'approved' : 'rejected'} by ${status.decision.by}`
+        : 'timed out',
+  );
+  if (!decided.decided) {
+    throw ApplicationFailure.create({
+      type: 'NotApproved',
+      nonRetryable: true,
+      message: `nobody approved the restore within ${formatSeconds(resolved.approvalTimeoutSeconds)}; the target was not touched`,
+    });
+  }
+  if (!status.decision!.approved) {
+    const { by, reason } = status.decision!;
+    throw ApplicationFailure.create({
+      type: 'NotApproved',
+      nonRetryable: true,
+      message: `rejected by ${by}: ${reason}; the target was not touched`,
+    });
+  }
+}
+
+/** Puts the target's connection limit back, writes the log and removes the plaintext: always. */
+async function finish(
+  status: RestoreStatus,
+  state: RestoreState,
+  host: Activities,
+  resolved: ResolvedRestore,
+  connectionLimit?: number,
+): Promise<RestoreResult> {
+  status.state = state;
+  setCurrentDetails(`**${state}**`);
+  return CancellationScope.nonCancellable(async () => {
+    if (connectionLimit !== undefined && status.plan)
+      await host.reopenTarget(resolved, status.plan, connectionLimit);
+    const { logPath } = await host.finishRestore(resolved, status, new Date().toISOString());
+    const approvalWaitMs = status.phases
+      .filter((p) => p.phase === 'approval')
+      .reduce((sum, p) => sum + p.durationMs, 0);
+    const totalMs = status.phases.reduce((sum, p) => sum + p.durationMs, 0);
+    return { status, rtoMs: totalMs - approvalWaitMs, approvalWaitMs, logPath };
+  });
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
