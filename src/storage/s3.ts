@@ -11,6 +11,7 @@ import {
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
+  RestoreObjectCommand,
   S3Client,
   S3ServiceException,
   UploadPartCommand,
@@ -19,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Config } from '../config/index.js';
 import type { StorageClass } from '../core/classify.js';
-import { BackupError } from '../core/errors.js';
+import { BackupError, type ErrorKind } from '../core/errors.js';
 import { MAX_PARTS, choosePartSize, partRanges, type PartRange } from '../core/parts.js';
 import type {
   BackupStore,
@@ -28,6 +29,8 @@ import type {
   PutFileOptions,
   PutResult,
   StoredObject,
+  ThawOptions,
+  ThawState,
   UploadCheckpoint,
 } from './types.js';
 
@@ -109,15 +112,52 @@ export class S3Store implements BackupStore {
       };
     } catch (error) {
       if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return undefined;
-      throw toUploadError(error, `stat ${this.location}${key}`);
+      throw toStoreError('UploadFailed', error, `stat ${this.location}${key}`);
     }
   }
 
-  async read(key: string): Promise<Readable> {
-    const object = await this.call(`read ${this.location}${key}`, () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })),
+  async read(key: string, options: { start?: number } = {}): Promise<Readable> {
+    const range = options.start ? `bytes=${options.start}-` : undefined;
+    const object = await this.call(
+      `read ${this.location}${key}`,
+      () =>
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: range })),
+      'DownloadFailed',
     );
     return object.Body as Readable;
+  }
+
+  /**
+   * Asks S3 once for a readable copy of an archived object: the copy takes minutes to hours, so the
+   * caller polls. HeadObject's Restore header tells a restore already asked for, by anyone.
+   */
+  async thaw(key: string, options: ThawOptions): Promise<ThawState> {
+    const head = await this.call(
+      `thaw ${this.location}${key}`,
+      () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) })),
+      'DownloadFailed',
+    );
+    if (!ARCHIVE_CLASSES.has(head.StorageClass ?? 'STANDARD')) return 'readable';
+    return thawStateOf(head.Restore) ?? (await this.requestRestore(key, options));
+  }
+
+  private async requestRestore(key: string, options: ThawOptions): Promise<ThawState> {
+    try {
+      await this.client.send(
+        new RestoreObjectCommand({
+          Bucket: this.bucket,
+          Key: this.fullKey(key),
+          RestoreRequest: { Days: options.days, GlacierJobParameters: { Tier: options.tier } },
+        }),
+      );
+      return 'requested';
+    } catch (error) {
+      // Someone else asked between our HeadObject and this request: theirs will do.
+      if (error instanceof S3ServiceException && error.name === 'RestoreAlreadyInProgress') {
+        return 'in-progress';
+      }
+      throw toStoreError('DownloadFailed', error, `request a restore of ${this.location}${key}`);
+    }
   }
 
   async putBytes(key: string, body: string | Uint8Array): Promise<void> {
@@ -240,7 +280,7 @@ export class S3Store implements BackupStore {
           hint: hintFor('AccessDenied'),
         });
       }
-      throw toUploadError(error, `check bucket ${this.bucket}`);
+      throw toStoreError('UploadFailed', error, `check bucket ${this.bucket}`);
     }
   }
 
@@ -330,7 +370,7 @@ export class S3Store implements BackupStore {
       .catch((error: unknown) => {
         // No bucket, no upload left in it.
         if (error instanceof S3ServiceException && error.name === 'NoSuchBucket') return { Uploads: [] };
-        throw toUploadError(error, `list uploads in ${this.location}`);
+        throw toStoreError('UploadFailed', error, `list uploads in ${this.location}`);
       });
     const uploads = (listed.Uploads ?? []).filter((u) => u.Key === this.fullKey(key));
     for (const upload of uploads) {
@@ -381,11 +421,15 @@ export class S3Store implements BackupStore {
     return stale;
   }
 
-  private async call<T>(what: string, send: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    what: string,
+    send: () => Promise<T>,
+    kind: TransferKind = 'UploadFailed',
+  ): Promise<T> {
     try {
       return await send();
     } catch (error) {
-      throw toUploadError(error, what);
+      throw toStoreError(kind, error, what);
     }
   }
 }
@@ -423,6 +467,16 @@ async function runConcurrently<T>(
   if (failure) throw failure.reason;
 }
 
+/** Storage classes whose objects must be restored before a read; GLACIER_IR is read at once. */
+const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+
+/** S3's Restore header: ongoing-request="true" while the copy is made, "false" once it is readable. */
+function thawStateOf(restoreHeader: string | undefined): ThawState | undefined {
+  if (restoreHeader?.includes('ongoing-request="true"')) return 'in-progress';
+  if (restoreHeader?.includes('ongoing-request="false"')) return 'readable';
+  return undefined;
+}
+
 const NON_RETRYABLE_S3_CODES = new Set([
   'AccessDenied',
   'InvalidAccessKeyId',
@@ -431,36 +485,53 @@ const NON_RETRYABLE_S3_CODES = new Set([
   'InvalidBucketName',
   'AllAccessDisabled',
   'InvalidStorageClass',
+  'NoSuchKey',
+  'NotFound',
+  'InvalidObjectState',
 ]);
 
+/** What an S3 error code means, where its name alone would not tell a user. */
+const S3_CODE_MEANINGS: Record<string, string> = {
+  NoSuchKey: 'no such object',
+  // HeadObject answers a missing key with a bare 404, which the SDK names NotFound.
+  NotFound: 'no such object',
+  InvalidObjectState:
+    'the object is archived (GLACIER or DEEP_ARCHIVE) and must be thawed (restored) before it can be read',
+};
+
+/** Which way the bytes were going: the error kinds of the backup and of the restore tables. */
+export type TransferKind = Extract<ErrorKind, 'UploadFailed' | 'DownloadFailed'>;
+
 /**
- * Maps an S3 failure to a typed error: credentials, a missing bucket and other 4xx answers will not
- * fix themselves, so they are not retried; network errors and 5xx answers are.
+ * Maps an S3 failure to a typed error: credentials, a missing bucket or object and other 4xx answers
+ * will not fix themselves, so they are not retried; network errors and 5xx answers are.
  */
-export function toUploadError(error: unknown, what: string): BackupError {
+export function toStoreError(kind: TransferKind, error: unknown, what: string): BackupError {
   if (error instanceof BackupError) return error;
   if (error instanceof S3ServiceException) {
     const status = error.$metadata.httpStatusCode ?? 0;
     const retryable =
       !NON_RETRYABLE_S3_CODES.has(error.name) && (status >= 500 || status === 429 || status === 0);
-    return new BackupError('UploadFailed', `${what}: ${error.name} (HTTP ${status || 'no answer'})`, {
+    const answer = `${error.name} (HTTP ${status || 'no answer'})`;
+    const meaning = S3_CODE_MEANINGS[error.name];
+    const detail = meaning ? `${meaning}, ${answer}` : answer;
+    return new BackupError(kind, `${what}: ${detail}`, {
       retryable,
       hint: hintFor(error.name),
     });
   }
   const code = (error as NodeJS.ErrnoException).code;
   const message = code ?? (error instanceof Error ? error.name : 'unknown error');
-  return new BackupError(
-    'UploadFailed',
-    `${what}: ${message === 'ECONNREFUSED' ? 'connection refused' : message}`,
-    {
-      retryable: true,
-    },
-  );
+  return new BackupError(kind, `${what}: ${message === 'ECONNREFUSED' ? 'connection refused' : message}`, {
+    retryable: true,
+  });
 }
 
 function hintFor(code: string): string | undefined {
   if (code === 'NoSuchBucket') return 'create the bucket, or fix S3_BUCKET';
+  if (code === 'InvalidObjectState') {
+    return 'thaw the object first: a restore from GLACIER takes minutes to hours';
+  }
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied'].includes(code)) {
     return 'check S3_ACCESS_KEY and S3_SECRET_KEY, and the bucket policy';
   }

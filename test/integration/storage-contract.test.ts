@@ -23,8 +23,8 @@ function sampleFile(bytes: number): string {
   return path;
 }
 
-async function readAll(store: BackupStore, key: string): Promise<Buffer> {
-  return Buffer.concat(await (await store.read(key)).toArray());
+async function readAll(store: BackupStore, key: string, start?: number): Promise<Buffer> {
+  return Buffer.concat(await (await store.read(key, { start })).toArray());
 }
 
 describe.each(drivers)('%s store', (_name, makeStore) => {
@@ -43,6 +43,23 @@ describe.each(drivers)('%s store', (_name, makeStore) => {
     await store.remove('b.json');
     await store.remove('b.json'); // a missing key is not an error
     expect(await store.stat('b.json')).toBeUndefined();
+  });
+
+  it('reads from a byte on, for a download that resumes', async () => {
+    const store = makeStore();
+    const bytes = randomBytes(1000);
+    await store.putBytes('ranged.bin', bytes);
+    expect(await readAll(store, 'ranged.bin', 400)).toEqual(bytes.subarray(400));
+    expect(await readAll(store, 'ranged.bin', 0)).toEqual(bytes);
+  });
+
+  it('fails to read a missing key, for good', async () => {
+    const store = makeStore();
+    await expect(store.read('missing.bin')).rejects.toMatchObject({
+      kind: 'DownloadFailed',
+      retryable: false,
+      message: expect.stringContaining('no such object'),
+    });
   });
 
   it('puts a multi-part file byte for byte', async () => {
