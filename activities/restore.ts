@@ -61,8 +61,6 @@ export interface VerifyOutcome {
   sqlChecks: boolean;
 }
 
-const ARCHIVED_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
-
 export function createRestoreActivities(config: Config, stores: Stores) {
   const secrets = secretsOf(config);
   const signal = () => Context.current().cancellationSignal;
@@ -106,9 +104,8 @@ export function createRestoreActivities(config: Config, stores: Stores) {
     async thawBackup(resolved: ResolvedRestore): Promise<{ state: ThawState; storageClass?: string }> {
       return asActivity(secrets, async () => {
         const { backup } = resolved;
-        if (backup.from !== 'remote' || !stores.remote?.thaw) return { state: 'readable' };
-        const storageClass = (await stores.remote.stat(backup.key))?.storageClass;
-        if (!storageClass || !ARCHIVED_CLASSES.has(storageClass)) return { state: 'readable', storageClass };
+        const storageClass = backup.manifest.remote?.storageClass;
+        if (backup.from !== 'remote' || !stores.remote?.thaw) return { state: 'readable', storageClass };
         return { state: await stores.remote.thaw(backup.key, config.restore.thaw), storageClass };
       });
     },

@@ -13,6 +13,7 @@ import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { createDatabase, dropDatabase, seedDatabase, tableFingerprints } from '../helpers/postgres.js';
 import { download, s3StoreOf } from '../helpers/s3.js';
 import { testConfig, uniqueName } from '../helpers/services.js';
+import { recordHistory } from '../helpers/histories.js';
 import { withWorker } from '../helpers/temporal.js';
 
 const DB_PASSWORD = 'db-pass-never-shown-7f3a';
@@ -42,6 +43,7 @@ describe('backup workflow on the real services', () => {
       workflowId = handle.workflowId;
       result = await waitForBackup(handle);
       history = JSON.stringify((await handle.fetchHistory()).events);
+      await recordHistory(handle, 'backup');
     });
   });
 

@@ -31,6 +31,7 @@ import {
 } from '../helpers/postgres.js';
 import { s3StoreOf } from '../helpers/s3.js';
 import { REPO_ROOT, testEnv, uniqueName } from '../helpers/services.js';
+import { recordHistory } from '../helpers/histories.js';
 import { workflowBundle } from '../helpers/temporal.js';
 import { connectClient } from '../../src/client/index.js';
 
@@ -125,6 +126,7 @@ describe('restore workflow', () => {
     await approveRestore(client, handle.workflowId, { by: 'mallory', reason: 'trust me' });
     await approveRestore(client, handle.workflowId, { by: 'alice', reason: 'DR test' });
     const result = await waitForRestore(handle);
+    await recordHistory(handle, 'restore-approved');
 
     expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
     expect(result.status.state).toBe('completed');
@@ -171,6 +173,7 @@ describe('restore workflow', () => {
     await awaitState(handle, 'awaiting-approval');
     await rejectRestore(client, handle.workflowId, { by: 'bob', reason: 'wrong backup' });
     const error = await failureOf(waitForRestore(handle));
+    await recordHistory(handle, 'restore-rejected');
     expect(error.kind).toBe('NotApproved');
     expect(error.message).toMatch(/rejected by bob: wrong backup/);
     expect(await tableFingerprints(target)).toEqual(before);
