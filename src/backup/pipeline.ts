@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { PassThrough, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BackupError } from '../core/errors.js';
+import { ioFailure } from '../core/errors.js';
 import type { Sealer } from '../crypto/index.js';
 import type { DumpFacts, RunningDump } from '../postgres/dump.js';
 import { startTocReader } from '../postgres/verify.js';
@@ -103,7 +103,7 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
     // Let pg_dump and pg_restore be reaped, whatever they say now: the first error is the one to report.
     await Promise.allSettled([dump.finished, toc.entries]);
     await rm(partial, { force: true });
-    throw typed(error, partial, options.signal);
+    throw ioFailure(error, 'EncryptionFailed', `cannot write ${partial}`, options.signal);
   } finally {
     clearInterval(progress);
   }
@@ -120,14 +120,6 @@ async function verified(entries: Promise<number>, dumped: Promise<DumpFacts>): P
     await dumped;
     throw tocError;
   }
-}
-
-function typed(error: unknown, path: string, signal?: AbortSignal): unknown {
-  if (error instanceof BackupError || signal?.aborted) return error;
-  const code = (error as NodeJS.ErrnoException).code;
-  const reason =
-    code === 'ENOSPC' ? 'no space left on device' : error instanceof Error ? error.message : String(error);
-  return new BackupError('EncryptionFailed', `cannot write ${path}: ${reason}`, { retryable: true });
 }
 
 /**

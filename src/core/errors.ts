@@ -58,3 +58,16 @@ export class BackupError extends Error {
 
 export const configError = (message: string, hint?: string) =>
   new BackupError('Configuration', message, { retryable: false, hint });
+
+/**
+ * A file system failure (a full disk, a lost mount) as a retryable error of the step's kind, saying
+ * what was being done ("cannot write /path"): the next attempt may find the space freed. BackupErrors
+ * stay as they are, and so does anything after an abort, which is no failure of the step.
+ */
+export function ioFailure(error: unknown, kind: ErrorKind, doing: string, signal?: AbortSignal): unknown {
+  if (error instanceof BackupError || signal?.aborted) return error;
+  const code = (error as { code?: unknown }).code;
+  const reason =
+    code === 'ENOSPC' ? 'no space left on device' : error instanceof Error ? error.message : String(error);
+  return new BackupError(kind, `${doing}: ${reason}`, { retryable: true });
+}

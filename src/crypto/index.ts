@@ -22,11 +22,18 @@ export const noEncryption: Sealer = {
   seal: async (plaintext) => plaintext,
 };
 
-const ARMORED_KEY_BLOCK = /-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g;
+/** Every armored key block of one kind in a text (one file may hold several). */
+export function armoredKeyBlocks(text: string, kind: 'PUBLIC' | 'PRIVATE'): string[] {
+  const block = new RegExp(
+    `-----BEGIN PGP ${kind} KEY BLOCK-----[\\s\\S]*?-----END PGP ${kind} KEY BLOCK-----`,
+    'g',
+  );
+  return text.match(block) ?? [];
+}
 
 /** Reads every armored public key in a text (one file may hold several blocks). */
 export async function readPublicKeys(armored: string, source: string): Promise<openpgp.PublicKey[]> {
-  const blocks = armored.match(ARMORED_KEY_BLOCK) ?? [];
+  const blocks = armoredKeyBlocks(armored, 'PUBLIC');
   if (blocks.length === 0) {
     const isPrivate = armored.includes('PRIVATE KEY BLOCK');
     throw new BackupError(
@@ -82,7 +89,8 @@ export function openpgpSealer(keys: openpgp.PublicKey[]): Sealer {
   };
 }
 
-function messageOf(error: unknown): string {
+/** openpgp.js's message, without the prefix naming the call that failed. */
+export function messageOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/^Error (encrypting message|reading keys?): /i, '');
+  return message.replace(/^Error ((en|de)crypting message|reading keys?|decrypting private key): /i, '');
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { readTextFile } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
 import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './index.js';
+import { openpgpOpener, readPrivateKeys, type Opener } from './open.js';
 
 /**
  * The sealer the configuration asks for: GPG_PUBLIC_KEY_FILE, or else the key of GPG_RECIPIENT
@@ -17,6 +18,14 @@ export async function sealerFor(config: Config): Promise<Sealer> {
   if (recipient)
     return openpgpSealer(await readPublicKeys(await exportFromKeyring(recipient), 'GPG_RECIPIENT'));
   return noEncryption;
+}
+
+/** The opener for encrypted backups: GPG_PRIVATE_KEY_FILE unlocked with GPG_PASSPHRASE; none without a key. */
+export async function openerFor(config: Config): Promise<Opener | undefined> {
+  const { privateKeyFile, passphrase } = config.restore;
+  if (!privateKeyFile) return undefined;
+  const armored = readTextFile(privateKeyFile, 'GPG_PRIVATE_KEY_FILE');
+  return openpgpOpener(await readPrivateKeys(armored, passphrase, 'GPG_PRIVATE_KEY_FILE'));
 }
 
 async function exportFromKeyring(recipient: string): Promise<string> {

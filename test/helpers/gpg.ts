@@ -6,26 +6,38 @@ import { execa } from 'execa';
 export interface TestKeyring {
   home: string;
   publicKeyFile: string;
+  /** The secret key, as `gpg --export-secret-keys --armor` writes it (still protected by its passphrase). */
+  privateKeyFile: string;
   fingerprint: string;
+  /** gpg --encrypt to this key with gpg's default options, the way an operator would run it. */
+  encrypt(inputPath: string, outputPath: string): Promise<void>;
   /** gpg --decrypt, the way an operator would run it. */
   decrypt(inputPath: string, outputPath: string): Promise<void>;
 }
 
 /**
- * A throwaway GnuPG home with one key made by gpg itself (default algorithms, no passphrase): what we
- * encrypt must be what plain gpg decrypts. usage 'sign' makes a key that cannot encrypt.
+ * A throwaway GnuPG home with one key made by gpg itself (default algorithms, no passphrase unless
+ * one is given): what we encrypt must be what plain gpg decrypts. usage 'sign' makes a key that
+ * cannot encrypt.
  */
-export async function createKeyring(usage: 'default' | 'sign' = 'default'): Promise<TestKeyring> {
+export async function createKeyring(
+  usage: 'default' | 'sign' = 'default',
+  passphrase = '',
+): Promise<TestKeyring> {
   const home = mkdtempSync(join(tmpdir(), 'gnupg-'));
   const env = { GNUPGHOME: home };
+  // Loopback lets --passphrase reach the agent in batch mode, without a pinentry.
+  const unattended = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', passphrase];
   const uid = `Backup Test <backup-${usage}@example.com>`;
   const algorithm = usage === 'sign' ? 'ed25519' : 'default';
-  await execa('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', uid, algorithm, usage, 'never'], {
-    env,
-  });
-  const { stdout: armored } = await execa('gpg', ['--batch', '--armor', '--export', uid], { env });
+  await execa('gpg', [...unattended, '--quick-gen-key', uid, algorithm, usage, 'never'], { env });
   const publicKeyFile = join(home, 'public.asc');
-  writeFileSync(publicKeyFile, armored);
+  writeFileSync(publicKeyFile, (await execa('gpg', ['--batch', '--armor', '--export', uid], { env })).stdout);
+  const privateKeyFile = join(home, 'private.asc');
+  writeFileSync(
+    privateKeyFile,
+    (await execa('gpg', [...unattended, '--armor', '--export-secret-keys', uid], { env })).stdout,
+  );
   const { stdout: listing } = await execa('gpg', ['--batch', '--with-colons', '--fingerprint', uid], { env });
   const fingerprint = listing
     .split('\n')
@@ -34,11 +46,20 @@ export async function createKeyring(usage: 'default' | 'sign' = 'default'): Prom
   return {
     home,
     publicKeyFile,
+    privateKeyFile,
     fingerprint,
-    async decrypt(inputPath, outputPath) {
-      await execa('gpg', ['--batch', '--yes', '--quiet', '--output', outputPath, '--decrypt', inputPath], {
+    async encrypt(inputPath, outputPath) {
+      const recipient = ['--recipient', fingerprint];
+      await execa('gpg', ['--batch', '--yes', ...recipient, '--output', outputPath, '--encrypt', inputPath], {
         env,
       });
+    },
+    async decrypt(inputPath, outputPath) {
+      await execa(
+        'gpg',
+        [...unattended, '--yes', '--quiet', '--output', outputPath, '--decrypt', inputPath],
+        { env },
+      );
     },
   };
 }

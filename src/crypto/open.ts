@@ -1,0 +1,141 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import * as openpgp from 'openpgp';
+import { BackupError, configError } from '../core/errors.js';
+import { armoredKeyBlocks, messageOf } from './index.js';
+
+/** The mirror of a Sealer: turns what is stored back into the plaintext archive. */
+export interface Opener {
+  /**
+   * Decrypts as the bytes arrive. The plaintext is unauthenticated until the stream has ended:
+   * tampering shows as an error at its end, so write it to a temporary file and use it only then.
+   */
+  open(sealed: Readable): Promise<Readable>;
+}
+
+/**
+ * Reads every armored private key in a text, unlocking each with the passphrase when it is
+ * protected. Messages name the source, never the passphrase or any key material.
+ */
+export async function readPrivateKeys(
+  armored: string,
+  passphrase: string | undefined,
+  source: string,
+): Promise<openpgp.PrivateKey[]> {
+  const blocks = armoredKeyBlocks(armored, 'PRIVATE');
+  if (blocks.length === 0) {
+    throw configError(
+      `${source}: ${
+        armoredKeyBlocks(armored, 'PUBLIC').length > 0
+          ? 'holds a public key only; restore needs the private key'
+          : 'no armored OpenPGP private key found'
+      }`,
+    );
+  }
+  const keys = (await Promise.all(blocks.map((block) => readPrivateBlock(block, source)))).flat();
+  return Promise.all(keys.map((key) => unlocked(key, passphrase, source)));
+}
+
+async function readPrivateBlock(block: string, source: string): Promise<openpgp.PrivateKey[]> {
+  try {
+    return await openpgp.readPrivateKeys({ armoredKeys: block });
+  } catch (error) {
+    throw configError(`${source}: not a readable OpenPGP private key (${messageOf(error)})`);
+  }
+}
+
+async function unlocked(
+  key: openpgp.PrivateKey,
+  passphrase: string | undefined,
+  source: string,
+): Promise<openpgp.PrivateKey> {
+  if (key.isDecrypted()) return key;
+  const fingerprint = key.getFingerprint().toUpperCase();
+  if (passphrase === undefined) {
+    throw configError(
+      `${source}: the key ${fingerprint} is protected by a passphrase; set GPG_PASSPHRASE or GPG_PASSPHRASE_FILE`,
+    );
+  }
+  try {
+    return await openpgp.decryptKey({ privateKey: key, passphrase });
+  } catch {
+    throw configError(`${source}: GPG_PASSPHRASE does not unlock the key ${fingerprint}`);
+  }
+}
+
+/** Decrypts binary OpenPGP messages (what openpgpSealer or `gpg --encrypt` wrote) with the given keys. */
+export function openpgpOpener(keys: openpgp.PrivateKey[]): Opener {
+  const ourKeyIDs = keys.flatMap((key) => key.getKeyIDs().map((id) => id.toHex().toUpperCase()));
+  return {
+    async open(sealed) {
+      try {
+        const message = await openpgp.readMessage({
+          binaryMessage: Readable.toWeb(sealed) as ReadableStream<Uint8Array>,
+        });
+        checkRecipients(message, ourKeyIDs);
+        const { data } = await openpgp.decrypt({
+          message,
+          decryptionKeys: keys,
+          format: 'binary',
+          // Without this, openpgp.js holds a whole SEIPD v1 message in memory to check its MDC before
+          // releasing a byte. Streaming is safe because a failed check still errors the stream at its
+          // end, and callers use the plaintext only after the end (see Opener.open).
+          config: { allowUnauthenticatedStream: true },
+        });
+        return typedErrors(Readable.fromWeb(data as unknown as WebReadableStream<Uint8Array>));
+      } catch (error) {
+        sealed.destroy();
+        throw decryptionFailure(error);
+      }
+    },
+  };
+}
+
+/** The key ID of an anonymous recipient: all zeros. */
+const HIDDEN_RECIPIENT = '0000000000000000';
+
+/** Refuses up front, and says why, a message none of our keys can open. */
+function checkRecipients(message: openpgp.Message<unknown>, ourKeyIDs: string[]): void {
+  const recipientIDs = message.getEncryptionKeyIDs().map((id) => id.toHex().toUpperCase());
+  // A hidden recipient (gpg --throw-keyids) could be any key: let decryption try them all.
+  if (recipientIDs.includes(HIDDEN_RECIPIENT)) return;
+  if (recipientIDs.some((id) => ourKeyIDs.includes(id))) return;
+  throw new BackupError(
+    'DecryptionFailed',
+    `encrypted to other keys: ${recipientIDs.join(', ') || 'none'}; this key is ${ourKeyIDs.join(', ')}`,
+  );
+}
+
+/** The same bytes, but an error that arrives mid-stream (tampering, truncation) is a BackupError too. */
+function typedErrors(plaintext: Readable): Readable {
+  return Readable.from(
+    (async function* () {
+      try {
+        yield* plaintext;
+      } catch (error) {
+        throw decryptionFailure(error);
+      }
+    })(),
+    { objectMode: false },
+  );
+}
+
+/** What openpgp.js's messages for a damaged file mean. */
+const MEANINGS: Record<string, string> = {
+  'Modification detected.':
+    'integrity check failed: the backup was changed or damaged after it was encrypted',
+  'Unexpected end of packet': 'the backup ends early: it is truncated',
+  'Error during parsing. This message / key probably does not conform to a valid OpenPGP format.':
+    'not an OpenPGP message: the backup is damaged or was not encrypted',
+};
+
+/**
+ * openpgp.js's failures as DecryptionFailed. File system errors pass through: the caller knows which
+ * file failed, and whether trying again may help.
+ */
+function decryptionFailure(error: unknown): unknown {
+  if (error instanceof BackupError || (error as { syscall?: unknown }).syscall) return error;
+  const reason = messageOf(error);
+  const meaning = MEANINGS[reason] ?? 'cannot decrypt the backup';
+  return new BackupError('DecryptionFailed', `${meaning} (openpgp.js: ${reason})`, { cause: error });
+}
