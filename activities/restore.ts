@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { secretsOf, type Config } from '../src/config/index.js';
+import { secretsOf, type Config, type DatabaseConfig } from '../src/config/index.js';
 import { BackupError, configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
@@ -10,15 +10,18 @@ import {
   tablesInScope,
   type RestorePlan,
   type RestoreRequest,
+  type TableInScope,
   type RestoreStatus,
 } from '../src/core/restore.js';
-import { openerFor, type Opener } from '../src/crypto/open.js';
+import { openerFor } from '../src/crypto/keys.js';
+import type { Opener } from '../src/crypto/open.js';
 import { decryptFile } from '../src/restore/decrypt.js';
 import { download, findBackup, hashFile, type FoundBackup } from '../src/restore/source.js';
 import {
   closeTarget,
   compareRowCounts,
   createDatabase,
+  foreignKeysInto,
   inspectTarget,
   listArchive,
   reopenTarget,
@@ -227,6 +230,7 @@ export function createRestoreActivities(config: Config, stores: Stores) {
           );
         }
         const scope = isPartial(request) ? 'partial' : 'full';
+        if (scope === 'partial' && target.exists) await refuseForeignKeysInto(db, inScope);
         return {
           backup: {
             key: resolved.backup.key,
@@ -256,6 +260,11 @@ export function createRestoreActivities(config: Config, stores: Stores) {
             ...(target.exists ? [] : [`create database "${db.name}"`]),
             `refuse new connections to "${db.name}" and end the open ones`,
             `pg_restore --clean --if-exists --jobs=${resolved.jobs}: replace ${scope === 'full' ? 'everything in the backup' : `${target.tables.length} tables`}`,
+            ...(request.tables?.length
+              ? [
+                  "note: pg_restore --table restores a table's definition and rows, not its indexes or constraints; --schema and --use-list restore those too",
+                ]
+              : []),
             `compare the row counts of ${target.tables.length} tables with the backup's`,
             ...(resolved.hasVerifySql ? [`run ${config.restore.verifySqlFile}`] : []),
           ],
@@ -363,6 +372,15 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       });
     },
   };
+}
+
+async function refuseForeignKeysInto(db: DatabaseConfig, tables: TableInScope[]): Promise<void> {
+  const [first, ...others] = await foreignKeysInto(db, tables);
+  if (!first) return;
+  throw configError(
+    `--table/--schema: ${first.from} has a foreign key (${first.constraint}) to ${first.to}${others.length ? ` (and ${others.length} more)` : ''}, so pg_restore --clean cannot replace ${first.to} alone`,
+    `restore ${first.from} with it (another --table), or restore into a new database (--target-db D --create-db)`,
+  );
 }
 
 /** Calls through at most about once a second. */

@@ -64,6 +64,31 @@ export async function inspectTarget(
   return { exists, tables: sized };
 }
 
+export interface ForeignKeyIn {
+  /** The table outside the restore that points at one inside it. */
+  from: string;
+  to: string;
+  constraint: string;
+}
+
+/**
+ * Foreign keys from tables a partial restore leaves alone to tables it replaces: pg_restore --clean
+ * cannot drop a table others point at, so such a restore would fail half-way. Found before any change.
+ */
+export async function foreignKeysInto(db: DatabaseConfig, tables: TableInScope[]): Promise<ForeignKeyIn[]> {
+  const inScope = new Set(tables.map((t) => `${t.schema}.${t.table}`));
+  const { rows } = await withClient(db, (client) =>
+    client.query<{ from: string; to: string; constraint: string }>(
+      `SELECT fn.nspname || '.' || f.relname AS from, tn.nspname || '.' || t.relname AS to, c.conname AS constraint
+         FROM pg_constraint c
+         JOIN pg_class f ON f.oid = c.conrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace
+         JOIN pg_class t ON t.oid = c.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE c.contype = 'f'`,
+    ),
+  );
+  return rows.filter((fk) => inScope.has(fk.to) && !inScope.has(fk.from));
+}
+
 /** CREATE DATABASE, unless an earlier attempt already did. */
 export async function createDatabase(db: DatabaseConfig): Promise<void> {
   await withClient(maintenance(db), async (client) => {

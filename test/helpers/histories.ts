@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils.js';
-import { REPO_ROOT } from './services.js';
+import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils.js';
+import { execa } from 'execa';
+import { REPO_ROOT, servicesEnv } from './services.js';
 
 // Recorded histories of real runs, replayed by every npm test (test/integration/replay.test.ts): a
 // change to a workflow that would break the runs in flight when it is deployed fails CI.
@@ -15,8 +16,18 @@ const HISTORIES_DIR = join(REPO_ROOT, 'test/histories');
  */
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await handle.fetchHistory();
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(history)}\n`);
+  // The temporal CLI's JSON, as `temporal workflow show --output json` prints it for anyone to read.
+  const { stdout } = await execa(join(REPO_ROOT, '.tools/bin/temporal'), [
+    'workflow',
+    'show',
+    '--address',
+    servicesEnv().TEMPORAL_ADDRESS!,
+    '--workflow-id',
+    handle.workflowId,
+    '--output',
+    'json',
+  ]);
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${stdout.trim()}\n`);
 }
 
 export function recordedHistories(): { name: string; history: History }[] {
@@ -26,4 +37,11 @@ export function recordedHistories(): { name: string; history: History }[] {
       name: file.replace(/\.json$/, ''),
       history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8'))),
     }));
+}
+
+/** Payloads are base64 JSON in a history: every one of them, decoded, to search for a value. */
+export function decodedPayloads(historyJson: string): string[] {
+  return [...historyJson.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) =>
+    Buffer.from(m[1]!, 'base64').toString(),
+  );
 }

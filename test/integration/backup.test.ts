@@ -13,7 +13,7 @@ import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { createDatabase, dropDatabase, seedDatabase, tableFingerprints } from '../helpers/postgres.js';
 import { download, s3StoreOf } from '../helpers/s3.js';
 import { testConfig, uniqueName } from '../helpers/services.js';
-import { recordHistory } from '../helpers/histories.js';
+import { decodedPayloads, recordHistory } from '../helpers/histories.js';
 import { withWorker } from '../helpers/temporal.js';
 
 const DB_PASSWORD = 'db-pass-never-shown-7f3a';
@@ -98,9 +98,7 @@ describe('backup workflow on the real services', () => {
     for (const secret of secrets) expect(history).not.toContain(secret);
     expect(history).not.toMatch(/BEGIN PGP|PGPASSWORD/);
     // Payloads are base64 JSON in the history: decode them all and look again.
-    const decoded = [...history.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) =>
-      Buffer.from(m[1]!, 'base64').toString(),
-    );
+    const decoded = decodedPayloads(history);
     expect(decoded.join('\n')).toContain(result.key);
     // The fused dump step still reports each runbook step's outcome in the history.
     const dumpOutcome = decoded.find((d) => d.includes('"tocEntries"') && d.includes('"recipients"'));

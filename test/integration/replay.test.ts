@@ -12,9 +12,12 @@ describe('replay of recorded histories', () => {
     );
   });
 
-  it.each(histories)('replays $name with the current workflow code (no nondeterminism)', async ({ name, history }) => {
-    await expect(
-      Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name),
-    ).resolves.toBeUndefined();
-  });
+  it.each(histories)(
+    'replays $name with the current workflow code (no nondeterminism)',
+    async ({ name, history }) => {
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, name),
+      ).resolves.toBeUndefined();
+    },
+  );
 });

@@ -22,16 +22,10 @@ import { restoreStatusQuery } from '../../workflows/shared.js';
 import { backupctl } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
-import {
-  createDatabase,
-  dropDatabase,
-  seedDatabase,
-  tableFingerprints,
-  withClient,
-} from '../helpers/postgres.js';
+import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
 import { s3StoreOf } from '../helpers/s3.js';
 import { REPO_ROOT, testEnv, uniqueName } from '../helpers/services.js';
-import { recordHistory } from '../helpers/histories.js';
+import { decodedPayloads, recordHistory } from '../helpers/histories.js';
 import { workflowBundle } from '../helpers/temporal.js';
 import { connectClient } from '../../src/client/index.js';
 
@@ -157,7 +151,15 @@ describe('restore workflow', () => {
     expect(readdirSync(join(config.backup.dir, '.restore'))).toEqual([]);
     // The decision and its author are in the history.
     const history = JSON.stringify((await handle.fetchHistory()).events);
-    expect(history).toContain('alice');
+    const signals = decodedPayloads(history).filter((p) => p.includes('"by"'));
+    expect(signals.map((p) => JSON.parse(p))).toEqual(
+      expect.arrayContaining([
+        { by: 'mallory', reason: 'trust me' },
+        { by: 'alice', reason: 'DR test' },
+      ]),
+    );
+    // No key material or passphrase reaches the history.
+    expect(decodedPayloads(history).join('\n')).not.toMatch(/PRIVATE KEY|BEGIN PGP/);
     // Connections to the target are allowed again.
     const limit = await withClient('postgres', (c) =>
       c.query<{ l: number }>('SELECT datconnlimit AS l FROM pg_database WHERE datname = $1', [target]),
@@ -215,21 +217,42 @@ describe('restore workflow', () => {
     const target = newTarget();
     await seedDatabase(target, 2_000);
     await withClient(target, (c) =>
-      c.query("UPDATE public.users SET email = 'x' || email; DELETE FROM public.images WHERE id % 2 = 0"),
+      c.query('UPDATE billing.invoices SET amount = 0; DELETE FROM public.images WHERE id % 2 = 0'),
     );
-    const imagesBefore = (await tableFingerprints(target))['public.images'];
+    const before = await tableFingerprints(target);
     const handle = await restore({
       source: { file: backup.localPath },
       target: { database: target },
-      tables: ['users'],
+      tables: ['invoices'],
       force: true,
     });
     const result = await waitForRestore(handle);
     expect(result.status.decision?.by).toBe('--force');
     expect(result.status.plan?.scope).toBe('partial');
     const after = await tableFingerprints(target);
-    expect(after['public.users']).toBe((await tableFingerprints(source))['public.users']);
-    expect(after['public.images']).toBe(imagesBefore);
+    expect(after['billing.invoices']).toBe((await tableFingerprints(source))['billing.invoices']);
+    expect(after['billing.invoices']).not.toBe(before['billing.invoices']);
+    for (const other of ['public.images', 'public.users', 'odd schema.Mixed Case']) {
+      expect(after[other]).toBe(before[other]);
+    }
+  });
+
+  it('refuses, at the plan, a partial restore of a table other tables point at', async () => {
+    const target = newTarget();
+    await seedDatabase(target, 100);
+    const before = await tableFingerprints(target);
+    const handle = await restore({
+      source: { latest: true },
+      target: { database: target },
+      tables: ['users'],
+      force: true,
+    });
+    const error = await failureOf(waitForRestore(handle));
+    expect(error.kind).toBe('Configuration');
+    expect(error.message).toMatch(
+      /public\.images has a foreign key \(images_user_id_fkey\) to public\.users/,
+    );
+    expect(await tableFingerprints(target)).toEqual(before);
   });
 
   it('refuses a target that does not exist without --create-db, before touching anything', async () => {
