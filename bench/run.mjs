@@ -12,6 +12,8 @@
 //   --compression-table    also time bare pg_dump -Fc to a file at --levels (default 0,1,3,6,9)
 //   --flat-check           also back up a small database (--flat-size-gb, default 0.2) and compare RSS
 //   --skip-guide           leave out the guide's sequence (no awscli needed)
+//   --skip-restore         leave out the restore comparison: bare `pg_restore -j2` from a local
+//                          plaintext archive vs our restore of the same backup from S3
 //   --drop                 drop the database of --size-gb (and of --flat-size-gb with --flat-check), exit
 //
 // Needs the services (scripts/services.sh up) and their variables in the environment;
@@ -42,7 +44,7 @@ const CLI = join(ROOT, 'dist/src/cli/main.js');
 const GIB = 2 ** 30;
 
 const USAGE = `usage: npm run bench -- [--size-gb N] [--compression N] [--compression-table [--levels 0,1,3,6,9]]
-                        [--flat-check [--flat-size-gb 0.2]] [--skip-guide] [--drop]`;
+                        [--flat-check [--flat-size-gb 0.2]] [--skip-guide] [--skip-restore] [--drop]`;
 
 // ------------------------------------------------------------------------------------ setup
 
@@ -57,6 +59,7 @@ function parseOptions(argv) {
       'flat-check': { type: 'boolean', default: false },
       'flat-size-gb': { type: 'string', default: '0.2' },
       'skip-guide': { type: 'boolean', default: false },
+      'skip-restore': { type: 'boolean', default: false },
       drop: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -80,6 +83,7 @@ function parseOptions(argv) {
     flatCheck: values['flat-check'],
     flatSizeGb: number('flat-size-gb', values['flat-size-gb'], 0.01, 1000),
     skipGuide: values['skip-guide'],
+    skipRestore: values['skip-restore'],
     drop: values.drop,
   };
 }
@@ -260,6 +264,22 @@ async function makeGpgKey(folder) {
   });
   const publicKeyFile = join(folder, 'bench-public.asc');
   await writeFile(publicKeyFile, armored);
+  const { stdout: secret } = await execa(
+    'gpg',
+    [
+      '--batch',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--armor',
+      '--export-secret-keys',
+      'bench@localhost',
+    ],
+    { env },
+  );
+  const privateKeyFile = join(folder, 'bench-private.asc');
+  await writeFile(privateKeyFile, secret, { mode: 0o600 });
   const { stdout: listing } = await execa(
     'gpg',
     ['--batch', '--with-colons', '--list-keys', 'bench@localhost'],
@@ -273,6 +293,7 @@ async function makeGpgKey(folder) {
   return {
     home,
     publicKeyFile,
+    privateKeyFile,
     fingerprint,
     algorithm: algorithm ? `${ALGORITHMS[algorithm[2]] ?? `algorithm ${algorithm[2]}/`}${algorithm[1]}` : '?',
   };
@@ -332,17 +353,7 @@ async function ourBackup({ database, level, folder, key, s3, stamp }) {
       log(`cleanup: deleted ${await deletePrefix(s3, prefix)} objects under s3://${s3.bucket}/${prefix}`),
   ]);
 
-  log(`our backup of ${database}: starting a worker (log ${workerLog})`);
-  const worker = execa('node', [CLI, 'worker'], {
-    env,
-    extendEnv: false,
-    stdin: 'ignore',
-    stdout: { file: workerLog },
-    stderr: { file: workerLog },
-    reject: false,
-  });
-  cleanups.push(['stop the worker', () => stopProcess(worker)]);
-  await waitForLine(workerLog, 'worker polling', worker, 120_000);
+  const worker = await startBenchWorker(env, workerLog, `our backup of ${database}`);
   await sleep(1000); // let the pollers settle before the baseline
   const idleRss = statusBytes(worker.pid, 'VmRSS') ?? 0;
   const startupPeak = statusBytes(worker.pid, 'VmHWM') ?? 0;
@@ -374,6 +385,7 @@ async function ourBackup({ database, level, folder, key, s3, stamp }) {
   log(`our backup of ${database}: ${seconds(ms)} s`);
   return {
     ms,
+    env,
     outcome,
     rss: {
       lifetimePeak,
@@ -383,6 +395,80 @@ async function ourBackup({ database, level, folder, key, s3, stamp }) {
       children: rss.childrenPeakRssBytes,
     },
   };
+}
+
+/** `backupctl worker` with env, logging to a file; resolves once it polls, and is stopped at cleanup. */
+async function startBenchWorker(env, workerLog, what) {
+  log(`${what}: starting a worker (log ${workerLog})`);
+  const worker = execa('node', [CLI, 'worker'], {
+    env,
+    extendEnv: false,
+    stdin: 'ignore',
+    stdout: { file: workerLog },
+    stderr: { file: workerLog },
+    reject: false,
+  });
+  cleanups.push(['stop the worker', () => stopProcess(worker)]);
+  await waitForLine(workerLog, 'worker polling', worker, 120_000);
+  return worker;
+}
+
+/** Bare `pg_restore -j2` of a plaintext archive into a new database: the floor of a restore. */
+async function bareRestore({ libpq, pgConfig, archive, database }) {
+  await execa('createdb', [database], { env: libpq });
+  cleanups.push([`drop ${database}`, () => dropDatabase(pgConfig, database)]);
+  const [, ms] = await timed(() =>
+    execa('pg_restore', ['--jobs=2', `--dbname=${database}`, archive], { env: libpq, stdin: 'ignore' }),
+  );
+  await dropDatabase(pgConfig, database);
+  return ms;
+}
+
+/**
+ * Our restore of the backup just taken, from S3, end to end (`backupctl restore --s3-key K --force
+ * --wait`: fetch, check, decrypt, validate, plan, pg_restore -j2, verify) into a new database, by a
+ * worker that holds the private key.
+ */
+async function ourRestore({ backupEnv, key, objectKey, folder, target, pgConfig }) {
+  const env = { ...backupEnv, GPG_PRIVATE_KEY_FILE: key.privateKeyFile, RESTORE_JOBS: '2' };
+  const worker = await startBenchWorker(env, join(folder, 'worker-restore.log'), 'our restore');
+  cleanups.push([`drop ${target}`, () => dropDatabase(pgConfig, target)]);
+  log(
+    `our restore: backupctl restore --s3-key ${objectKey} --target-db ${target} --create-db --force --wait`,
+  );
+  const [result, ms] = await timed(() =>
+    execa(
+      'node',
+      [
+        CLI,
+        'restore',
+        '--s3-key',
+        objectKey,
+        '--target-db',
+        target,
+        '--create-db',
+        '--force',
+        '--wait',
+        '--json',
+      ],
+      { env, extendEnv: false, stdin: 'ignore', reject: false },
+    ),
+  );
+  await stopProcess(worker);
+  await dropDatabase(pgConfig, target);
+  if (result.exitCode !== 0) throw new Error(`restore failed (exit ${result.exitCode}):\n${result.stderr}`);
+  log(`our restore: ${seconds(ms)} s`);
+  return { ms, outcome: JSON.parse(result.stdout) };
+}
+
+/** gpg --decrypt of our backup's local copy: the plaintext archive the bare restore reads. */
+async function decryptedArchive(key, sealedPath, folder) {
+  const archive = join(folder, 'plain.dump');
+  await execa('gpg', ['--batch', '--yes', '--quiet', '--output', archive, '--decrypt', sealedPath], {
+    env: { GNUPGHOME: key.home },
+  });
+  cleanups.push([`remove ${archive}`, () => rm(archive, { force: true })]);
+  return archive;
 }
 
 /** The guide: pg_dump -Fc to a file, gpg --encrypt, aws s3 cp. Same level, same bucket. */
@@ -552,6 +638,29 @@ async function main() {
   const bareAfterMs = await bareDump(libpq, database, level);
   log(`bare again: ${seconds(bareAfterMs)} s`);
   const bareMs = (bareBeforeMs + bareAfterMs) / 2;
+
+  let restore;
+  if (!options.skipRestore) {
+    // Bare before and after ours again, and their mean as the baseline, for the same reason.
+    const archive = await decryptedArchive(key, ours.outcome.localPath, folder);
+    const scratch = (suffix) => `${database}_restore_${suffix}`;
+    log(`bare restore: pg_restore -j2 ${archive}`);
+    const before = await bareRestore({ libpq, pgConfig: env.pg, archive, database: scratch('bare') });
+    log(`bare restore: ${seconds(before)} s`);
+    const ourRun = await ourRestore({
+      backupEnv: ours.env,
+      key,
+      objectKey: `${ours.env.S3_PREFIX}${ours.outcome.key}`,
+      folder,
+      target: scratch('ours'),
+      pgConfig: env.pg,
+    });
+    log(`bare restore again: pg_restore -j2 ${archive}`);
+    const after = await bareRestore({ libpq, pgConfig: env.pg, archive, database: scratch('bare') });
+    log(`bare restore again: ${seconds(after)} s`);
+    await rm(archive, { force: true });
+    restore = { bareMs: (before + after) / 2, before, after, ours: ourRun };
+  }
   const guide = options.skipGuide
     ? undefined
     : await guideSequence({ database, level, folder, key, s3: env.s3, stamp, libpq, aws });
@@ -598,6 +707,22 @@ async function main() {
     rows.push(['  /usr/bin/aws s3 cp', seconds(guide.steps.aws)]);
   }
   printTable(`${pad('', 62)}  seconds  vs bare pg_dump`, rows);
+  const restoreRatio = restore && restore.ours.ms / restore.bareMs;
+  if (restore) {
+    console.log('');
+    const phases = restore.ours.outcome.status.phases;
+    printTable(`${pad('', 62)}  seconds  vs bare pg_restore`, [
+      ['bare pg_restore -j2 from a local plaintext archive (mean)', seconds(restore.bareMs), 1],
+      ['  before our restore', seconds(restore.before)],
+      ['  after our restore', seconds(restore.after)],
+      [
+        'durable-backup: backupctl restore --s3-key --force (end to end)',
+        seconds(restore.ours.ms),
+        restoreRatio,
+      ],
+      ...phases.map((p) => [`  ${p.phase}`, seconds(p.durationMs)]),
+    ]);
+  }
   if (guide)
     console.log(`  ${pad('durable-backup / guide', 62)}${num(undefined)}${num(ours.ms / guide.ms, 12, 2)}`);
   console.log('');
@@ -630,6 +755,9 @@ async function main() {
   console.log(
     `targets: backup_ratio ${round(backupRatio)} ${backupRatio <= 1.15 ? '<=' : '>'} 1.15 ${backupRatio <= 1.15 ? 'ok' : 'MISSED'}; ` +
       `worker peak RSS ${peakMb} MiB ${peakMb <= 300 ? '<=' : '>'} 300 ${peakMb <= 300 ? 'ok' : 'MISSED'}; ` +
+      (restore
+        ? `restore_ratio ${round(restoreRatio)} ${restoreRatio <= 1.15 ? '<= 1.15 ok' : '> 1.15 MISSED'}; `
+        : '') +
       `bench took ${Math.round((Date.now() - benchStarted) / 1000)} s`,
   );
   const json = {
@@ -660,6 +788,13 @@ async function main() {
       backup_s: seconds(flat.ms),
     },
     compression_table: table,
+    bare_pg_restore_s: restore && seconds(restore.bareMs),
+    bare_pg_restore_before_after_s: restore && [seconds(restore.before), seconds(restore.after)],
+    restore_s: restore && seconds(restore.ours.ms),
+    restore_ratio: restore && round(restoreRatio, 3),
+    restore_phases_s:
+      restore &&
+      Object.fromEntries(restore.ours.outcome.status.phases.map((p) => [p.phase, seconds(p.durationMs)])),
     bench_s: Math.round((Date.now() - benchStarted) / 1000),
   };
   console.log(JSON.stringify(json));
