@@ -55,6 +55,8 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
 
   const resolver = proxyActivities<RestoreActivities>({
     taskQueue: restoreTaskQueueName(taskQueue),
+    // No worker allowed to restore for an hour: fail clearly rather than wait unseen.
+    scheduleToStartTimeout: '1 hour',
     startToCloseTimeout: '5 minutes',
     retry: { maximumAttempts: 5 },
   });

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import type { Client } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import {
   connectClient,
+  hasPollers,
   startBackup,
   startRetention,
   waitForBackup,
@@ -105,7 +105,7 @@ program
       return;
     }
     if (!options.json) console.error(`started ${handle.workflowId}\n${link}`);
-    if (!(await hasWorker(client, cfg))) {
+    if (!(await hasPollers(client, cfg.temporal.namespace, cfg.temporal.taskQueue))) {
       console.error(
         `warning: no worker polls ${cfg.temporal.taskQueue}; the backup waits until one does (backupctl worker)`,
       );
@@ -201,14 +201,6 @@ function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date 
     );
   }
   return date;
-}
-
-async function hasWorker(client: Client, cfg: Config): Promise<boolean> {
-  const { pollers } = await client.workflowService.describeTaskQueue({
-    namespace: cfg.temporal.namespace,
-    taskQueue: { name: cfg.temporal.taskQueue },
-  });
-  return (pollers?.length ?? 0) > 0;
 }
 
 function describeResult(result: BackupResult, link: string): string {

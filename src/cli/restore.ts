@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import {
   approveRestore,
   connectClient,
+  hasPollers,
   rejectRestore,
   restoreStatus,
   startRestore,
@@ -12,6 +13,7 @@ import {
 } from '../client/index.js';
 import type { Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
+import { restoreTaskQueueName } from '../core/plan.js';
 import type { RestoreRequest, RestoreSource } from '../core/restore.js';
 import { formatRestoreStatus } from './format.js';
 
@@ -84,6 +86,12 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
         return;
       }
       console.error(started);
+      const restoreQueue = restoreTaskQueueName(cfg.temporal.taskQueue);
+      if (!(await hasPollers(client, cfg.temporal.namespace, restoreQueue))) {
+        console.error(
+          `warning: no worker polls ${restoreQueue}; the restore waits until one does (backupctl worker with RESTORE_ENABLED=true)`,
+        );
+      }
       const printed = new Set<string>();
       const show = (status: RestoreStatus) => {
         const lines = formatRestoreStatus(status).split('\n');

@@ -48,6 +48,15 @@ export async function connectClient(config: TemporalConfig): Promise<Client> {
   }
 }
 
+/** Whether any worker polls a task queue now: without one, a started run waits until one does. */
+export async function hasPollers(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue },
+  });
+  return (pollers?.length ?? 0) > 0;
+}
+
 export interface StartBackupOptions extends BackupRequest {
   /** The database name, for the workflow id and the BackupDatabase search attribute. */
   database: string;

@@ -50,7 +50,8 @@ describe('exit codes', () => {
   });
 
   it('0 on success', async () => {
-    expect((await backupWithWorker(envFor({}))).exitCode).toBe(0);
+    const run = await backupWithWorker(envFor({}));
+    expect(run.exitCode, run.stderr).toBe(0);
   });
 
   it('3 on an unknown command or flag, with the usage hint', async () => {

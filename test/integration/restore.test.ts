@@ -32,6 +32,8 @@ import { connectClient } from '../../src/client/index.js';
 // Restores of one encrypted backup, through the real worker, dev server, SeaweedFS and gpg keys.
 
 const source = uniqueName('rs_src');
+const PASSPHRASE = 'key-passphrase-never-shown-91c2';
+const DB_PASSWORD = 'db-pass-never-shown-3b7e';
 const targets: string[] = [];
 const newTarget = () => {
   const name = uniqueName('rs_dst');
@@ -48,12 +50,14 @@ let backup: BackupResult;
 
 beforeAll(async () => {
   await seedDatabase(source);
-  keyring = await createKeyring();
+  keyring = await createKeyring('default', PASSPHRASE);
   env = testEnv({
     DB_NAME: source,
     BACKUP_DIR: tempDir('backups'),
     GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
     GPG_PRIVATE_KEY_FILE: keyring.privateKeyFile,
+    GPG_PASSPHRASE: PASSPHRASE,
+    DB_PASSWORD, // trust auth ignores it; it must still never show
     S3_PREFIX: `${uniqueName('rs')}/`,
     TEMPORAL_TASK_QUEUE: uniqueName('rs'),
     RESTORE_APPROVERS: 'alice,bob',
@@ -158,8 +162,14 @@ describe('restore workflow', () => {
         { by: 'alice', reason: 'DR test' },
       ]),
     );
-    // No key material or passphrase reaches the history.
-    expect(decodedPayloads(history).join('\n')).not.toMatch(/PRIVATE KEY|BEGIN PGP/);
+    // No key material, passphrase or password reaches the history or the log.
+    const everything = [history, ...decodedPayloads(history), readFileSync(result.logPath, 'utf8')].join(
+      '\n',
+    );
+    expect(everything).not.toMatch(/PRIVATE KEY|BEGIN PGP/);
+    for (const secret of [PASSPHRASE, DB_PASSWORD, config.s3!.secretAccessKey!]) {
+      expect(everything).not.toContain(secret);
+    }
     // Connections to the target are allowed again.
     const limit = await withClient('postgres', (c) =>
       c.query<{ l: number }>('SELECT datconnlimit AS l FROM pg_database WHERE datname = $1', [target]),
@@ -291,6 +301,54 @@ describe('restore workflow', () => {
     const result = await waitForRestore(handle);
     expect(result.status.decision?.by).toBe('bob');
     expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
+  });
+});
+
+describe('RESTORE_VERIFY_SQL_FILE', () => {
+  /** A worker of its own, whose configuration holds the checks (they are the worker's, not the caller's). */
+  async function restoreWithChecks(sql: string) {
+    const checks = join(tempDir('checks'), 'verify-data.sql');
+    writeFileSync(checks, sql);
+    const checkEnv = {
+      ...env,
+      RESTORE_VERIFY_SQL_FILE: checks,
+      TEMPORAL_TASK_QUEUE: uniqueName('rs_checks'),
+    };
+    const checkWorker = await startWorker(loadConfig({ env: checkEnv }), {
+      workflowBundle: await workflowBundle(),
+    });
+    try {
+      const target = newTarget();
+      const args = [
+        'restore',
+        '--s3-key',
+        backup.key,
+        '--target-db',
+        target,
+        '--create-db',
+        '--force',
+        '--wait',
+      ];
+      return await backupctl(args, checkEnv);
+    } finally {
+      await checkWorker.shutdown();
+    }
+  }
+
+  it('runs the checks after the row counts; passing checks complete the restore', async () => {
+    const run = await restoreWithChecks(
+      "DO $$ BEGIN IF (SELECT count(*) FROM public.users) <> 2000 THEN RAISE EXCEPTION 'users lost'; END IF; END $$;",
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/SQL checks passed/);
+  });
+
+  it('a failing check fails the restore with exit 6 and says which', async () => {
+    const run = await restoreWithChecks(
+      "DO $$ BEGIN IF (SELECT count(*) FROM public.users) <> 1 THEN RAISE EXCEPTION 'expected one user'; END IF; END $$;",
+    );
+    expect(run.exitCode, run.stderr).toBe(6);
+    expect(run.stderr).toMatch(/error: .*expected one user/);
   });
 });
 
