@@ -353,7 +353,7 @@ async function ourBackup({ database, level, folder, key, s3, stamp }) {
       log(`cleanup: deleted ${await deletePrefix(s3, prefix)} objects under s3://${s3.bucket}/${prefix}`),
   ]);
 
-  const worker = await startBenchWorker(env, workerLog, `our backup of ${database}`);
+  const { process: worker } = await startBenchWorker(env, workerLog, `our backup of ${database}`);
   await sleep(1000); // let the pollers settle before the baseline
   const idleRss = statusBytes(worker.pid, 'VmRSS') ?? 0;
   const startupPeak = statusBytes(worker.pid, 'VmHWM') ?? 0;
@@ -397,7 +397,10 @@ async function ourBackup({ database, level, folder, key, s3, stamp }) {
   };
 }
 
-/** `backupctl worker` with env, logging to a file; resolves once it polls, and is stopped at cleanup. */
+/**
+ * `backupctl worker` with env, logging to a file; resolves once it polls, and is stopped at cleanup.
+ * Wrapped in an object: an execa process is a thenable, and returning it would wait for its exit.
+ */
 async function startBenchWorker(env, workerLog, what) {
   log(`${what}: starting a worker (log ${workerLog})`);
   const worker = execa('node', [CLI, 'worker'], {
@@ -410,7 +413,7 @@ async function startBenchWorker(env, workerLog, what) {
   });
   cleanups.push(['stop the worker', () => stopProcess(worker)]);
   await waitForLine(workerLog, 'worker polling', worker, 120_000);
-  return worker;
+  return { process: worker };
 }
 
 /** Bare `pg_restore -j2` of a plaintext archive into a new database: the floor of a restore. */
@@ -431,7 +434,7 @@ async function bareRestore({ libpq, pgConfig, archive, database }) {
  */
 async function ourRestore({ backupEnv, key, objectKey, folder, target, pgConfig }) {
   const env = { ...backupEnv, GPG_PRIVATE_KEY_FILE: key.privateKeyFile, RESTORE_JOBS: '2' };
-  const worker = await startBenchWorker(env, join(folder, 'worker-restore.log'), 'our restore');
+  const { process: worker } = await startBenchWorker(env, join(folder, 'worker-restore.log'), 'our restore');
   cleanups.push([`drop ${target}`, () => dropDatabase(pgConfig, target)]);
   log(
     `our restore: backupctl restore --s3-key ${objectKey} --target-db ${target} --create-db --force --wait`,

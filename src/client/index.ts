@@ -116,9 +116,18 @@ export async function waitForBackup(
   handle: WorkflowHandle,
   onProgress?: (progress: BackupProgress) => void,
 ): Promise<BackupResult> {
-  const poll = onProgress ? watchQuery(handle, progressQuery, onProgress) : undefined;
+  return waitWatching<BackupResult, BackupProgress>(handle, progressQuery, onProgress);
+}
+
+/** A run's result, with a query polled meanwhile for whoever watches; failures become BackupErrors. */
+export async function waitWatching<R, Q>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<Q>,
+  onChange?: (value: Q) => void,
+): Promise<R> {
+  const poll = onChange ? watchQuery(handle, query, onChange) : undefined;
   try {
-    return (await handle.result()) as BackupResult;
+    return (await handle.result()) as R;
   } catch (error) {
     throw toBackupError(error);
   } finally {

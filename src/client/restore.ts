@@ -10,7 +10,7 @@ import {
 } from '../../workflows/shared.js';
 import { BackupError, configError } from '../core/errors.js';
 import type { ApprovalInput, RestoreRequest, RestoreStatus } from '../core/restore.js';
-import { toBackupError, watchQuery, workflowId } from './index.js';
+import { waitWatching, workflowId } from './index.js';
 
 export type { RestoreRequest, RestoreResult, RestoreStatus };
 
@@ -63,14 +63,7 @@ export async function waitForRestore(
   handle: WorkflowHandle,
   onStatus?: (status: RestoreStatus) => void,
 ): Promise<RestoreResult> {
-  const poll = onStatus ? watchQuery(handle, restoreStatusQuery, onStatus) : undefined;
-  try {
-    return (await handle.result()) as RestoreResult;
-  } catch (error) {
-    throw toBackupError(error);
-  } finally {
-    poll?.stop();
-  }
+  return waitWatching<RestoreResult, RestoreStatus>(handle, restoreStatusQuery, onStatus);
 }
 
 export async function approveRestore(

@@ -18,6 +18,7 @@ import { sealerFor, openerFor } from '../../src/crypto/keys.js';
 import type { Opener } from '../../src/crypto/open.js';
 import { decryptFile } from '../../src/restore/decrypt.js';
 import { sha256File, tempDir } from '../helpers/files.js';
+import { failureOf } from '../helpers/errors.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 
 // Restores must read what our backups wrote and what plain gpg wrote, and must never leave behind a
@@ -46,19 +47,10 @@ async function sealedFile(dir: string, keyring: TestKeyring, size: number) {
   return { plaintextPath, sealedPath };
 }
 
-async function failure(promise: Promise<unknown>): Promise<BackupError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BackupError);
-  return error as BackupError;
-}
-
 /** Decrypts a damaged file: it must fail as DecryptionFailed, for good, and leave nothing behind. */
 async function expectNothingRestored(sourcePath: string, opener: Opener): Promise<BackupError> {
   const dir = tempDir('restore');
-  const error = await failure(decryptFile({ sourcePath, targetPath: join(dir, 'archive.dump'), opener }));
+  const error = await failureOf(decryptFile({ sourcePath, targetPath: join(dir, 'archive.dump'), opener }));
   expect(error.kind).toBe('DecryptionFailed');
   expect(error.retryable).toBe(false);
   expect(readdirSync(dir)).toEqual([]);
@@ -128,7 +120,7 @@ describe('decrypting a backup', () => {
     // openpgp.js releases the plaintext as it goes and reports the failed check at the end: the
     // stream must error, as a typed error.
     let streamed = 0;
-    const streamError = await failure(
+    const streamError = await failureOf(
       (async () => {
         for await (const chunk of await opener.open(createReadStream(flipped)))
           streamed += (chunk as Buffer).length;
@@ -151,7 +143,7 @@ describe('decrypting a backup', () => {
   it('fails, for another try, when the target cannot be written', async () => {
     const targetPath = join(tempDir('restore'), 'missing-dir', 'archive.dump');
     const opener = await openerOf(keyring);
-    const error = await failure(decryptFile({ sourcePath: sealed.sealedPath, targetPath, opener }));
+    const error = await failureOf(decryptFile({ sourcePath: sealed.sealedPath, targetPath, opener }));
     expect(error.kind).toBe('DecryptionFailed');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain(`cannot write ${targetPath}.partial: ENOENT`);
@@ -193,20 +185,20 @@ describe('the private key', () => {
     });
     expect(result.sha256).toBe(await sha256File(plaintextPath));
 
-    const wrong = await failure(openerOf(keyring, 'not the passphrase'));
+    const wrong = await failureOf(openerOf(keyring, 'not the passphrase'));
     expect(wrong.kind).toBe('Configuration');
     expect(wrong.message).toMatch(
       /^GPG_PRIVATE_KEY_FILE: GPG_PASSPHRASE does not unlock the key [0-9A-F]{40}$/,
     );
     expect(wrong.message).not.toContain('not the passphrase');
 
-    const missing = await failure(openerOf(keyring));
+    const missing = await failureOf(openerOf(keyring));
     expect(missing.kind).toBe('Configuration');
     expect(missing.message).toMatch(/^GPG_PRIVATE_KEY_FILE: .*protected by a passphrase; set GPG_PASSPHRASE/);
   });
 
   it('must be a private key', async () => {
-    const error = await failure(openerFor(restoreConfig(keyring.publicKeyFile)));
+    const error = await failureOf(openerFor(restoreConfig(keyring.publicKeyFile)));
     expect(error.kind).toBe('Configuration');
     expect(error.message).toBe(
       'GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key',
@@ -214,7 +206,7 @@ describe('the private key', () => {
 
     const text = join(tempDir('not-a-key'), 'key.asc');
     writeFileSync(text, 'just some text');
-    expect((await failure(openerFor(restoreConfig(text)))).message).toBe(
+    expect((await failureOf(openerFor(restoreConfig(text)))).message).toBe(
       'GPG_PRIVATE_KEY_FILE: no armored OpenPGP private key found',
     );
   });

@@ -15,11 +15,11 @@ import {
   type StartRestoreOptions,
 } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { BackupError } from '../../src/core/errors.js';
-import type { RestoreStatus } from '../../src/core/restore.js';
+import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore.js';
 import { startWorker, type RunningWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../workflows/shared.js';
 import { backupctl } from '../helpers/cli.js';
+import { failureOf } from '../helpers/errors.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
@@ -80,6 +80,14 @@ function restore(options: Omit<StartRestoreOptions, 'database'>): Promise<Workfl
   return startRestore(client, { database: source, taskQueue: config.temporal.taskQueue, ...options });
 }
 
+/** A target that already holds data, and a check that it still holds exactly that. */
+async function seededTarget(rows = 100) {
+  const name = newTarget();
+  await seedDatabase(name, rows);
+  const before = await tableFingerprints(name);
+  return { name, before, expectUnchanged: async () => expect(await tableFingerprints(name)).toEqual(before) };
+}
+
 /** Polls the status query until the restore waits for a human (or has ended). */
 async function awaitState(handle: WorkflowHandle, state: RestoreStatus['state']): Promise<RestoreStatus> {
   for (let i = 0; i < 300; i += 1) {
@@ -91,15 +99,6 @@ async function awaitState(handle: WorkflowHandle, state: RestoreStatus['state'])
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`restore never reached ${state}`);
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<BackupError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BackupError);
-  return error as BackupError;
 }
 
 describe('restore workflow', () => {
@@ -136,19 +135,7 @@ describe('restore workflow', () => {
         why: 'mallory is not in RESTORE_APPROVERS',
       }),
     ]);
-    expect(result.status.phases.map((p) => p.phase)).toEqual([
-      'resolve',
-      'thaw',
-      'fetch',
-      'check',
-      'decrypt',
-      'validate',
-      'plan',
-      'approval',
-      'prepare',
-      'restore',
-      'verify',
-    ]);
+    expect(result.status.phases.map((p) => p.phase)).toEqual([...RESTORE_PHASES]);
     expect(result.rtoMs).toBeGreaterThan(0);
     // The log is written; the download and the plaintext archive are gone.
     expect(readFileSync(result.logPath, 'utf8')).toMatch(/approved by alice/);
@@ -178,9 +165,7 @@ describe('restore workflow', () => {
   });
 
   it('rejection ends the restore with exit code 1 and leaves the target as it was', async () => {
-    const target = newTarget();
-    await seedDatabase(target, 100);
-    const before = await tableFingerprints(target);
+    const { name: target, expectUnchanged } = await seededTarget();
     const handle = await restore({ source: { latest: true }, target: { database: target } });
     await awaitState(handle, 'awaiting-approval');
     await rejectRestore(client, handle.workflowId, { by: 'bob', reason: 'wrong backup' });
@@ -188,14 +173,12 @@ describe('restore workflow', () => {
     await recordHistory(handle, 'restore-rejected');
     expect(error.kind).toBe('NotApproved');
     expect(error.message).toMatch(/rejected by bob: wrong backup/);
-    expect(await tableFingerprints(target)).toEqual(before);
+    await expectUnchanged();
     expect((await restoreStatus(client, handle.workflowId)).status?.state).toBe('rejected');
   });
 
   it('fails with a clear reason when nobody approves in time, target untouched', async () => {
-    const target = newTarget();
-    await seedDatabase(target, 100);
-    const before = await tableFingerprints(target);
+    const { name: target, expectUnchanged } = await seededTarget();
     const handle = await restore({
       source: { latest: true },
       target: { database: target },
@@ -204,13 +187,11 @@ describe('restore workflow', () => {
     const error = await failureOf(waitForRestore(handle));
     expect(error.kind).toBe('NotApproved');
     expect(error.message).toMatch(/nobody approved the restore within 2 s/);
-    expect(await tableFingerprints(target)).toEqual(before);
+    await expectUnchanged();
   });
 
   it('dry run stops after the plan: the target is not touched and no approval is asked', async () => {
-    const target = newTarget();
-    await seedDatabase(target, 100);
-    const before = await tableFingerprints(target);
+    const { name: target, expectUnchanged } = await seededTarget();
     const handle = await restore({
       source: { s3Key: backup.key },
       target: { database: target },
@@ -220,7 +201,7 @@ describe('restore workflow', () => {
     expect(result.status.state).toBe('dry-run-completed');
     expect(result.status.plan?.steps.join('\n')).toMatch(/pg_restore --clean --if-exists/);
     expect(result.status.plan?.tables.find((t) => t.table === 'users')?.currentBytes).toBeGreaterThan(0);
-    expect(await tableFingerprints(target)).toEqual(before);
+    await expectUnchanged();
   });
 
   it('--force restores a single table without approval and leaves the other tables untouched', async () => {
@@ -248,9 +229,7 @@ describe('restore workflow', () => {
   });
 
   it('refuses, at the plan, a partial restore of a table other tables point at', async () => {
-    const target = newTarget();
-    await seedDatabase(target, 100);
-    const before = await tableFingerprints(target);
+    const { name: target, expectUnchanged } = await seededTarget();
     const handle = await restore({
       source: { latest: true },
       target: { database: target },
@@ -262,7 +241,7 @@ describe('restore workflow', () => {
     expect(error.message).toMatch(
       /public\.images has a foreign key \(images_user_id_fkey\) to public\.users/,
     );
-    expect(await tableFingerprints(target)).toEqual(before);
+    await expectUnchanged();
   });
 
   it('refuses a target that does not exist without --create-db, before touching anything', async () => {
@@ -354,14 +333,11 @@ describe('RESTORE_VERIFY_SQL_FILE', () => {
 
 describe('a damaged or wrongly keyed backup fails before the target is touched', () => {
   let original: Buffer;
-  let target: string;
-  let before: Record<string, string>;
+  let target: Awaited<ReturnType<typeof seededTarget>>;
 
   beforeAll(async () => {
     original = Buffer.concat(await (await s3StoreOf(config).read(backup.key)).toArray());
-    target = newTarget();
-    await seedDatabase(target, 100);
-    before = await tableFingerprints(target);
+    target = await seededTarget();
   });
 
   afterAll(async () => {
@@ -371,10 +347,10 @@ describe('a damaged or wrongly keyed backup fails before the target is touched',
   async function restoreDamaged(bytes: Buffer, cliEnv = env) {
     await s3StoreOf(config).putBytes(backup.key, bytes);
     const run = await backupctl(
-      ['restore', '--s3-key', backup.key, '--target-db', target, '--force', '--wait'],
+      ['restore', '--s3-key', backup.key, '--target-db', target.name, '--force', '--wait'],
       cliEnv,
     );
-    expect(await tableFingerprints(target)).toEqual(before);
+    await target.expectUnchanged();
     return run;
   }
 
