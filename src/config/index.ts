@@ -50,6 +50,21 @@ export interface RestoreConfig {
   verifySqlFile?: string;
 }
 
+export interface MonitoringConfig {
+  /** The newest complete backup must be younger than this (the guide's 30 h). */
+  maxBackupAgeHours: number;
+  minFreeMb: number;
+  /** The newest successful drill must be younger than this. */
+  maxDrillAgeHours: number;
+  rtoTargetMinutes: number;
+  /** The worker's /metrics (prom-client); 0 turns it off. */
+  metricsPort: number;
+  /** The Temporal SDK's own metrics (Runtime telemetry); 0 turns them off. */
+  temporalMetricsPort: number;
+  /** A JSON POST (Slack-compatible) on every failed run. */
+  webhookUrl?: string;
+}
+
 export interface Config {
   environment: 'development' | 'production' | 'test';
   debug: boolean;
@@ -64,6 +79,7 @@ export interface Config {
   s3?: S3Config;
   encryption: { recipient?: string; publicKeyFile?: string };
   restore: RestoreConfig;
+  monitoring: MonitoringConfig;
   retention: { dailyDays: number; weeklyWeeks: number; monthlyMonths: number; keepNewest: number };
   schedules: {
     backupCron: string;
@@ -71,6 +87,10 @@ export interface Config {
     /** IANA zone the cron expressions are read in; BACKUP_TIMEZONE unless SCHEDULE_TIMEZONE says otherwise. */
     timeZone: string;
     catchupWindowMinutes: number;
+    /** The DR drill: restore the newest backup into a scratch database (daily by default). */
+    drillCron: string;
+    /** The re-read of every retained backup (monthly by default). */
+    rereadCron: string;
   };
   temporal: TemporalConfig;
   /** Names this machine's task queue: activities that share local files all run here. */
@@ -159,6 +179,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       retentionCron: v.RETENTION_SCHEDULE,
       timeZone: v.SCHEDULE_TIMEZONE ?? v.BACKUP_TIMEZONE,
       catchupWindowMinutes: v.SCHEDULE_CATCHUP_WINDOW_MINUTES,
+      drillCron: v.DRILL_SCHEDULE,
+      rereadCron: v.REREAD_SCHEDULE,
+    },
+    monitoring: {
+      maxBackupAgeHours: v.HEALTH_MAX_AGE_HOURS,
+      minFreeMb: v.HEALTH_MIN_FREE_MB,
+      maxDrillAgeHours: v.DRILL_MAX_AGE_HOURS,
+      rtoTargetMinutes: v.RTO_TARGET_MINUTES,
+      metricsPort: v.METRICS_PORT,
+      temporalMetricsPort: v.TEMPORAL_METRICS_PORT,
+      webhookUrl: v.NOTIFY_WEBHOOK_URL || undefined,
     },
     temporal: temporalConfig(v),
     workerHostId: v.WORKER_HOST_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
@@ -282,5 +313,6 @@ export function secretsOf(config: Config): string[] {
     config.s3?.accessKeyId,
     config.temporal.apiKey,
     config.restore.passphrase,
+    config.monitoring.webhookUrl,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 }

@@ -39,6 +39,7 @@ export const SECRET_VARIABLES = [
   'S3_SECRET_KEY',
   'TEMPORAL_API_KEY',
   'GPG_PASSPHRASE',
+  'NOTIFY_WEBHOOK_URL',
 ] as const;
 
 export const envSchema = z.object({
@@ -115,6 +116,16 @@ export const envSchema = z.object({
   SCHEDULE_TIMEZONE: z.string().refine(isValidTimeZone, { error: 'not a known IANA time zone' }).optional(),
   SCHEDULE_CATCHUP_WINDOW_MINUTES: int(1, 7 * 24 * 60).default(60),
   RETENTION_KEEP_NEWEST: int(1, 1000).default(3),
+
+  HEALTH_MAX_AGE_HOURS: int(1, 24 * 366).default(30),
+  HEALTH_MIN_FREE_MB: int(0, 1024 * 1024 * 1024).default(1024),
+  DRILL_SCHEDULE: cron.default('0 4 * * *'),
+  DRILL_MAX_AGE_HOURS: int(1, 24 * 366).default(30),
+  RTO_TARGET_MINUTES: int(1, 7 * 24 * 60).default(30),
+  REREAD_SCHEDULE: cron.default('0 5 1 * *'),
+  METRICS_PORT: int(0, 65535).default(9464),
+  TEMPORAL_METRICS_PORT: int(0, 65535).default(9465),
+  NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
 });
 
 function storageClassVariables() {
