@@ -2,12 +2,18 @@ import pg from 'pg';
 
 const ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 
+/** Another server than the machine's (a password cluster of test/helpers/password-cluster.ts). */
+export interface Server {
+  port: number;
+  password?: string;
+}
+
 export async function withClient<T>(
   database: string,
   work: (client: pg.Client) => Promise<T>,
-  port = ADMIN.port,
+  server: Server = { port: ADMIN.port },
 ): Promise<T> {
-  const client = new pg.Client({ ...ADMIN, port, database });
+  const client = new pg.Client({ ...ADMIN, ...server, database });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -57,24 +63,28 @@ break'), ('unicode', 'zażółć ✓');
 }
 
 /** One fingerprint per table: the md5 of every row in a fixed order. Equal fingerprints, equal contents. */
-export async function tableFingerprints(database: string): Promise<Record<string, string>> {
-  return withClient(database, async (c) => {
-    const tables = await c.query<{ s: string; t: string }>(
-      `SELECT table_schema AS s, table_name AS t FROM information_schema.tables
+export async function tableFingerprints(database: string, server?: Server): Promise<Record<string, string>> {
+  return withClient(
+    database,
+    async (c) => {
+      const tables = await c.query<{ s: string; t: string }>(
+        `SELECT table_schema AS s, table_name AS t FROM information_schema.tables
         WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2`,
-    );
-    const result: Record<string, string> = {};
-    for (const { s, t } of tables.rows) {
-      const name = `${pg.escapeIdentifier(s)}.${pg.escapeIdentifier(t)}`;
-      const { rows } = await c.query<{ n: string; h: string | null }>(
-        `SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS h FROM ${name} x`,
       );
-      result[`${s}.${t}`] = `${rows[0]!.n}:${rows[0]!.h}`;
-    }
-    const sequences = await c.query<{ name: string; value: string }>(
-      `SELECT schemaname || '.' || sequencename AS name, last_value::text AS value FROM pg_sequences ORDER BY 1`,
-    );
-    for (const { name, value } of sequences.rows) result[`sequence ${name}`] = value;
-    return result;
-  });
+      const result: Record<string, string> = {};
+      for (const { s, t } of tables.rows) {
+        const name = `${pg.escapeIdentifier(s)}.${pg.escapeIdentifier(t)}`;
+        const { rows } = await c.query<{ n: string; h: string | null }>(
+          `SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS h FROM ${name} x`,
+        );
+        result[`${s}.${t}`] = `${rows[0]!.n}:${rows[0]!.h}`;
+      }
+      const sequences = await c.query<{ name: string; value: string }>(
+        `SELECT schemaname || '.' || sequencename AS name, last_value::text AS value FROM pg_sequences ORDER BY 1`,
+      );
+      for (const { name, value } of sequences.rows) result[`sequence ${name}`] = value;
+      return result;
+    },
+    server,
+  );
 }

@@ -20,6 +20,7 @@ import { startWorker, type RunningWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../workflows/shared.js';
 import { backupctl } from '../helpers/cli.js';
 import { failureOf } from '../helpers/errors.js';
+import { startPasswordCluster } from '../helpers/password-cluster.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
@@ -328,6 +329,37 @@ describe('RESTORE_VERIFY_SQL_FILE', () => {
     );
     expect(run.exitCode, run.stderr).toBe(6);
     expect(run.stderr).toMatch(/error: .*expected one user/);
+  });
+});
+
+describe('restore into another server', () => {
+  it('--target-host and --target-port, with DB_USER and DB_PASSWORD (PGPASSWORD, never an argument)', async () => {
+    const cluster = await startPasswordCluster(55440);
+    const hostEnv = { ...env, DB_PASSWORD: cluster.password, TEMPORAL_TASK_QUEUE: uniqueName('rs_host') };
+    const hostWorker = await startWorker(loadConfig({ env: hostEnv }), {
+      workflowBundle: await workflowBundle(),
+    });
+    try {
+      const args = [
+        'restore',
+        '--s3-key',
+        backup.key,
+        '--target-host',
+        'localhost',
+        '--target-port',
+        '55440',
+      ];
+      const run = await backupctl(
+        [...args, '--target-db', 'copy', '--create-db', '--force', '--wait'],
+        hostEnv,
+      );
+      expect(run.exitCode, run.stderr).toBe(0);
+      const server = { port: cluster.port, password: cluster.password };
+      expect(await tableFingerprints('copy', server)).toEqual(await tableFingerprints(source));
+    } finally {
+      await hostWorker.shutdown();
+      await cluster.stop();
+    }
   });
 });
 
