@@ -28,6 +28,7 @@ import {
   runPgRestore,
   runVerifySql,
   targetDatabase,
+  wholeTablesListOf,
 } from '../src/restore/target.js';
 import type { Stores } from '../src/storage/index.js';
 import type { ThawState } from '../src/storage/types.js';
@@ -262,7 +263,7 @@ export function createRestoreActivities(config: Config, stores: Stores) {
             `pg_restore --clean --if-exists --jobs=${resolved.jobs}: replace ${scope === 'full' ? 'everything in the backup' : `${target.tables.length} tables`}`,
             ...(request.tables?.length
               ? [
-                  "note: pg_restore --table restores a table's definition and rows, not its indexes or constraints; --schema and --use-list restore those too",
+                  'each table comes back whole: definition, rows, indexes, constraints, triggers, owned sequences',
                 ]
               : []),
             `compare the row counts of ${target.tables.length} tables with the backup's`,
@@ -299,16 +300,20 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       return asActivity(secrets, () =>
         timed(async () => {
           const { request } = input;
-          const listPath = request.useList ? join(resolved.workDir, 'restore.list') : undefined;
-          if (listPath) await writeFile(listPath, request.useList!, { mode: 0o600 });
+          const list = await selectionList(input.archivePath, request, plan.tables);
+          const listPath = list === undefined ? undefined : join(resolved.workDir, 'restore.list');
+          if (listPath) {
+            await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
+            await writeFile(listPath, list!, { mode: 0o600 });
+          }
           await heartbeating(() =>
             runPgRestore(
               targetDatabase(config, plan.target),
               {
                 archivePath: input.archivePath,
                 jobs: plan.jobs,
-                tables: request.tables,
-                schemas: request.schemas,
+                // A list says everything; --schema alone is pg_restore's own selection.
+                schemas: listPath ? undefined : request.schemas,
                 listPath,
                 noOwner: request.noOwner,
               },
@@ -372,6 +377,20 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       });
     },
   };
+}
+
+/**
+ * The --use-list for a partial restore: the user's own, or, for --table, one that brings each
+ * table back whole (with its indexes, constraints, triggers and sequences). None for --schema only.
+ */
+async function selectionList(
+  archivePath: string,
+  request: RestoreRequest,
+  tables: TableInScope[],
+): Promise<string | undefined> {
+  if (request.useList) return request.useList;
+  if (request.tables?.length) return wholeTablesListOf(archivePath, tables);
+  return undefined;
 }
 
 async function refuseForeignKeysInto(db: DatabaseConfig, tables: TableInScope[]): Promise<void> {

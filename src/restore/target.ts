@@ -4,6 +4,7 @@ import type { Config, DatabaseConfig } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
 import {
   pgRestoreArgs,
+  wholeTablesList,
   type PgRestoreOptions,
   type RestoreTarget,
   type TableInScope,
@@ -155,9 +156,26 @@ export async function runVerifySql(db: DatabaseConfig, file: string, signal?: Ab
 
 /** `pg_restore --list` of an archive file: its number of TOC entries. */
 export async function listArchive(path: string, signal?: AbortSignal): Promise<number> {
-  const result = await execa('pg_restore', ['--list', path], { reject: false, cancelSignal: signal });
-  if (result.failed) throw permanent(toolError('pg_restore --list', result, 'RestoreFailed'));
-  return countTocEntries(String(result.stdout));
+  return countTocEntries(await readArchive(['--list'], path, signal));
+}
+
+/** What `pg_restore --use-list` needs to restore whole tables (see wholeTablesList). */
+export async function wholeTablesListOf(
+  path: string,
+  tables: TableInScope[],
+  signal?: AbortSignal,
+): Promise<string> {
+  const [toc, schemaSql] = await Promise.all([
+    readArchive(['--list'], path, signal),
+    readArchive(['--schema-only', '--file=-'], path, signal),
+  ]);
+  return wholeTablesList(toc, schemaSql, tables);
+}
+
+async function readArchive(args: string[], path: string, signal?: AbortSignal): Promise<string> {
+  const result = await execa('pg_restore', [...args, path], { reject: false, cancelSignal: signal });
+  if (result.failed) throw permanent(toolError(`pg_restore ${args[0]}`, result, 'RestoreFailed'));
+  return String(result.stdout);
 }
 
 /** Runs pg_restore into the target. SQL errors repeat on a retry; only lost connections are retried. */

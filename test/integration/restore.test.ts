@@ -209,7 +209,8 @@ describe('restore workflow', () => {
     const target = newTarget();
     await seedDatabase(target, 2_000);
     await withClient(target, (c) =>
-      c.query('UPDATE billing.invoices SET amount = 0; DELETE FROM public.images WHERE id % 2 = 0'),
+      c.query(`UPDATE billing.invoices SET amount = 0; DELETE FROM public.images WHERE id % 2 = 0;
+               ALTER TABLE billing.invoices DROP CONSTRAINT invoices_pkey; SELECT setval('billing.invoices_id_seq', 7)`),
     );
     const before = await tableFingerprints(target);
     const handle = await restore({
@@ -227,6 +228,39 @@ describe('restore workflow', () => {
     for (const other of ['public.images', 'public.users', 'odd schema.Mixed Case']) {
       expect(after[other]).toBe(before[other]);
     }
+    // The table comes back whole: its primary key and its sequence too (pg_restore --table alone would not).
+    expect(after['sequence billing.invoices_id_seq']).toBe('5000');
+    const keys = await withClient(target, (c) =>
+      c.query(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'billing.invoices'::regclass AND contype = 'p'",
+      ),
+    );
+    expect(keys.rows).toEqual([{ conname: 'invoices_pkey' }]);
+  });
+
+  it('--use-list restores the entries an edited pg_restore --list keeps (through the CLI)', async () => {
+    const target = newTarget();
+    await seedDatabase(target, 2_000);
+    await withClient(target, (c) =>
+      c.query('UPDATE billing.invoices SET amount = 0; DELETE FROM public.users WHERE id > 1500'),
+    );
+    const before = await tableFingerprints(target);
+    const plain = join(tempDir('plain'), 'backup.dump');
+    await keyring.decrypt(backup.localPath, plain);
+    const { stdout: toc } = await execa('pg_restore', ['--list', plain]);
+    // The operator's edit: comment out everything but the invoices table and its sequence.
+    const edited = toc
+      .split('\n')
+      .map((line) => (line.includes(' billing invoices') || line.startsWith(';') ? line : `;${line}`))
+      .join('\n');
+    const listFile = join(tempDir('list'), 'restore.list');
+    writeFileSync(listFile, edited);
+    const args = ['restore', '--file', backup.localPath, '--use-list', listFile, '--target-db', target];
+    const run = await backupctl([...args, '--force', '--wait'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const after = await tableFingerprints(target);
+    expect(after['billing.invoices']).toBe((await tableFingerprints(source))['billing.invoices']);
+    expect(after['public.users']).toBe(before['public.users']);
   });
 
   it('refuses, at the plan, a partial restore of a table other tables point at', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   conninfoDatabase,
@@ -6,6 +7,7 @@ import {
   pgRestoreArgs,
   relativeS3Key,
   tablesInScope,
+  wholeTablesList,
 } from '../../src/core/restore.js';
 import type { Manifest } from '../../src/core/manifest.js';
 
@@ -82,20 +84,63 @@ describe('tablesInScope', () => {
 
 describe('pgRestoreArgs', () => {
   it('cleans before restoring, stops on the first error, and quotes the database as conninfo', () => {
-    const args = pgRestoreArgs({ archivePath: '/w/a.dump', database: "it's db", jobs: 4, tables: ['users'] });
+    const args = pgRestoreArgs({
+      archivePath: '/w/a.dump',
+      database: "it's db",
+      jobs: 4,
+      schemas: ['billing'],
+    });
     expect(args).toEqual([
       "--dbname=dbname='it\\'s db'",
       '--jobs=4',
       '--clean',
       '--if-exists',
       '--exit-on-error',
-      '--table=users',
+      '--schema=billing',
       '/w/a.dump',
     ]);
   });
 
   it('escapes backslashes in conninfo', () => {
     expect(conninfoDatabase('a\\b')).toBe("dbname='a\\\\b'");
+  });
+});
+
+describe('wholeTablesList', () => {
+  // pg_restore --list and --schema-only of a database with a sequence, a comment, a foreign key, an
+  // index with a quoted name and a table in a schema with a space (test/fixtures).
+  const toc = readFileSync(new URL('../fixtures/tables.toc', import.meta.url), 'utf8');
+  const schemaSql = readFileSync(new URL('../fixtures/tables-schema.sql', import.meta.url), 'utf8');
+  const kept = (tables: { schema: string; table: string }[]) =>
+    wholeTablesList(toc, schemaSql, tables)
+      .trim()
+      .split('\n')
+      .map((line) => line.replace(/^\d+; \d+ \d+ /, '').replace(/ postgres$/, ''));
+
+  it('brings a table back with its data, constraints, indexes, default, owned sequence and comment', () => {
+    expect(kept([{ schema: 'billing', table: 'invoices' }])).toEqual([
+      'TABLE billing invoices',
+      'COMMENT billing TABLE invoices',
+      'SEQUENCE billing invoices_id_seq',
+      'SEQUENCE OWNED BY billing invoices_id_seq',
+      'DEFAULT billing invoices id',
+      'TABLE DATA billing invoices',
+      'SEQUENCE SET billing invoices_id_seq',
+      'CONSTRAINT billing invoices invoices_pkey',
+      'INDEX billing Inv Amount',
+    ]);
+  });
+
+  it('matches names with spaces whole, and leaves other tables and their foreign keys out', () => {
+    expect(kept([{ schema: 'odd schema', table: 'Mixed Case' }])).toEqual([
+      'TABLE odd schema Mixed Case',
+      'TABLE DATA odd schema Mixed Case',
+      'CONSTRAINT odd schema Mixed Case Mixed Case_pkey',
+      'INDEX odd schema mixed_v',
+    ]);
+    expect(kept([{ schema: 'public', table: 'users' }])).not.toContain(
+      'FK CONSTRAINT public images images_user_id_fkey',
+    );
   });
 });
 
