@@ -111,6 +111,12 @@ export async function download(
   options: { size: number; signal?: AbortSignal; onProgress?: (bytes: number) => void },
 ): Promise<{ bytes: number; resumedFrom: number }> {
   const partial = `${targetPath}.download`;
+  // An earlier attempt finished the download but was not reported: nothing to fetch again.
+  const done = await stat(targetPath).then(
+    (s) => s.size,
+    () => undefined,
+  );
+  if (done === options.size) return { bytes: done, resumedFrom: done };
   const already = await stat(partial).then(
     (s) => s.size,
     () => 0,
