@@ -34,6 +34,8 @@ describe('configuration', () => {
       retentionCron: '0 3 * * 0',
       timeZone: 'UTC',
       catchupWindowMinutes: 60,
+      drillCron: '0 4 * * *',
+      rereadCron: '0 5 1 * *',
     });
     expect(config.s3).toBeUndefined();
   });
