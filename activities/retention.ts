@@ -7,6 +7,8 @@ import {
   type CleanupReport,
   type PlannedBackup,
 } from '../src/retention/sweep.js';
+import type { DriftReport } from '../src/core/reconcile.js';
+import { reconcile } from '../src/health/reconcile.js';
 import type { Stores } from '../src/storage/index.js';
 import { asActivity } from './failure.js';
 
@@ -34,6 +36,11 @@ export function createRetentionActivities(config: Config, stores: Stores) {
       return asActivity(secrets, () =>
         cleanupIncomplete(stores, config.backup.prefix, new Date(Date.now() - STALE_AFTER_MS)),
       );
+    },
+
+    /** The 3-2-1 check of what the sweep kept: reported, never repaired (backupctl health --repair does). */
+    async reconcileCopies(_request: { database?: string }): Promise<DriftReport> {
+      return asActivity(secrets, () => reconcile(config, stores));
     },
   };
 }

@@ -1,5 +1,6 @@
-import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { RetentionActivities } from '../activities/retention.js';
+import type { DriftReport } from '../src/core/reconcile.js';
 import type { CleanupReport, PlannedBackup } from '../src/retention/sweep.js';
 
 export interface RetentionRequest {
@@ -14,6 +15,8 @@ export interface RetentionResult {
   plan: PlannedBackup[];
   deleted: string[];
   cleanup: CleanupReport;
+  /** Where the local and remote copies of the kept backups disagree; absent in sweeps started before it. */
+  drift?: DriftReport;
 }
 
 const shared = proxyActivities<RetentionActivities>({
@@ -23,8 +26,9 @@ const shared = proxyActivities<RetentionActivities>({
 
 /**
  * The retention sweep: plan (keep or delete, and why, for each complete backup), delete what the
- * plan says one backup at a time, then remove what failed runs left. Each deletion is an activity that
- * can be retried, so a sweep stopped half-way is finished by Temporal, or by the next sweep.
+ * plan says one backup at a time, remove what failed runs left, then compare the local and remote
+ * copies of what is left (3-2-1 reconciliation). Each deletion is an activity that can be retried,
+ * so a sweep stopped half-way is finished by Temporal, or by the next sweep.
  */
 export async function retentionWorkflow(request: RetentionRequest = {}): Promise<RetentionResult> {
   const asOf = request.asOf ?? new Date(workflowInfo().startTime).toISOString();
@@ -46,5 +50,8 @@ export async function retentionWorkflow(request: RetentionRequest = {}): Promise
     deleted.push(backup.dataKey);
   }
   const cleanup = await host.cleanupIncomplete({ database });
-  return { asOf, plan, deleted, cleanup };
+  // Sweeps in flight when this step was added must replay without it.
+  if (!patched('reconcile')) return { asOf, plan, deleted, cleanup };
+  const drift = await host.reconcileCopies({ database });
+  return { asOf, plan, deleted, cleanup, drift };
 }

@@ -1,7 +1,8 @@
 import { text } from 'node:stream/consumers';
 import { MANIFEST_SUFFIX } from '../core/naming.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
-import type { BackupStore } from '../storage/types.js';
+import { isComplete, type StoreCopy } from '../core/reconcile.js';
+import type { BackupStore, StoredObject } from '../storage/types.js';
 
 export interface CatalogEntry {
   manifestKey: string;
@@ -10,6 +11,9 @@ export interface CatalogEntry {
   locations: string[];
 }
 
+/** A store's copy of a backup, with the archive as the store reports it (size, storage class). */
+export type StoredCopy = StoreCopy & { archive?: StoredObject };
+
 /**
  * The complete backups in some stores: a backup counts only with its manifest and an archive of the
  * manifest's size beside it. Newest first.
@@ -17,18 +21,25 @@ export interface CatalogEntry {
 export async function listCompleteBackups(stores: BackupStore[]): Promise<CatalogEntry[]> {
   const entries = new Map<string, CatalogEntry>();
   for (const store of stores) {
-    for await (const object of store.list()) {
-      if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
-      const manifest = await readManifest(store, object.key);
-      if (!manifest) continue;
-      const archive = await store.stat(manifest.file.key);
-      if (archive?.size !== manifest.file.bytes) continue;
-      const entry = entries.get(object.key) ?? { manifestKey: object.key, manifest, locations: [] };
+    for (const [manifestKey, copy] of await listCopies(store)) {
+      if (!isComplete(copy)) continue;
+      const entry = entries.get(manifestKey) ?? { manifestKey, manifest: copy.manifest, locations: [] };
       entry.locations.push(store.location);
-      entries.set(object.key, entry);
+      entries.set(manifestKey, entry);
     }
   }
   return [...entries.values()].sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
+}
+
+/** Every readable manifest in a store, by key, with the archive it names (undefined when missing). */
+export async function listCopies(store: BackupStore): Promise<Map<string, StoredCopy>> {
+  const copies = new Map<string, StoredCopy>();
+  for await (const object of store.list()) {
+    if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
+    const manifest = await readManifest(store, object.key);
+    if (manifest) copies.set(object.key, { manifest, archive: await store.stat(manifest.file.key) });
+  }
+  return copies;
 }
 
 async function readManifest(store: BackupStore, key: string): Promise<Manifest | undefined> {

@@ -1,4 +1,5 @@
 import type { BackupProgress, RestoreStatus, RetentionResult } from '../client/index.js';
+import type { DriftReport } from '../core/reconcile.js';
 import type { PlannedBackup } from '../retention/sweep.js';
 
 export function formatBytes(bytes: number): string {
@@ -44,7 +45,15 @@ export function formatCleanup(result: RetentionResult): string {
   return [
     `deleted ${result.deleted.length} backups`,
     `cleaned up ${abortedUploads.length} unfinished uploads, ${orphanData.length} files without a manifest, ${danglingManifests.length} manifests without data`,
+    ...(result.drift ? [formatDrift(result.drift)] : []),
   ].join('\n');
+}
+
+/** The reconciliation's verdict, and each drifting backup on a line of its own. */
+function formatDrift({ checked, drift }: DriftReport): string {
+  if (drift.length === 0) return `copies: ${checked} backups compared, none drift`;
+  const lines = drift.map((d) => `  ${d.dataKey}: ${d.problems.join('; ')}`);
+  return [`copies: ${drift.length} of ${checked} backups drift (see backupctl health)`, ...lines].join('\n');
 }
 
 const TABLES_SHOWN = 20;

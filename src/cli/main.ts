@@ -14,6 +14,7 @@ import { loadConfigs, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
 import { sealerFor } from '../crypto/keys.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
+import { registerHealthCommand } from './health.js';
 import { registerRestoreCommands } from './restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
@@ -183,6 +184,7 @@ program
 
 registerRestoreCommands(program, config);
 registerScheduleCommands(program, configs);
+registerHealthCommand(program, configs);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {
   if (text === undefined) return new Date();

@@ -33,3 +33,13 @@ export async function withWorker<T>(
     await client.connection.close();
   }
 }
+
+/** The id of the first workflow the schedule started; the schedule records it a moment after the trigger. */
+export async function firstActionOf(client: Client, id: string): Promise<string> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const [first] = (await client.schedule.getHandle(id).describe()).info.recentActions;
+    if (first) return first.action.workflow.workflowId;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`schedule ${id} started no workflow`);
+}

@@ -14,7 +14,7 @@ import { backupctl } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
 import { testConfig, testEnv, uniqueName } from '../helpers/services.js';
-import { withWorker } from '../helpers/temporal.js';
+import { firstActionOf, withWorker } from '../helpers/temporal.js';
 
 describe('schedules on the real Temporal server', () => {
   let client: Client;
@@ -199,14 +199,4 @@ describe('schedules on the real Temporal server', () => {
 /** The variables a config was made from, for a second config or the CLI. */
 function envOf(config: Config): Record<string, string> {
   return testEnv({ DB_NAME: config.database.name, TEMPORAL_TASK_QUEUE: config.temporal.taskQueue });
-}
-
-/** The id of the first workflow the schedule started; the schedule records it a moment after the trigger. */
-async function firstActionOf(client: Client, id: string): Promise<string> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const [first] = (await client.schedule.getHandle(id).describe()).info.recentActions;
-    if (first) return first.action.workflow.workflowId;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`schedule ${id} started no workflow`);
 }

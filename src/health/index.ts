@@ -1,0 +1,173 @@
+import { readdir, readFile, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { connectClient } from '../client/index.js';
+import type { Config } from '../config/index.js';
+import {
+  backupAgeCheck,
+  copiesCheck,
+  drillCheck,
+  failed,
+  freeSpaceCheck,
+  schedulesCheck,
+  type CheckResult,
+  type HealthCheck,
+  type ScheduleFacts,
+} from '../core/health.js';
+import { DRILL_REPORT_PREFIX, REPORTS_FOLDER, type DrillReport } from '../core/outcome.js';
+import { newestComplete, reconcileCopies, type DriftReport } from '../core/reconcile.js';
+import { listSchedules, type ScheduleStatus } from '../schedules/index.js';
+import { openStores, type Stores } from '../storage/index.js';
+import { collectCopies, messageOf, repairRemoteCopies, type RepairOutcome } from './reconcile.js';
+
+// `backupctl health`, the I/O: gathers the facts of each check (stores, BACKUP_DIR, Temporal) and
+// lets src/core/health.ts judge them. It never connects to PostgreSQL and needs no DB_PASSWORD. A
+// check that cannot gather its facts fails on its own; the others still run.
+
+export interface DatabaseHealth {
+  database: string;
+  checks: CheckResult[];
+  /** Every drifting backup (the copies check names the first few); absent when the stores could not be read. */
+  drift?: DriftReport;
+  /** With --repair: what was uploaded again, before the checks ran. */
+  repairs: RepairOutcome[];
+}
+
+export interface HealthOptions {
+  repair?: boolean;
+  now?: Date;
+}
+
+/** The health of each database, with one Temporal connection for all of them. */
+export async function checkHealth(configs: Config[], options: HealthOptions = {}): Promise<DatabaseHealth[]> {
+  const temporal = await connectClient(configs[0]!.temporal).catch((error: unknown) => error as Error);
+  try {
+    const results: DatabaseHealth[] = [];
+    for (const config of configs) results.push(await databaseHealth(config, temporal, options));
+    return results;
+  } finally {
+    if (!(temporal instanceof Error)) await temporal.connection.close();
+  }
+}
+
+async function databaseHealth(
+  config: Config,
+  temporal: Client | Error,
+  options: HealthOptions,
+): Promise<DatabaseHealth> {
+  const now = options.now ?? new Date();
+  const stores = openStores(config);
+  const repairs = options.repair ? await repairRemoteCopies(config, stores) : [];
+  const { maxDrillAgeHours, minFreeMb } = config.monitoring;
+  const [catalog, others] = await Promise.all([
+    catalogChecks(config, stores, now),
+    Promise.all([
+      guarded('disk-space', async () =>
+        freeSpaceCheck(config.backup.dir, await freeBytes(config.backup.dir), minFreeMb),
+      ),
+      guarded('schedules', async () => schedulesCheck(await scheduleFacts(temporal, config))),
+      guarded('drill', async () => drillCheck(await drillReports(config), maxDrillAgeHours, now)),
+    ]),
+  ]);
+  return {
+    database: config.database.name,
+    checks: [...catalog.checks, ...others],
+    drift: catalog.drift,
+    repairs,
+  };
+}
+
+/** (a) and (b), from one listing of both stores; both fail, saying why, when a store cannot be read. */
+async function catalogChecks(
+  config: Config,
+  stores: Stores,
+  now: Date,
+): Promise<{ checks: CheckResult[]; drift?: DriftReport }> {
+  const withRemote = Boolean(stores.remote);
+  try {
+    const copies = await collectCopies(config, stores);
+    const drift = reconcileCopies(copies, withRemote);
+    const newest = newestComplete(copies);
+    return {
+      checks: [
+        backupAgeCheck(newest, config.monitoring.maxBackupAgeHours, now),
+        copiesCheck(drift, withRemote),
+      ],
+      drift,
+    };
+  } catch (error) {
+    const reason = `cannot list the backups: ${messageOf(error)}`;
+    return { checks: [failed('backup-age', reason), failed('copies', reason)] };
+  }
+}
+
+/** Runs a check; an error while gathering its facts fails that check only, with the error's message. */
+async function guarded(check: HealthCheck, run: () => Promise<CheckResult>): Promise<CheckResult> {
+  try {
+    return await run();
+  } catch (error) {
+    return failed(check, messageOf(error));
+  }
+}
+
+/** Bytes an unprivileged writer may still use (df's "Avail"), as the worker writes without root's reserve. */
+async function freeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`${dir}: ${error.code === 'ENOENT' ? 'no such directory (BACKUP_DIR)' : error.message}`);
+  });
+  return fs.bavail * fs.bsize;
+}
+
+async function scheduleFacts(temporal: Client | Error, config: Config): Promise<ScheduleFacts[]> {
+  if (temporal instanceof Error) throw temporal;
+  const statuses = await listSchedules(temporal, config);
+  return Promise.all(
+    statuses.map(async (s) => ({
+      id: s.id,
+      state: s.state,
+      note: s.note,
+      runs: await runStatuses(temporal, s),
+    })),
+  );
+}
+
+/** The status of each recent run's workflow, newest first; runs whose history is gone say NOT_FOUND. */
+async function runStatuses(temporal: Client, schedule: ScheduleStatus): Promise<ScheduleFacts['runs']> {
+  const newestFirst = [...schedule.recentRuns].sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime());
+  return Promise.all(
+    newestFirst.map(async ({ workflowId }) => {
+      try {
+        return { workflowId, status: (await temporal.workflow.getHandle(workflowId).describe()).status.name };
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_FOUND' };
+        throw error;
+      }
+    }),
+  );
+}
+
+/** This database's drill reports in BACKUP_DIR/reports; none when the folder is not there yet. */
+async function drillReports(config: Config): Promise<DrillReport[]> {
+  const folder = join(config.backup.dir, REPORTS_FOLDER);
+  const names = await readdir(folder).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  const reports = await Promise.all(
+    names
+      .filter((name) => name.startsWith(DRILL_REPORT_PREFIX) && name.endsWith('.json'))
+      .map((name) => readReport(join(folder, name))),
+  );
+  return reports.filter(
+    (r): r is DrillReport => r?.database === config.database.name && typeof r.finishedAt === 'string',
+  );
+}
+
+async function readReport(path: string): Promise<DrillReport | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as DrillReport;
+  } catch {
+    // A report being written or damaged proves no drill; the others still count.
+    return undefined;
+  }
+}

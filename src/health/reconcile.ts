@@ -1,0 +1,89 @@
+import { listCopies } from '../backup/catalog.js';
+import type { Config } from '../config/index.js';
+import { serializeManifest, type Manifest } from '../core/manifest.js';
+import { reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
+import { hashFile } from '../restore/source.js';
+import type { Stores } from '../storage/index.js';
+import type { BackupStore } from '../storage/types.js';
+
+// 3-2-1 reconciliation, the I/O: what each store holds of this database's backups (manifests, and the
+// archives' size and storage class from the store), compared by src/core/reconcile.ts. Used by
+// `backupctl health` (and --repair) and by the retention sweep.
+
+/** What each store holds of this database's backups, by manifest key. */
+export async function collectCopies(config: Config, stores: Stores): Promise<BackupCopies[]> {
+  const [local, remote] = await Promise.all([
+    listCopies(stores.local),
+    stores.remote ? listCopies(stores.remote) : new Map<string, never>(),
+  ]);
+  return [...new Set([...local.keys(), ...remote.keys()])]
+    .map((manifestKey) => ({ manifestKey, local: local.get(manifestKey), remote: remote.get(manifestKey) }))
+    .filter((c) => (c.local ?? c.remote)!.manifest.database === config.database.name);
+}
+
+/** Where the local and remote copies of this database's complete backups disagree. */
+export async function reconcile(config: Config, stores: Stores): Promise<DriftReport> {
+  return reconcileCopies(await collectCopies(config, stores), Boolean(stores.remote));
+}
+
+export interface RepairOutcome {
+  dataKey: string;
+  repaired: boolean;
+  detail: string;
+}
+
+/**
+ * Uploads again every remote copy that is missing or damaged, from a local copy verified against its
+ * manifest first; then the manifest, remote then local, as the backup writes it. Deletes nothing:
+ * it only writes the backup's own keys. One failure does not stop the others.
+ */
+export async function repairRemoteCopies(config: Config, stores: Stores): Promise<RepairOutcome[]> {
+  const { remote } = stores;
+  if (!remote) return [];
+  const copies = await collectCopies(config, stores);
+  const repairable = reconcileCopies(copies, true).drift.filter((d) => d.repairable);
+  const outcomes: RepairOutcome[] = [];
+  for (const drift of repairable) {
+    const { manifest } = copies.find((c) => c.manifestKey === drift.manifestKey)!.local!;
+    const outcome = await repairOne(config, stores, remote, drift.manifestKey, manifest).catch(
+      (error: unknown) => ({ dataKey: drift.dataKey, repaired: false, detail: messageOf(error) }),
+    );
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+async function repairOne(
+  config: Config,
+  stores: Stores,
+  remote: BackupStore,
+  manifestKey: string,
+  manifest: Manifest,
+): Promise<RepairOutcome> {
+  const { key, bytes, sha256 } = manifest.file;
+  const path = stores.local.pathOf(key);
+  const actual = await hashFile(path);
+  if (actual.bytes !== bytes || actual.sha256 !== sha256) {
+    const found = `sha256 ${actual.sha256.slice(0, 12)}…, ${actual.bytes} bytes`;
+    const detail = `the local copy does not match its manifest (${found}): not uploaded`;
+    return { dataKey: key, repaired: false, detail };
+  }
+  const storageClass = config.s3?.storageClasses?.[manifest.kind];
+  const put = await remote.putFile(key, path, { storageClass });
+  const text = serializeManifest({
+    ...manifest,
+    remote: { location: remote.location, key, etag: put.etag, storageClass },
+  });
+  await remote.putBytes(manifestKey, text);
+  await stores.local.putBytes(manifestKey, text);
+  const where = `${remote.location}${key}${storageClass ? ` (${storageClass})` : ''}`;
+  return {
+    dataKey: key,
+    repaired: true,
+    detail: `uploaded ${put.size} bytes to ${where}, then its manifest`,
+  };
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
