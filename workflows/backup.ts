@@ -18,6 +18,7 @@ import {
   type BackupProgress,
   type BackupStep,
 } from './shared.js';
+import { reportedRun } from './report.js';
 
 export interface BackupRequest {
   /** DB_NAME of the database to back up; may be left out when the workers back up only one. */
@@ -60,6 +61,15 @@ function hostActivities(taskQueue: string, maximumAttempts: number) {
  * Each step is an activity of its own, so its outcome (bytes, time, result) is in the history.
  */
 export async function backupWorkflow(request: BackupRequest = {}): Promise<BackupResult> {
+  return reportedRun(
+    'backup',
+    request.database,
+    () => runBackup(request),
+    (result) => ({ fileBytes: result.fileBytes, bytesUploaded: result.remote ? result.fileBytes : 0 }),
+  );
+}
+
+async function runBackup(request: BackupRequest): Promise<BackupResult> {
   const progress: BackupProgress = { step: 'plan', completed: [] };
   setHandler(progressQuery, () => progress);
   const durationsMs: BackupResult['durationsMs'] = {};

@@ -26,6 +26,7 @@ import {
   rejectSignal,
   restoreStatusQuery,
 } from './shared.js';
+import { reportedRun } from './report.js';
 
 export interface RestoreResult {
   status: RestoreStatus;
@@ -48,6 +49,15 @@ export interface RestoreWorkflowInput extends RestoreRequest {
  * before the backup is fully fetched, decrypted, checked and approved.
  */
 export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<RestoreResult> {
+  return reportedRun(
+    'restore',
+    input.database,
+    () => runRestore(input),
+    (result) => ({ rtoMs: result.rtoMs }),
+  );
+}
+
+async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
   const status: RestoreStatus = { state: 'resolving', phases: [], refused: [], targetTouched: false };
   setHandler(restoreStatusQuery, () => status);
   const approvals = handleApprovals(status);

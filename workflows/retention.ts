@@ -2,6 +2,7 @@ import { patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temp
 import type { RetentionActivities } from '../activities/retention.js';
 import type { DriftReport } from '../src/core/reconcile.js';
 import type { CleanupReport, PlannedBackup } from '../src/retention/sweep.js';
+import { reportedRun } from './report.js';
 
 export interface RetentionRequest {
   /** DB_NAME of the database whose backups to sweep; may be left out when workers serve only one. */
@@ -31,6 +32,15 @@ const shared = proxyActivities<RetentionActivities>({
  * so a sweep stopped half-way is finished by Temporal, or by the next sweep.
  */
 export async function retentionWorkflow(request: RetentionRequest = {}): Promise<RetentionResult> {
+  return reportedRun(
+    'retention',
+    request.database,
+    () => sweep(request),
+    (result) => ({ staleUploads: result.cleanup.abortedUploads.length }),
+  );
+}
+
+async function sweep(request: RetentionRequest): Promise<RetentionResult> {
   const asOf = request.asOf ?? new Date(workflowInfo().startTime).toISOString();
   const { database } = request;
   const host = proxyActivities<RetentionActivities>({

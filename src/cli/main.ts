@@ -15,6 +15,7 @@ import { BackupError, exitCodeOf } from '../core/errors.js';
 import { sealerFor } from '../crypto/keys.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
 import { registerHealthCommand } from './health.js';
+import { registerMetricsCommand } from './metrics.js';
 import { registerRestoreCommands } from './restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
@@ -73,7 +74,11 @@ program
     // Loaded here, not at the top: the worker's modules take half a second that other commands need not pay.
     const { DefaultLogger, Runtime } = await import('@temporalio/worker');
     const { startWorker } = await import('../worker/index.js');
-    Runtime.install({ logger: new DefaultLogger(cfg.debug ? 'DEBUG' : 'INFO') });
+    const { sdkTelemetryOptions } = await import('../metrics/temporal.js');
+    Runtime.install({
+      logger: new DefaultLogger(cfg.debug ? 'DEBUG' : 'INFO'),
+      telemetryOptions: sdkTelemetryOptions(cfg.monitoring.temporalMetricsPort),
+    });
     const worker = await startWorker(all);
     const databases = all.map((c) => c.database.name).join(', ');
     console.error(
@@ -185,6 +190,7 @@ program
 registerRestoreCommands(program, config);
 registerScheduleCommands(program, configs);
 registerHealthCommand(program, configs);
+registerMetricsCommand(program, configs);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {
   if (text === undefined) return new Date();

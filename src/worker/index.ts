@@ -8,6 +8,7 @@ import {
 } from '@temporalio/worker';
 import {
   createBackupActivities,
+  createReportActivities,
   createRestoreActivities,
   createRetentionActivities,
 } from '../../activities/index.js';
@@ -15,6 +16,8 @@ import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
 import { hostTaskQueueName, restoreTaskQueueName } from '../core/plan.js';
 import { sealerFor } from '../crypto/keys.js';
+import { WorkerMetrics } from '../metrics/registry.js';
+import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
@@ -41,14 +44,16 @@ const quietBundlerLogger = {
 };
 
 /** One database's activities, with its own keys and stores. */
-async function activitiesFor(config: Config) {
+async function activitiesFor(config: Config, metrics: WorkerMetrics) {
   const sealer = await sealerFor(config);
   const stores = openStores(config);
   await stores.local.ensureFolder(config.backup.dir);
+  metrics.addDatabase(config, stores);
   return {
     ...createBackupActivities({ config, sealer, local: stores.local, remote: stores.remote }),
     ...createRetentionActivities(config, stores),
     ...createRestoreActivities(config, stores),
+    ...createReportActivities(config, metrics),
   };
 }
 
@@ -63,7 +68,7 @@ export interface RunningWorker {
  * Starts the pollers of one host: the shared queue (workflows, planning), this host's own queue
  * (the activities that read and write local files) and, when it may restore, the restore queue; for
  * one database or several. The Temporal
- * connection and queues are the first database's: all of them share one worker.
+ * connection, queues and METRICS_PORT are the first database's: all of them share one worker.
  */
 export async function startWorker(
   configs: Config | Config[],
@@ -72,10 +77,14 @@ export async function startWorker(
   const all = Array.isArray(configs) ? configs : [configs];
   const config = all[0]!;
   await checkDependencies();
+  const metrics = new WorkerMetrics();
   const byDatabase = new Map<string, Awaited<ReturnType<typeof activitiesFor>>>();
   for (const databaseConfig of all)
-    byDatabase.set(databaseConfig.database.name, await activitiesFor(databaseConfig));
+    byDatabase.set(databaseConfig.database.name, await activitiesFor(databaseConfig, metrics));
   const activities = routeByDatabase(byDatabase);
+  const { metricsPort } = config.monitoring;
+  // Before the pollers: a port in use fails the start before any of them holds the process open.
+  const metricsServer = metricsPort ? await serveMetrics(metrics.registry, metricsPort) : undefined;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const hostQueue = hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
   const workflowSource = options.workflowBundle
@@ -108,7 +117,9 @@ export async function startWorker(
       })
     : undefined;
   const workers = restore ? [shared, host, restore] : [shared, host];
-  const done = Promise.all(workers.map((worker) => worker.run())).then(() => connection.close());
+  const done = Promise.all(workers.map((worker) => worker.run()))
+    .then(() => connection.close())
+    .finally(() => metricsServer?.close());
   return {
     done,
     taskQueues: workers.map((worker) => worker.options.taskQueue),

@@ -17,6 +17,9 @@ export function testEnv(overrides: Record<string, string | undefined>): Record<s
   const env: Record<string, string | undefined> = {
     ...servicesEnv(),
     BACKUP_RETRY_ATTEMPTS: '2',
+    // Tests run workers side by side: the default ports would collide. A test that wants them picks free ones.
+    METRICS_PORT: '0',
+    TEMPORAL_METRICS_PORT: '0',
     ...overrides,
   };
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

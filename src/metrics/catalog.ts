@@ -1,0 +1,68 @@
+import { listCompleteBackups } from '../backup/catalog.js';
+import type { Config } from '../config/index.js';
+import { storeList, type Stores } from '../storage/index.js';
+import type { BackupStore } from '../storage/types.js';
+
+/** What the catalog of complete backups says about one database: the source of the guide's gauges. */
+export interface CatalogFacts {
+  /** The newest complete backup; undefined when there is none. */
+  newest?: { completedAtSeconds: number; fileBytes: number };
+  count: number;
+  /** Complete backups in each place; remote is undefined when no bucket is configured. */
+  copies: { local: number; remote?: number };
+}
+
+/** Reads the catalog (manifests with their archives) of this configuration's database. */
+export async function readCatalogFacts(config: Config, stores: Stores): Promise<CatalogFacts> {
+  const entries = (await listCompleteBackups(storeList(stores))).filter(
+    (e) => e.manifest.database === config.database.name,
+  );
+  const newest = entries[0];
+  const countIn = (store: BackupStore) => entries.filter((e) => e.locations.includes(store.location)).length;
+  return {
+    newest: newest && {
+      completedAtSeconds: Date.parse(newest.manifest.completedAt) / 1000,
+      fileBytes: newest.manifest.file.bytes,
+    },
+    count: entries.length,
+    copies: { local: countIn(stores.local), remote: stores.remote && countIn(stores.remote) },
+  };
+}
+
+/**
+ * Listing a bucket on every scrape would cost requests and seconds: one listing serves the scrapes
+ * of a while. A listing that fails is logged and the last good one is served, so one S3 hiccup
+ * neither blanks the gauges nor fails the whole scrape; stale values still age into BackupTooOld.
+ */
+export class CachedCatalog {
+  private cached?: { facts: Promise<CatalogFacts | undefined>; readAt: number };
+  private lastGood?: CatalogFacts;
+
+  constructor(
+    readonly database: string,
+    private readonly read: () => Promise<CatalogFacts>,
+    private readonly onError: (error: unknown) => void,
+    private readonly maxAgeMs = 60_000,
+  ) {}
+
+  facts(): Promise<CatalogFacts | undefined> {
+    if (!this.cached || Date.now() - this.cached.readAt > this.maxAgeMs) {
+      this.cached = { facts: this.readOrLastGood(), readAt: Date.now() };
+    }
+    return this.cached.facts;
+  }
+
+  /** The catalog changed (a backup finished, a sweep deleted some): the next scrape reads it again. */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  private async readOrLastGood(): Promise<CatalogFacts | undefined> {
+    try {
+      this.lastGood = await this.read();
+    } catch (error) {
+      this.onError(error);
+    }
+    return this.lastGood;
+  }
+}

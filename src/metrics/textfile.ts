@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Registry } from 'prom-client';
+import type { Config } from '../config/index.js';
+import { openStores } from '../storage/index.js';
+import { CachedCatalog, readCatalogFacts } from './catalog.js';
+import { registerCatalogGauges } from './registry.js';
+
+/**
+ * Writes the catalog gauges of these databases for node-exporter's textfile collector. Written to a
+ * temporary file in the same folder and renamed, so the collector never reads half a file. A listing
+ * that fails fails the command and leaves the old file: its timestamps age into BackupTooOld.
+ */
+export async function writeMetricsTextfile(path: string, configs: Config[]): Promise<void> {
+  const registry = new Registry();
+  const catalogs = configs.map(
+    (config) =>
+      new CachedCatalog(
+        config.database.name,
+        () => readCatalogFacts(config, openStores(config)),
+        (error) => {
+          throw error;
+        },
+      ),
+  );
+  registerCatalogGauges(registry, catalogs);
+  const text = await registry.metrics();
+  // The collector reads only *.prom files: a dot file without that suffix is never half-read.
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temporary, text, { mode: 0o644 });
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ReportActivities, ReportedRun } from '../activities/report.js';
+import type { RunKind } from '../src/core/outcome.js';
+import { describeFailure } from './shared.js';
+
+/** Facts of a successful run for its report (bytes, RTO...), beyond kind, duration and result. */
+type RunDetails = Omit<Partial<ReportedRun>, 'kind' | 'database' | 'workflowId' | 'ok' | 'durationMs'>;
+
+/**
+ * Runs a workflow's work and reports its outcome (reportRun: metrics, and the webhook on failure),
+ * success or failure, then returns or rethrows as the work did. `database` routes the report; left
+ * out, the only database's worker takes it.
+ */
+export async function reportedRun<T>(
+  kind: RunKind,
+  database: string | undefined,
+  work: () => Promise<T>,
+  details: (result: T) => RunDetails,
+): Promise<T> {
+  const base = { kind, database, workflowId: workflowInfo().workflowId };
+  const durationMs = () => Date.now() - workflowInfo().startTime.getTime();
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await report({
+      ...base,
+      ok: false,
+      durationMs: durationMs(),
+      errorKind: errorKindOf(error),
+      error: describeFailure(error),
+    });
+    throw error;
+  }
+  await report({ ...base, ok: true, durationMs: durationMs(), ...details(result) });
+  return result;
+}
+
+/**
+ * A failed report is logged, never the run's failure. Runs recorded before reports existed (test/histories)
+ * had no such activity: patched() keeps replaying them as they ran.
+ */
+async function report(outcome: ReportedRun): Promise<void> {
+  if (!patched('report-run')) return;
+  const { reportRun } = proxyActivities<ReportActivities>({
+    // The shared queue: any worker's metrics will do, and the run's host may be the one that failed.
+    taskQueue: workflowInfo().taskQueue,
+    startToCloseTimeout: '30 seconds',
+    retry: { maximumAttempts: 3 },
+  });
+  // A cancelled run still reports that it failed.
+  await CancellationScope.nonCancellable(() => reportRun(outcome)).catch((error: unknown) =>
+    log.warn('could not report the run', { error: describeFailure(error) }),
+  );
+}
+
+/** Our error kind (ERROR_KINDS) when an activity or the workflow threw one; General otherwise. */
+function errorKindOf(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure && cause.type ? cause.type : 'General';
+}
