@@ -344,6 +344,9 @@ async function ourBackup({ database, level, folder, key, s3, stamp }) {
     TEMPORAL_TASK_QUEUE: `durable-backup-bench-${stamp}-${database}`,
     S3_PREFIX: prefix,
     PG_DUMP_COMPRESSION: String(level),
+    // Nothing to scrape here, and a worker of the developer's may hold the default ports.
+    METRICS_PORT: '0',
+    TEMPORAL_METRICS_PORT: '0',
   };
   const workerLog = join(folder, `worker-${database}.log`);
   cleanups.push([`remove ${backupDir}`, () => rm(backupDir, { recursive: true, force: true })]);
