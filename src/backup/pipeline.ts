@@ -7,6 +7,7 @@ import type { Sealer } from '../crypto/index.js';
 import type { DumpFacts, RunningDump } from '../postgres/dump.js';
 import { startTocReader } from '../postgres/verify.js';
 import type { GrowingUpload } from '../storage/types.js';
+import { Gather } from './gather.js';
 import { HashingStream, PartHashingStream } from './hash.js';
 
 export interface StepTimes {
@@ -39,7 +40,7 @@ const PROGRESS_INTERVAL_MS = 1_000;
  * running through the moments when encryption, hashing or an upload keep this process busy.
  */
 const PIPE_BUFFER_BYTES = 32 * 1024 * 1024;
-/** pg_dump writes 64 KiB at a time; OpenPGP's per-chunk work costs a third less CPU on 1 MiB chunks. */
+/** What every stage after the pipe handles at a time: see Gather. */
 const CHUNK_BYTES = 1024 * 1024;
 
 /**
@@ -57,7 +58,8 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
   const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
 
   const toc = startTocReader(signal);
-  const archiveHash = new HashingStream({ writableHighWaterMark: PIPE_BUFFER_BYTES });
+  const gather = new Gather(CHUNK_BYTES, PIPE_BUFFER_BYTES);
+  const archiveHash = new HashingStream();
   const plaintext = new PassThrough();
   const fileHash = new HashingStream();
   const partHash = upload && new PartHashingStream(upload.partSize);
@@ -76,9 +78,7 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
     };
   try {
     const [, , facts, tocEntries] = await Promise.all([
-      pipeline(dump.archive, archiveHash, new TeeTo(toc.input), new Rechunk(CHUNK_BYTES), plaintext, {
-        signal,
-      }),
+      pipeline(dump.archive, gather, archiveHash, new TeeTo(toc.input), plaintext, { signal }),
       sealer
         .seal(plaintext)
         .then((sealed) => pipeline(sealed, fileHash, ...(partHash ? [partHash] : []), writer, { signal }))
@@ -150,34 +150,5 @@ class TeeTo extends Transform {
 
   private sideOpen(): boolean {
     return !this.side.destroyed && !this.side.writableEnded;
-  }
-}
-
-/** Joins small chunks into chunks of about size bytes. */
-class Rechunk extends Transform {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-
-  constructor(private readonly size: number) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= this.size) this.push(this.joinPending());
-    callback();
-  }
-
-  override _flush(callback: TransformCallback) {
-    if (this.pendingBytes > 0) this.push(this.joinPending());
-    callback();
-  }
-
-  private joinPending(): Buffer {
-    const joined = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    return joined;
   }
 }

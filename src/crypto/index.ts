@@ -66,9 +66,7 @@ export function openpgpSealer(keys: openpgp.PublicKey[]): Sealer {
     fingerprints: keys.map((key) => key.getFingerprint().toUpperCase()),
     async seal(plaintext) {
       try {
-        const message = await openpgp.createMessage({
-          binary: Readable.toWeb(plaintext) as ReadableStream<Uint8Array>,
-        });
+        const message = await openpgp.createMessage({ binary: webStreamOf(plaintext) });
         const encrypted = await openpgp.encrypt({
           message,
           encryptionKeys: keys,
@@ -87,6 +85,35 @@ export function openpgpSealer(keys: openpgp.PublicKey[]): Sealer {
       }
     },
   };
+}
+
+/**
+ * The plaintext as the web stream openpgp reads. Like Readable.toWeb, it ends or fails with the
+ * plaintext, and a cancel (the encrypted side failed) destroys the plaintext with its reason; unlike
+ * it, it copies only the chunks that share their memory (see unshared()).
+ */
+function webStreamOf(plaintext: Readable): ReadableStream<Uint8Array> {
+  const chunks = plaintext[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(unshared(next.value));
+    },
+    cancel(reason: unknown) {
+      plaintext.destroy(reason as Error);
+    },
+  });
+}
+
+/**
+ * The chunk as a plain Uint8Array (openpgp expects no Buffer) on memory no other chunk shares:
+ * openpgp's reader may reach back into a chunk's ArrayBuffer. A chunk that owns all of its
+ * ArrayBuffer (the pipeline's gathered chunks do) is not copied; a slice of Node's pool is.
+ */
+function unshared(chunk: Buffer): Uint8Array {
+  const ownsItsMemory = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+  return ownsItsMemory ? new Uint8Array(chunk.buffer, 0, chunk.byteLength) : new Uint8Array(chunk);
 }
 
 /** openpgp.js's message, without the prefix naming the call that failed. */

@@ -36,6 +36,11 @@ import type {
 
 /** Parts in flight at once: enough to fill a link, small enough that memory stays flat (parts stream from disk). */
 const PART_CONCURRENCY = 4;
+/**
+ * Parts are read from the file in 1 MiB reads rather than the default 64 KiB: sixteen times fewer
+ * reads and socket writes for the same bytes, and at most PART_CONCURRENCY MiB in memory.
+ */
+const READ_BYTES = 1024 * 1024;
 
 export function createS3Client(config: S3Config): S3Client {
   return new S3Client({
@@ -345,7 +350,7 @@ export class S3Store implements BackupStore {
               Key: this.fullKey(checkpoint.key),
               UploadId: checkpoint.uploadId,
               PartNumber: range.partNumber,
-              Body: file.createReadStream({ start: range.start, end: range.end, autoClose: false }),
+              Body: readRange(file, range),
               ContentLength: range.end - range.start + 1,
               ChecksumSHA256: checksum,
             }),
@@ -436,9 +441,18 @@ export class S3Store implements BackupStore {
 
 async function sha256OfRange(file: FileHandle, range: PartRange): Promise<string> {
   const hash = createHash('sha256');
-  const stream = file.createReadStream({ start: range.start, end: range.end, autoClose: false });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
+  for await (const chunk of readRange(file, range)) hash.update(chunk as Buffer);
   return hash.digest('base64');
+}
+
+/** A part of an open file, as a stream that leaves the file open for the next part. */
+function readRange(file: FileHandle, range: PartRange): Readable {
+  return file.createReadStream({
+    start: range.start,
+    end: range.end,
+    autoClose: false,
+    highWaterMark: READ_BYTES,
+  });
 }
 
 /**
