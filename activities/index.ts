@@ -1,3 +1,5 @@
 export { createBackupActivities, type BackupActivities, type BackupDeps } from './backup.js';
 export { createRetentionActivities, type RetentionActivities } from './retention.js';
 export { createRestoreActivities, type RestoreActivities } from './restore.js';
+export { createDrillActivities, type DrillActivities } from './drill.js';
+export { createRereadActivities, type RereadActivities } from './reread.js';

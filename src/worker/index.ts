@@ -8,6 +8,8 @@ import {
 } from '@temporalio/worker';
 import {
   createBackupActivities,
+  createDrillActivities,
+  createRereadActivities,
   createRestoreActivities,
   createRetentionActivities,
 } from '../../activities/index.js';
@@ -49,6 +51,8 @@ async function activitiesFor(config: Config) {
     ...createBackupActivities({ config, sealer, local: stores.local, remote: stores.remote }),
     ...createRetentionActivities(config, stores),
     ...createRestoreActivities(config, stores),
+    ...createDrillActivities(config),
+    ...createRereadActivities(config, stores),
   };
 }
 
