@@ -2,3 +2,5 @@ export { createBackupActivities, type BackupActivities, type BackupDeps } from '
 export { createRetentionActivities, type RetentionActivities } from './retention.js';
 export { createRestoreActivities, type RestoreActivities } from './restore.js';
 export { createReportActivities, type ReportActivities, type ReportedRun } from './report.js';
+export { createDrillActivities, type DrillActivities } from './drill.js';
+export { createRereadActivities, type RereadActivities } from './reread.js';

@@ -15,8 +15,8 @@ import {
 } from '../src/core/restore.js';
 import { openerFor } from '../src/crypto/keys.js';
 import type { Opener } from '../src/crypto/open.js';
-import { decryptFile } from '../src/restore/decrypt.js';
-import { download, findBackup, hashFile, type FoundBackup } from '../src/restore/source.js';
+import { decryptArchive } from '../src/restore/decrypt.js';
+import { checkFile, download, findBackup, type FoundBackup } from '../src/restore/source.js';
 import {
   closeTarget,
   compareRowCounts,
@@ -142,16 +142,13 @@ export function createRestoreActivities(config: Config, stores: Stores) {
     ): Promise<{ sha256: string; durationMs: number }> {
       return asActivity(secrets, () =>
         timed(async () => {
-          const expected = resolved.backup.manifest.file;
-          const actual = await heartbeating(() => hashFile(fetched.path, signal()));
-          if (actual.bytes === expected.bytes && actual.sha256 === expected.sha256)
-            return { sha256: actual.sha256 };
-          // A damaged download must not be resumed or reused by the next attempt.
-          if (fetched.downloaded) await rm(fetched.path, { force: true });
-          throw new BackupError(
-            'DownloadFailed',
-            `${resolved.backup.where}: ${actual.bytes} bytes with sha256 ${actual.sha256}, but the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256}: the stored file is damaged or not the one backed up`,
-            { retryable: false },
+          const { backup } = resolved;
+          return heartbeating(() => checkFile(fetched.path, backup.manifest, backup.where, signal())).catch(
+            async (error: unknown) => {
+              // A damaged download must not be resumed or reused by the next attempt.
+              if (fetched.downloaded) await rm(fetched.path, { force: true });
+              throw error;
+            },
           );
         }),
       );
@@ -173,22 +170,15 @@ export function createRestoreActivities(config: Config, stores: Stores) {
           await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
           const archivePath = join(resolved.workDir, `${manifest.file.name.replace(/\.gpg$/, '')}`);
           const result = await heartbeating((record) =>
-            decryptFile({
+            decryptArchive({
               sourcePath: fetched.path,
               targetPath: archivePath,
               opener: keys,
+              expectedSha256: manifest.archive.sha256,
               signal: signal(),
               onProgress: (bytes) => record({ bytes }),
             }),
           );
-          if (result.sha256 !== manifest.archive.sha256) {
-            await rm(archivePath, { force: true });
-            throw new BackupError(
-              'DecryptionFailed',
-              `the decrypted archive has sha256 ${result.sha256}, the manifest says ${manifest.archive.sha256}`,
-              { retryable: false },
-            );
-          }
           return { archivePath, bytes: result.bytes };
         }),
       );

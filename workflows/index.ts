@@ -1,3 +1,5 @@
 export { backupWorkflow } from './backup.js';
 export { retentionWorkflow } from './retention.js';
 export { restoreWorkflow } from './restore.js';
+export { drillWorkflow } from './drill.js';
+export { rereadWorkflow } from './reread.js';

@@ -4,6 +4,7 @@ import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  ChildWorkflowFailure,
   defineQuery,
   defineSignal,
   type ActivityOptions,
@@ -13,6 +14,8 @@ import type { ApprovalInput, RestoreStatus } from '../src/core/restore.js';
 export const BACKUP_WORKFLOW = 'backupWorkflow';
 export const RETENTION_WORKFLOW = 'retentionWorkflow';
 export const RESTORE_WORKFLOW = 'restoreWorkflow';
+export const DRILL_WORKFLOW = 'drillWorkflow';
+export const REREAD_WORKFLOW = 'rereadWorkflow';
 
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);
@@ -57,8 +60,9 @@ export function hostActivityOptions(taskQueue: string, maximumAttempts: number):
   };
 }
 
-/** The message a person should read: an activity's own failure rather than Temporal's wrapper. */
+/** The message a person should read: an activity's own failure rather than Temporal's wrappers. */
 export function describeFailure(error: unknown): string {
+  if (error instanceof ChildWorkflowFailure && error.cause) return describeFailure(error.cause);
   if (error instanceof ActivityFailure && error.cause) return error.cause.message;
   if (error instanceof ApplicationFailure || error instanceof Error) return error.message;
   return String(error);

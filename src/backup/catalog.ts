@@ -14,32 +14,58 @@ export interface CatalogEntry {
 /** A store's copy of a backup, with the archive as the store reports it (size, storage class). */
 export type StoredCopy = StoreCopy & { archive?: StoredObject };
 
+/** One store's copy of a backup, as its manifest there describes it. */
+export interface BackupCopy extends StoredCopy {
+  manifestKey: string;
+  store: BackupStore;
+}
+
+/**
+ * Every copy that has a readable manifest, whatever state its archive is in: a re-read must see a
+ * truncated or lost archive, which listCompleteBackups leaves out.
+ */
+export async function* backupCopies(stores: BackupStore[]): AsyncIterable<BackupCopy> {
+  for (const store of stores) {
+    for await (const object of store.list()) {
+      if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
+      const manifest = await readManifest(store, object.key);
+      if (!manifest) continue;
+      const archive = await store.stat(manifest.file.key);
+      yield { manifestKey: object.key, manifest, store, archive };
+    }
+  }
+}
+
 /**
  * The complete backups in some stores: a backup counts only with its manifest and an archive of the
  * manifest's size beside it. Newest first.
  */
 export async function listCompleteBackups(stores: BackupStore[]): Promise<CatalogEntry[]> {
   const entries = new Map<string, CatalogEntry>();
-  for (const store of stores) {
-    for (const [manifestKey, copy] of await listCopies(store)) {
-      if (!isComplete(copy)) continue;
-      const entry = entries.get(manifestKey) ?? { manifestKey, manifest: copy.manifest, locations: [] };
-      entry.locations.push(store.location);
-      entries.set(manifestKey, entry);
-    }
+  for await (const copy of backupCopies(stores)) {
+    if (!isComplete(copy)) continue;
+    const entry = entries.get(copy.manifestKey) ?? {
+      manifestKey: copy.manifestKey,
+      manifest: copy.manifest,
+      locations: [],
+    };
+    entry.locations.push(copy.store.location);
+    entries.set(copy.manifestKey, entry);
   }
-  return [...entries.values()].sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
+  return newestFirst([...entries.values()]);
 }
 
-/** Every readable manifest in a store, by key, with the archive it names (undefined when missing). */
+/** Every readable manifest in one store, by key, with the archive it names (undefined when missing). */
 export async function listCopies(store: BackupStore): Promise<Map<string, StoredCopy>> {
   const copies = new Map<string, StoredCopy>();
-  for await (const object of store.list()) {
-    if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
-    const manifest = await readManifest(store, object.key);
-    if (manifest) copies.set(object.key, { manifest, archive: await store.stat(manifest.file.key) });
+  for await (const { manifestKey, manifest, archive } of backupCopies([store])) {
+    copies.set(manifestKey, { manifest, archive });
   }
   return copies;
+}
+
+export function newestFirst<T extends { manifest: Manifest }>(entries: T[]): T[] {
+  return entries.sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
 }
 
 async function readManifest(store: BackupStore, key: string): Promise<Manifest | undefined> {

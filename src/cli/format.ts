@@ -95,3 +95,16 @@ export function formatRestoreStatus(status: RestoreStatus): string {
   }
   return lines.join('\n');
 }
+
+/** Rows under a header, each column as wide as its widest cell. */
+export function formatTable(table: string[][]): string {
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  return table
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

@@ -13,6 +13,7 @@ import {
 import { loadConfigs, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
 import { sealerFor } from '../crypto/keys.js';
+import { registerDrillCommands } from './drills.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
 import { registerHealthCommand } from './health.js';
 import { registerMetricsCommand } from './metrics.js';
@@ -191,6 +192,7 @@ registerRestoreCommands(program, config);
 registerScheduleCommands(program, configs);
 registerHealthCommand(program, configs);
 registerMetricsCommand(program, configs);
+registerDrillCommands(program, config);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {
   if (text === undefined) return new Date();

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Argument, type Command } from 'commander';
 import { connectClient } from '../client/index.js';
+import { formatTable } from './format.js';
 import type { Config } from '../config/index.js';
 import {
   SCHEDULE_KINDS,
@@ -22,7 +23,7 @@ export function registerScheduleCommands(program: Command, loadConfigs: () => Co
   const schedules = program
     .command('schedules')
     .description(
-      'manage the Temporal Schedules of each database: the nightly backup and the retention sweep',
+      'manage the Temporal Schedules of each database: the nightly backup, the retention sweep, the DR drill and the re-read',
     );
 
   schedules
@@ -48,7 +49,7 @@ export function registerScheduleCommands(program: Command, loadConfigs: () => Co
 
   schedules
     .command('pause')
-    .description('pause the schedule of that kind, or both; apply keeps it paused')
+    .description('pause the schedule of that kind, or all; apply keeps it paused')
     .addArgument(kindArgument())
     .option('--note <note>', 'why, shown by schedules list and in the Temporal UI')
     .action((kind: ScheduleKind | undefined, options: { note?: string }) =>
@@ -56,9 +57,9 @@ export function registerScheduleCommands(program: Command, loadConfigs: () => Co
     );
 
   const simple = [
-    ['unpause', 'unpaused', 'resume the schedule of that kind, or both', unpauseSchedules],
-    ['trigger', 'triggered', 'start the workflow of that schedule, or both, now', triggerSchedules],
-    ['delete', 'deleted', 'delete the schedule of that kind, or both', deleteSchedules],
+    ['unpause', 'unpaused', 'resume the schedule of that kind, or all', unpauseSchedules],
+    ['trigger', 'triggered', 'start the workflow of that schedule, or of all, now', triggerSchedules],
+    ['delete', 'deleted', 'delete the schedule of that kind, or all', deleteSchedules],
   ] as const;
   for (const [name, done, description, run] of simple) {
     schedules
@@ -72,7 +73,7 @@ export function registerScheduleCommands(program: Command, loadConfigs: () => Co
 }
 
 function kindArgument(): Argument {
-  return new Argument('[kind]', 'backup or retention; both when left out').choices(SCHEDULE_KINDS);
+  return new Argument('[kind]', `${SCHEDULE_KINDS.join(', ')}; all when left out`).choices(SCHEDULE_KINDS);
 }
 
 /** Runs work for each database with one client, and joins what each returns. */
@@ -111,16 +112,7 @@ export function formatScheduleTable(statuses: ScheduleStatus[]): string {
       .map((date) => formatInZone(date, s.timeZone ?? 'UTC'))
       .join(', ') || '-',
   ]);
-  const table = [['ID', 'STATE', 'CRON', 'TIMEZONE', 'NEXT RUNS'], ...rows];
-  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
-  return table
-    .map((row) =>
-      row
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return formatTable([['ID', 'STATE', 'CRON', 'TIMEZONE', 'NEXT RUNS'], ...rows]);
 }
 
 /** A run time as the operator wrote the cron: wall-clock time in the schedule's zone, e.g. 2026-11-28 02:00 GMT+1. */

@@ -31,6 +31,15 @@ export {
   type StartRestoreOptions,
   type RestoreOverview,
 } from './restore.js';
+export {
+  startDrill,
+  startReread,
+  waitForDrill,
+  waitForReread,
+  type DrillResult,
+  type RereadResult,
+  type StartDrillOptions,
+} from './drill.js';
 
 /** Connects a Temporal client from the TEMPORAL_* configuration. */
 export async function connectClient(config: TemporalConfig): Promise<Client> {

@@ -72,7 +72,8 @@ async function findRemote(config: Config, stores: Stores, typedKey: string): Pro
   return { manifest, from: 'remote', key, location: remote.location, where: `${remote.location}${key}` };
 }
 
-async function readManifest(store: BackupStore, key: string): Promise<Manifest> {
+/** A store's manifest of a backup, or a DownloadFailed error saying it is missing. */
+export async function readManifest(store: BackupStore, key: string): Promise<Manifest> {
   if (!(await store.stat(key))) {
     throw notFound(`${store.location}${key}: no such manifest; the backup is missing or incomplete`);
   }
@@ -162,4 +163,24 @@ export async function hashFile(
     bytes += (chunk as Buffer).length;
   }
   return { bytes, sha256: hash.digest('hex') };
+}
+
+/**
+ * Size and SHA-256 of a stored file against its manifest: a damaged, truncated or swapped file
+ * stops here, with both sides in the message.
+ */
+export async function checkFile(
+  path: string,
+  manifest: Manifest,
+  where: string,
+  signal?: AbortSignal,
+): Promise<{ sha256: string }> {
+  const expected = manifest.file;
+  const actual = await hashFile(path, signal);
+  if (actual.bytes === expected.bytes && actual.sha256 === expected.sha256) return { sha256: actual.sha256 };
+  throw new BackupError(
+    'DownloadFailed',
+    `${where}: ${actual.bytes} bytes with sha256 ${actual.sha256}, but the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256}: the stored file is damaged or not the one backed up`,
+    { retryable: false },
+  );
 }

@@ -98,6 +98,13 @@ export async function createDatabase(db: DatabaseConfig): Promise<void> {
   });
 }
 
+/** DROP DATABASE ... WITH (FORCE): ends the connections left to it; a database already gone is fine. */
+export async function dropDatabase(db: DatabaseConfig): Promise<void> {
+  await withClient(maintenance(db), (client) =>
+    client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(db.name)} WITH (FORCE)`),
+  );
+}
+
 /**
  * The guide's fix for "database is being accessed by other users": refuse new connections (CONNECTION
  * LIMIT 0; superusers, such as the restoring user usually is, are exempt, otherwise the limit leaves
@@ -176,6 +183,16 @@ async function readArchive(args: string[], path: string, signal?: AbortSignal): 
   const result = await execa('pg_restore', [...args, path], { reject: false, cancelSignal: signal });
   if (result.failed) throw permanent(toolError(`pg_restore ${args[0]}`, result, 'RestoreFailed'));
   return String(result.stdout);
+}
+
+/**
+ * Reads every block of an archive without restoring it: pg_restore writes the SQL script it would
+ * run to /dev/null, so it decompresses every table's data and large object. --list reads only the
+ * table of contents and misses a damaged data block; this does not (zlib's check fails). pg_restore
+ * does not fsync a script it writes (checked with strace on pg_restore 15), so /dev/null is safe.
+ */
+export async function readWholeArchive(path: string, signal?: AbortSignal): Promise<void> {
+  await readArchive(['--file=/dev/null'], path, signal);
 }
 
 /** Runs pg_restore into the target. SQL errors repeat on a retry; only lost connections are retried. */

@@ -6,15 +6,21 @@ import {
   type ScheduleHandle,
   type ScheduleOptions,
 } from '@temporalio/client';
-import { BACKUP_WORKFLOW, DATABASE_ATTRIBUTE, RETENTION_WORKFLOW } from '../../workflows/shared.js';
+import {
+  BACKUP_WORKFLOW,
+  DATABASE_ATTRIBUTE,
+  DRILL_WORKFLOW,
+  REREAD_WORKFLOW,
+  RETENTION_WORKFLOW,
+} from '../../workflows/shared.js';
 import type { Config } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
 import { safeIdPart } from '../client/index.js';
 
-// Temporal Schedules for one database: a nightly backup and a retention sweep, kept in line with the
-// configuration by applySchedules. Pure parts (what we want, what differs) first, then the I/O.
+// Temporal Schedules for one database: a nightly backup, a retention sweep, a daily DR drill and a
+// monthly re-read, kept in line with the configuration by applySchedules. Pure parts (what we want, what differs) first, then the I/O.
 
-export const SCHEDULE_KINDS = ['backup', 'retention'] as const;
+export const SCHEDULE_KINDS = ['backup', 'retention', 'drill', 'reread'] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
 /** Marks the schedules this program manages, for anyone reading them in the UI or the CLI. */
@@ -52,12 +58,14 @@ export function scheduleId(kind: ScheduleKind, database: string): string {
   return `${kind}-${safeIdPart(database)}`;
 }
 
-/** The two schedules the configuration asks for. */
+/** The schedules the configuration asks for, one of each kind. */
 export function desiredSchedules(config: Config): DesiredSchedule[] {
-  const { backupCron, retentionCron } = config.schedules;
+  const { backupCron, retentionCron, drillCron, rereadCron } = config.schedules;
   return [
     desiredSchedule(config, 'backup', backupCron, BACKUP_WORKFLOW, 'Scheduled backup'),
     desiredSchedule(config, 'retention', retentionCron, RETENTION_WORKFLOW, 'Retention sweep'),
+    desiredSchedule(config, 'drill', drillCron, DRILL_WORKFLOW, 'DR drill'),
+    desiredSchedule(config, 'reread', rereadCron, REREAD_WORKFLOW, 'Re-read of the backups'),
   ];
 }
 
@@ -209,7 +217,7 @@ export function deleteSchedules(client: Client, config: Config, kind?: ScheduleK
 }
 
 /**
- * Runs act on the schedule of that kind, or on both; returns their ids. Every one must exist before
+ * Runs act on the schedule of that kind, or on all of them; returns their ids. Every one must exist before
  * any is touched, so a missing schedule fails the command without half doing it.
  */
 async function onSchedules(

@@ -482,7 +482,7 @@ async function runConcurrently<T>(
 }
 
 /** Storage classes whose objects must be restored before a read; GLACIER_IR is read at once. */
-const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+export const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
 
 /** S3's Restore header: ongoing-request="true" while the copy is made, "false" once it is readable. */
 function thawStateOf(restoreHeader: string | undefined): ThawState | undefined {

@@ -9,6 +9,8 @@ import {
 import {
   createBackupActivities,
   createReportActivities,
+  createDrillActivities,
+  createRereadActivities,
   createRestoreActivities,
   createRetentionActivities,
 } from '../../activities/index.js';
@@ -54,6 +56,8 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
     ...createRetentionActivities(config, stores),
     ...createRestoreActivities(config, stores),
     ...createReportActivities(config, metrics),
+    ...createDrillActivities(config),
+    ...createRereadActivities(config, stores),
   };
 }
 

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type BackupResult } from '../../src/client/index.js';
 import type { Config } from '../../src/config/index.js';
 import {
+  SCHEDULE_KINDS,
   applySchedules,
   listSchedules,
   pauseSchedules,
@@ -23,7 +24,7 @@ describe('schedules on the real Temporal server', () => {
   /** A config for a database of its own, so that schedule ids never collide between tests or runs. */
   function scheduleConfig(overrides: Record<string, string> = {}): Config {
     const database = uniqueName('sched');
-    created.push(scheduleId('backup', database), scheduleId('retention', database));
+    created.push(...SCHEDULE_KINDS.map((kind) => scheduleId(kind, database)));
     return testConfig({ DB_NAME: database, TEMPORAL_TASK_QUEUE: uniqueName('sched'), ...overrides });
   }
 
@@ -45,7 +46,7 @@ describe('schedules on the real Temporal server', () => {
 
   afterAll(() => client.connection.close());
 
-  it('creates the two schedules once, then leaves them untouched', async () => {
+  it('creates the four schedules once, then leaves them untouched', async () => {
     const config = scheduleConfig({
       SCHEDULE_TIMEZONE: 'Europe/Berlin',
       SCHEDULE_CATCHUP_WINDOW_MINUTES: '90',
@@ -54,10 +55,12 @@ describe('schedules on the real Temporal server', () => {
     expect((await applySchedules(client, config)).map((r) => [r.id, r.outcome])).toEqual([
       [`backup-${db}`, 'created'],
       [`retention-${db}`, 'created'],
+      [`drill-${db}`, 'created'],
+      [`reread-${db}`, 'created'],
     ]);
     const before = await client.schedule.getHandle(`backup-${db}`).describe();
 
-    expect((await applySchedules(client, config)).map((r) => r.outcome)).toEqual(['unchanged', 'unchanged']);
+    expect((await applySchedules(client, config)).map((r) => r.outcome)).toEqual(Array(4).fill('unchanged'));
 
     const backup = await client.schedule.getHandle(`backup-${db}`).describe();
     expect(backup.info.lastUpdatedAt).toEqual(before.info.lastUpdatedAt);
@@ -89,6 +92,21 @@ describe('schedules on the real Temporal server', () => {
       dayOfWeek: [{ start: 'SUNDAY', end: 'SUNDAY' }],
       comment: '0 3 * * 0',
     });
+
+    // The drill after the nightly backup, the re-read once a month.
+    const drill = await client.schedule.getHandle(`drill-${db}`).describe();
+    expect(drill.action).toMatchObject({
+      workflowType: 'drillWorkflow',
+      workflowId: `scheduled-drill-${db}`,
+    });
+    expect(drill.spec.calendars![0]).toMatchObject({ hour: [{ start: 4, end: 4 }], comment: '0 4 * * *' });
+    const reread = await client.schedule.getHandle(`reread-${db}`).describe();
+    expect(reread.action).toMatchObject({ workflowType: 'rereadWorkflow' });
+    expect(reread.spec.calendars![0]).toMatchObject({
+      hour: [{ start: 5, end: 5 }],
+      dayOfMonth: [{ start: 1, end: 1 }],
+      comment: '0 5 1 * *',
+    });
   });
 
   it('updates a schedule whose cron changed, and only that one', async () => {
@@ -100,6 +118,8 @@ describe('schedules on the real Temporal server', () => {
 
     expect(results.map((r) => [r.outcome, r.changes])).toEqual([
       ['updated', ['cron']],
+      ['unchanged', []],
+      ['unchanged', []],
       ['unchanged', []],
     ]);
     const backup = await client.schedule.getHandle(scheduleId('backup', config.database.name)).describe();
@@ -116,9 +136,14 @@ describe('schedules on the real Temporal server', () => {
     await pauseSchedules(client, config, 'backup', 'disk swap tonight');
     const handle = client.schedule.getHandle(scheduleId('backup', config.database.name));
 
-    expect((await applySchedules(client, config)).map((r) => r.outcome)).toEqual(['unchanged', 'unchanged']);
+    expect((await applySchedules(client, config)).map((r) => r.outcome)).toEqual(Array(4).fill('unchanged'));
     const changed = testConfig({ ...envOf(config), BACKUP_SCHEDULE: '15 4 * * *' });
-    expect((await applySchedules(client, changed)).map((r) => r.outcome)).toEqual(['updated', 'unchanged']);
+    expect((await applySchedules(client, changed)).map((r) => r.outcome)).toEqual([
+      'updated',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
 
     const backup = await handle.describe();
     expect(backup.state).toMatchObject({ paused: true, note: 'disk swap tonight' });
@@ -149,7 +174,7 @@ describe('schedules on the real Temporal server', () => {
 
   it('reports a schedule that was never applied as missing, and refuses to act on it', async () => {
     const config = scheduleConfig();
-    expect((await listSchedules(client, config)).map((s) => s.state)).toEqual(['missing', 'missing']);
+    expect((await listSchedules(client, config)).map((s) => s.state)).toEqual(Array(4).fill('missing'));
     await expect(triggerSchedules(client, config, 'backup')).rejects.toMatchObject({
       kind: 'Configuration',
       message: `schedule backup-${config.database.name} does not exist; run backupctl schedules apply`,
@@ -180,10 +205,9 @@ describe('schedules on the real Temporal server', () => {
 
     const apply = await backupctl(['schedules', 'apply', '--json'], env);
     expect(apply.exitCode, apply.stderr).toBe(0);
-    expect(JSON.parse(apply.stdout).map((r: { outcome: string }) => r.outcome)).toEqual([
-      'created',
-      'created',
-    ]);
+    expect(JSON.parse(apply.stdout).map((r: { outcome: string }) => r.outcome)).toEqual(
+      Array(4).fill('created'),
+    );
 
     const list = await backupctl(['schedules', 'list'], env);
     expect(list.exitCode, list.stderr).toBe(0);

@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { secretsOf, type Config } from '../src/config/index.js';
+import { configError } from '../src/core/errors.js';
+import { hostTaskQueueName } from '../src/core/plan.js';
+import { openerFor } from '../src/crypto/keys.js';
+import type { Opener } from '../src/crypto/open.js';
+import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
+import type { Stores } from '../src/storage/index.js';
+import { asActivity } from './failure.js';
+import { heartbeating } from './heartbeat.js';
+
+export interface RereadPlan {
+  copies: RereadCopy[];
+  /** The worker that listed them reads them all: it holds the private key. */
+  hostTaskQueue: string;
+  retryAttempts: number;
+}
+
+export function createRereadActivities(config: Config, stores: Stores) {
+  const secrets = secretsOf(config);
+  let opener: Promise<Opener | undefined> | undefined;
+  // Read once per worker, on first use, as the restore does.
+  const privateKey = () => (opener ??= openerFor(config));
+
+  return {
+    /** Runs on the restore queue: lists every copy, and refuses at once when encrypted ones cannot be read. */
+    async planReread(_request: { database?: string }): Promise<RereadPlan> {
+      return asActivity(secrets, async () => {
+        const copies = await listRereadCopies(config, stores);
+        if (copies.some((c) => c.encrypted) && !(await privateKey())) {
+          throw configError(
+            'GPG_PRIVATE_KEY_FILE: not set on this worker, and backups are encrypted; re-reads run on workers that hold the private key',
+          );
+        }
+        return {
+          copies,
+          hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          retryAttempts: config.backup.retryAttempts,
+        };
+      });
+    },
+
+    /** One copy, start to end, heartbeating; its work folder is removed whatever the outcome. */
+    async rereadCopy(request: {
+      database?: string;
+      workflowId: string;
+      copy: RereadCopy;
+    }): Promise<{ fileBytes: number; archiveBytes: number; durationMs: number }> {
+      return asActivity(secrets, async () => {
+        const started = performance.now();
+        const workDir = join(
+          config.backup.dir,
+          '.reread',
+          request.workflowId.replace(/[^A-Za-z0-9._-]/g, '_'),
+        );
+        const result = await heartbeating(async (record) =>
+          rereadCopy(stores, request.copy, {
+            workDir,
+            opener: await privateKey(),
+            signal: Context.current().cancellationSignal,
+            onProgress: record,
+          }),
+        );
+        return { ...result, durationMs: Math.round(performance.now() - started) };
+      });
+    },
+  };
+}
+
+export type RereadActivities = ReturnType<typeof createRereadActivities>;

@@ -1,0 +1,21 @@
+import { formatStamp } from './naming.js';
+
+// The DR drill's pure core: the name of the scratch database it restores into, and the RTO verdict.
+
+/** PostgreSQL cuts longer identifiers (NAMEDATALEN - 1) without an error, which could hit DB_NAME. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * <DB_NAME>_drill_<YYYYMMDD_HHMMSS>: letters, digits and underscores only, the database's part cut so
+ * that the whole fits in 63 bytes and the server keeps it as written.
+ */
+export function scratchDatabaseName(database: string, startedAt: Date, timeZone: string): string {
+  const suffix = `_drill_${formatStamp(startedAt, timeZone).replace('-', '_')}`;
+  const base = database.replace(/[^A-Za-z0-9_]+/g, '_').slice(0, MAX_IDENTIFIER_BYTES - suffix.length);
+  return `${base}${suffix}`;
+}
+
+/** A drill meets its target only with a measured RTO; a failed restore measured none. */
+export function withinTarget(rtoMs: number | undefined, rtoTargetMs: number): boolean {
+  return rtoMs !== undefined && rtoMs <= rtoTargetMs;
+}

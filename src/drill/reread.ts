@@ -1,0 +1,136 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { backupCopies, newestFirst } from '../backup/catalog.js';
+import type { Config } from '../config/index.js';
+import { BackupError, configError } from '../core/errors.js';
+import type { Manifest } from '../core/manifest.js';
+import type { Opener } from '../crypto/open.js';
+import { decryptArchive } from '../restore/decrypt.js';
+import { checkFile, download, readManifest } from '../restore/source.js';
+import { readWholeArchive } from '../restore/target.js';
+import { storeList, type Stores } from '../storage/index.js';
+import { ARCHIVE_CLASSES } from '../storage/s3.js';
+import type { BackupStore } from '../storage/types.js';
+
+// The monthly re-read: every copy of every retained backup fetched, checked, decrypted and read
+// whole by pg_restore, without restoring it, so bit rot or a lost key shows before a restore needs it.
+
+/** One copy to re-read, named so a person can find it. */
+export interface RereadCopy {
+  manifestKey: string;
+  /** The archive's key in that store. */
+  key: string;
+  location: 'local' | 'remote';
+  createdAt: string;
+  encrypted: boolean;
+  /** Why this copy is not read (an archived object would need a thaw); it is reported, not failed. */
+  skip?: string;
+}
+
+/** Every copy with a manifest of this database, newest first: a truncated or lost archive included. */
+export async function listRereadCopies(config: Config, stores: Stores): Promise<RereadCopy[]> {
+  const copies = [];
+  for await (const copy of backupCopies(storeList(stores))) {
+    if (copy.manifest.database === config.database.name) copies.push(copy);
+  }
+  return newestFirst(copies).map(({ manifestKey, manifest, store, archive }) => {
+    const storageClass = archive?.storageClass ?? 'STANDARD';
+    return {
+      manifestKey,
+      key: manifest.file.key,
+      location: store === stores.local ? 'local' : 'remote',
+      createdAt: manifest.createdAt,
+      encrypted: manifest.encryption.method !== 'none',
+      ...(ARCHIVE_CLASSES.has(storageClass)
+        ? { skip: `archived (${storageClass}): reading it needs a thaw, which costs a retrieval` }
+        : {}),
+    };
+  });
+}
+
+export interface RereadWork {
+  /** A folder of its own for the download and the plaintext; removed when the copy is done. */
+  workDir: string;
+  opener?: Opener;
+  signal?: AbortSignal;
+  onProgress?: (progress: { step: string; bytes?: number }) => void;
+}
+
+/**
+ * Reads one copy as a restore would, up to pg_restore: the archive as stored (size), its SHA-256,
+ * decryption and the archive's SHA-256, then every data block. Throws a typed error saying what is
+ * wrong; a damaged copy is not retried.
+ */
+export async function rereadCopy(
+  stores: Stores,
+  copy: RereadCopy,
+  work: RereadWork,
+): Promise<{ fileBytes: number; archiveBytes: number }> {
+  const store = copy.location === 'local' ? stores.local : stores.remote;
+  if (!store) throw configError('S3_BUCKET: not set on this worker, so it cannot read the remote copy');
+  const manifest = await readManifest(store, copy.manifestKey);
+  const where = copy.location === 'local' ? join(store.location, copy.key) : `${store.location}${copy.key}`;
+  const stored = await store.stat(copy.key);
+  if (stored?.size !== manifest.file.bytes) {
+    throw new BackupError(
+      'DownloadFailed',
+      `${where}: ${stored ? `${stored.size} bytes, the manifest says ${manifest.file.bytes}: the stored object is truncated or damaged` : 'missing: the manifest is there, the archive is not'}`,
+      { retryable: false },
+    );
+  }
+  await mkdir(work.workDir, { recursive: true, mode: 0o700 });
+  try {
+    work.onProgress?.({ step: 'fetch' });
+    const filePath =
+      copy.location === 'local'
+        ? stores.local.pathOf(copy.key)
+        : await downloadTo(
+            store,
+            copy.key,
+            join(work.workDir, manifest.file.name),
+            manifest.file.bytes,
+            work,
+          );
+    work.onProgress?.({ step: 'check' });
+    await checkFile(filePath, manifest, where, work.signal);
+    work.onProgress?.({ step: 'decrypt' });
+    const archivePath = await decrypted(filePath, manifest, work);
+    work.onProgress?.({ step: 'read' });
+    await readWholeArchive(archivePath, work.signal);
+    return { fileBytes: manifest.file.bytes, archiveBytes: manifest.archive.bytes };
+  } finally {
+    await rm(work.workDir, { recursive: true, force: true });
+  }
+}
+
+async function downloadTo(
+  store: BackupStore,
+  key: string,
+  path: string,
+  size: number,
+  work: RereadWork,
+): Promise<string> {
+  await download(store, key, path, {
+    size,
+    signal: work.signal,
+    onProgress: (bytes) => work.onProgress?.({ step: 'fetch', bytes }),
+  });
+  return path;
+}
+
+/** The plaintext archive: the file itself when not encrypted, else decrypted into the work folder. */
+async function decrypted(filePath: string, manifest: Manifest, work: RereadWork): Promise<string> {
+  if (manifest.encryption.method === 'none') return filePath;
+  if (!work.opener)
+    throw configError('GPG_PRIVATE_KEY_FILE: not set on this worker; the backup is encrypted');
+  const archivePath = join(work.workDir, manifest.file.name.replace(/\.gpg$/, ''));
+  await decryptArchive({
+    sourcePath: filePath,
+    targetPath: archivePath,
+    opener: work.opener,
+    expectedSha256: manifest.archive.sha256,
+    signal: work.signal,
+    onProgress: (bytes) => work.onProgress?.({ step: 'decrypt', bytes }),
+  });
+  return archivePath;
+}
