@@ -4,6 +4,7 @@ import { secretsOf, type Config } from '../config/index.js';
 import { ERROR_KINDS, isErrorKind } from '../core/errors.js';
 import { RUN_KINDS, type RunOutcome } from '../core/outcome.js';
 import type { Stores } from '../storage/index.js';
+import { readDrillReports } from '../drill/reports.js';
 import { CachedCatalog, readCatalogFacts, type CatalogFacts } from './catalog.js';
 
 type FactsGauge = Gauge<'database' | 'location'>;
@@ -132,6 +133,23 @@ export class WorkerMetrics {
         this.runFailures.inc({ database, kind, error_kind: errorKind }, 0);
     this.uploadedBytes.inc({ database }, 0);
     this.staleUploads.inc({ database }, 0);
+    void this.recallLastDrill(database, config.backup.dir).catch((error: unknown) =>
+      console.error(
+        `metrics: cannot read the drill reports of ${database}: ${redact(String(error), secrets)}`,
+      ),
+    );
+  }
+
+  private readonly drilledSinceStart = new Set<string>();
+
+  /** A restarted worker still knows the last successful drill, from its report in BACKUP_DIR/reports. */
+  private async recallLastDrill(database: string, backupDir: string): Promise<void> {
+    const last = (await readDrillReports(backupDir)).find(
+      (r) => r.report.ok && r.report.database === database,
+    );
+    if (!last || this.drilledSinceStart.has(database)) return;
+    this.drillLastSuccess.set({ database }, Date.parse(last.report.finishedAt) / 1000);
+    if (last.report.rtoMs !== undefined) this.drillRtoSeconds.set({ database }, last.report.rtoMs / 1000);
   }
 
   /** What a run reported at its end (the reportRun activity). */
@@ -149,6 +167,7 @@ export class WorkerMetrics {
     if (outcome.bytesUploaded) this.uploadedBytes.inc({ database }, outcome.bytesUploaded);
     if (outcome.staleUploads) this.staleUploads.inc({ database }, outcome.staleUploads);
     if (kind === 'drill' && outcome.ok) {
+      this.drilledSinceStart.add(database);
       this.drillLastSuccess.set({ database }, Date.now() / 1000);
       if (outcome.rtoMs !== undefined) this.drillRtoSeconds.set({ database }, outcome.rtoMs / 1000);
     }
