@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -147,6 +147,25 @@ describe('metrics, textfile and failure webhook on the real services', () => {
     expect(sample(text, 'postgres_backup_size_bytes', { database })).toBeGreaterThan(0);
     expect(sample(text, 'postgres_backup_last_success_timestamp', { database })).toBeGreaterThan(0);
     expectNoSecret(text);
+  });
+
+  it('a worker that starts later knows the last successful drill from its report', async () => {
+    const backupDir = tempDir('drills');
+    const finishedAt = '2026-01-02T03:04:05.000Z';
+    const report = { database, ok: true, startedAt: '2026-01-02T03:00:00.000Z', finishedAt, rtoMs: 42_000 };
+    mkdirSync(join(backupDir, 'reports'));
+    writeFileSync(join(backupDir, 'reports', 'drill-20260102-030000.json'), JSON.stringify(report));
+    const port = await freePort();
+    await withWorker(
+      testConfig({ ...overrides, BACKUP_DIR: backupDir, METRICS_PORT: String(port) }),
+      async () => {
+        const text = await poll(port, (t) => t.includes('postgres_backup_drill_last_success_timestamp{'));
+        expect(sample(text, 'postgres_backup_drill_last_success_timestamp', { database })).toBe(
+          Date.parse(finishedAt) / 1000,
+        );
+        expect(sample(text, 'postgres_backup_drill_rto_seconds', { database })).toBe(42);
+      },
+    );
   });
 
   it('counts a failed backup by error kind and posts it to the webhook, without secrets', async () => {
