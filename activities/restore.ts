@@ -15,8 +15,8 @@ import {
 } from '../src/core/restore.js';
 import { openerFor } from '../src/crypto/keys.js';
 import type { Opener } from '../src/crypto/open.js';
-import { decryptArchive } from '../src/restore/decrypt.js';
-import { checkFile, download, findBackup, type FoundBackup } from '../src/restore/source.js';
+import { fetchCheckDecrypt, type FetchCheckDecryptResult, type StoredFile } from '../src/restore/fetch.js';
+import { findBackup, type FoundBackup } from '../src/restore/source.js';
 import {
   closeTarget,
   compareRowCounts,
@@ -114,74 +114,36 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       });
     },
 
-    /** Downloads a remote copy into the work folder, resuming; a local copy is read where it is. */
-    async fetchBackup(resolved: ResolvedRestore): Promise<FetchOutcome> {
+    /**
+     * Fetch, check and decrypt in one pass (see fetchCheckDecrypt): a remote copy is downloaded into
+     * the work folder, resuming after what an earlier attempt kept; a local one is read in place.
+     */
+    async fetchCheckDecrypt(resolved: ResolvedRestore): Promise<FetchCheckDecryptResult> {
       return asActivity(secrets, async () => {
         const { backup } = resolved;
-        if (backup.from !== 'remote') {
-          const path = backup.from === 'file' ? backup.key : stores.local.pathOf(backup.key);
-          return { path, bytes: backup.manifest.file.bytes, resumedFrom: 0, downloaded: false };
-        }
+        const { manifest } = backup;
         await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
-        const path = join(resolved.workDir, backup.manifest.file.name);
-        const result = await heartbeating((record) =>
-          download(stores.remote!, backup.key, path, {
-            size: backup.manifest.file.bytes,
+        const source: StoredFile =
+          backup.from === 'remote'
+            ? {
+                store: stores.remote!,
+                key: backup.key,
+                downloadPath: join(resolved.workDir, manifest.file.name),
+              }
+            : { path: backup.from === 'file' ? backup.key : stores.local.pathOf(backup.key) };
+        const opener = manifest.encryption.method === 'none' ? undefined : await privateKey();
+        return heartbeating((record) =>
+          fetchCheckDecrypt({
+            source,
+            manifest,
+            where: backup.where,
+            opener,
+            archivePath: join(resolved.workDir, manifest.file.name.replace(/\.gpg$/, '')),
             signal: signal(),
             onProgress: throttled((bytes) => record({ bytes })),
           }),
         );
-        return { path, ...result, downloaded: true };
       });
-    },
-
-    /** Size and SHA-256 against the manifest: a damaged, truncated or swapped file stops here. */
-    async checkBackup(
-      resolved: ResolvedRestore,
-      fetched: FetchOutcome,
-    ): Promise<{ sha256: string; durationMs: number }> {
-      return asActivity(secrets, () =>
-        timed(async () => {
-          const { backup } = resolved;
-          return heartbeating(() => checkFile(fetched.path, backup.manifest, backup.where, signal())).catch(
-            async (error: unknown) => {
-              // A damaged download must not be resumed or reused by the next attempt.
-              if (fetched.downloaded) await rm(fetched.path, { force: true });
-              throw error;
-            },
-          );
-        }),
-      );
-    },
-
-    /** Decrypts into the work folder (pg_restore --jobs needs a file); checks the archive's SHA-256. */
-    async decryptBackup(
-      resolved: ResolvedRestore,
-      fetched: FetchOutcome,
-    ): Promise<{ archivePath: string; bytes: number; durationMs: number }> {
-      return asActivity(secrets, () =>
-        timed(async () => {
-          const { manifest } = resolved.backup;
-          if (manifest.encryption.method === 'none')
-            return { archivePath: fetched.path, bytes: fetched.bytes };
-          const keys = await privateKey();
-          if (!keys)
-            throw configError('GPG_PRIVATE_KEY_FILE: not set on this worker; the backup is encrypted');
-          await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
-          const archivePath = join(resolved.workDir, `${manifest.file.name.replace(/\.gpg$/, '')}`);
-          const result = await heartbeating((record) =>
-            decryptArchive({
-              sourcePath: fetched.path,
-              targetPath: archivePath,
-              opener: keys,
-              expectedSha256: manifest.archive.sha256,
-              signal: signal(),
-              onProgress: (bytes) => record({ bytes }),
-            }),
-          );
-          return { archivePath, bytes: result.bytes };
-        }),
-      );
     },
 
     /** The guide's validation: pg_restore --list reads the whole table of contents. */

@@ -44,9 +44,8 @@ export interface RestoreRequest {
 export const RESTORE_STATES = [
   'resolving',
   'thawing',
+  /** Fetching, checking and decrypting: one pass over the stored file. */
   'fetching',
-  'checking',
-  'decrypting',
   'validating',
   'planning',
   'awaiting-approval',

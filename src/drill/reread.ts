@@ -3,14 +3,12 @@ import { join } from 'node:path';
 import { backupCopies, newestFirst } from '../backup/catalog.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
-import type { Manifest } from '../core/manifest.js';
 import type { Opener } from '../crypto/open.js';
-import { decryptArchive } from '../restore/decrypt.js';
-import { checkFile, download, readManifest } from '../restore/source.js';
+import { fetchCheckDecrypt } from '../restore/fetch.js';
+import { readManifest } from '../restore/source.js';
 import { readWholeArchive } from '../restore/target.js';
 import { storeList, type Stores } from '../storage/index.js';
 import { ARCHIVE_CLASSES } from '../storage/s3.js';
-import type { BackupStore } from '../storage/types.js';
 
 // The monthly re-read: every copy of every retained backup fetched, checked, decrypted and read
 // whole by pg_restore, without restoring it, so bit rot or a lost key shows before a restore needs it.
@@ -80,57 +78,23 @@ export async function rereadCopy(
   }
   await mkdir(work.workDir, { recursive: true, mode: 0o700 });
   try {
-    work.onProgress?.({ step: 'fetch' });
-    const filePath =
-      copy.location === 'local'
-        ? stores.local.pathOf(copy.key)
-        : await downloadTo(
-            store,
-            copy.key,
-            join(work.workDir, manifest.file.name),
-            manifest.file.bytes,
-            work,
-          );
-    work.onProgress?.({ step: 'check' });
-    await checkFile(filePath, manifest, where, work.signal);
-    work.onProgress?.({ step: 'decrypt' });
-    const archivePath = await decrypted(filePath, manifest, work);
+    work.onProgress?.({ step: 'fetch, check, decrypt' });
+    const { archivePath } = await fetchCheckDecrypt({
+      source:
+        copy.location === 'local'
+          ? { path: stores.local.pathOf(copy.key) }
+          : { store, key: copy.key, downloadPath: join(work.workDir, manifest.file.name) },
+      manifest,
+      where,
+      opener: work.opener,
+      archivePath: join(work.workDir, manifest.file.name.replace(/\.gpg$/, '')),
+      signal: work.signal,
+      onProgress: (bytes) => work.onProgress?.({ step: 'fetch, check, decrypt', bytes }),
+    });
     work.onProgress?.({ step: 'read' });
     await readWholeArchive(archivePath, work.signal);
     return { fileBytes: manifest.file.bytes, archiveBytes: manifest.archive.bytes };
   } finally {
     await rm(work.workDir, { recursive: true, force: true });
   }
-}
-
-async function downloadTo(
-  store: BackupStore,
-  key: string,
-  path: string,
-  size: number,
-  work: RereadWork,
-): Promise<string> {
-  await download(store, key, path, {
-    size,
-    signal: work.signal,
-    onProgress: (bytes) => work.onProgress?.({ step: 'fetch', bytes }),
-  });
-  return path;
-}
-
-/** The plaintext archive: the file itself when not encrypted, else decrypted into the work folder. */
-async function decrypted(filePath: string, manifest: Manifest, work: RereadWork): Promise<string> {
-  if (manifest.encryption.method === 'none') return filePath;
-  if (!work.opener)
-    throw configError('GPG_PRIVATE_KEY_FILE: not set on this worker; the backup is encrypted');
-  const archivePath = join(work.workDir, manifest.file.name.replace(/\.gpg$/, ''));
-  await decryptArchive({
-    sourcePath: filePath,
-    targetPath: archivePath,
-    opener: work.opener,
-    expectedSha256: manifest.archive.sha256,
-    signal: work.signal,
-    onProgress: (bytes) => work.onProgress?.({ step: 'decrypt', bytes }),
-  });
-  return archivePath;
 }

@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../backup/hash.js';
-import { BackupError, ioFailure } from '../core/errors.js';
+import { ioFailure } from '../core/errors.js';
 import type { Opener } from '../crypto/open.js';
 
 export interface DecryptFileOptions {
@@ -40,26 +40,10 @@ export async function decryptFile(options: DecryptFileOptions): Promise<{ bytes:
   }
 }
 
-/**
- * decryptFile, then the plaintext's SHA-256 against the one the manifest recorded for the archive: a
- * file that decrypts but is not the archive backed up is removed and refused.
- */
-export async function decryptArchive(
-  options: DecryptFileOptions & { expectedSha256: string },
-): Promise<{ bytes: number }> {
-  const result = await decryptFile(options);
-  if (result.sha256 === options.expectedSha256) return { bytes: result.bytes };
-  await rm(options.targetPath, { force: true });
-  throw new BackupError(
-    'DecryptionFailed',
-    `the decrypted archive has sha256 ${result.sha256}, the manifest says ${options.expectedSha256}`,
-    { retryable: false },
-  );
-}
-
-async function writeThroughPartial(
+/** Writes plaintext to targetPath through a .partial file, hashing it; renamed only after a clean end. */
+export async function writeThroughPartial(
   plaintext: Readable,
-  { targetPath, signal, onProgress }: DecryptFileOptions,
+  { targetPath, signal, onProgress }: Pick<DecryptFileOptions, 'targetPath' | 'signal' | 'onProgress'>,
 ): Promise<{ bytes: number; sha256: string }> {
   const partial = `${targetPath}.partial`;
   const hash = new HashingStream();

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { listCompleteBackups } from '../backup/catalog.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
@@ -101,56 +99,6 @@ async function findLatest(config: Config, stores: Stores, before?: string): Prom
   return { manifest: entry.manifest, from: local ? 'local' : 'remote', key, location: store.location, where };
 }
 
-/**
- * Downloads a key to targetPath, resuming: bytes already in `${targetPath}.download` from an earlier
- * attempt are kept, and the read starts after them. Renamed into place once complete.
- */
-export async function download(
-  store: BackupStore,
-  key: string,
-  targetPath: string,
-  options: { size: number; signal?: AbortSignal; onProgress?: (bytes: number) => void },
-): Promise<{ bytes: number; resumedFrom: number }> {
-  const partial = `${targetPath}.download`;
-  // An earlier attempt finished the download but was not reported: nothing to fetch again.
-  const done = await stat(targetPath).then(
-    (s) => s.size,
-    () => undefined,
-  );
-  if (done === options.size) return { bytes: done, resumedFrom: done };
-  const already = await stat(partial).then(
-    (s) => s.size,
-    () => 0,
-  );
-  const resumedFrom = already <= options.size ? already : 0;
-  if (resumedFrom < options.size) {
-    let written = resumedFrom;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        written += chunk.length;
-        options.onProgress?.(written);
-        callback(null, chunk);
-      },
-    });
-    await pipeline(
-      await store.read(key, { start: resumedFrom }),
-      counter,
-      createWriteStream(partial, { flags: resumedFrom > 0 ? 'a' : 'w', mode: 0o600 }),
-      { signal: options.signal },
-    );
-  }
-  const { size } = await stat(partial);
-  if (size !== options.size) {
-    throw new BackupError(
-      'DownloadFailed',
-      `${store.location}${key}: got ${size} bytes, the manifest says ${options.size}: the stored object is truncated or damaged`,
-      { retryable: false },
-    );
-  }
-  await rename(partial, targetPath);
-  return { bytes: size, resumedFrom };
-}
-
 /** Size and SHA-256 (hex) of a file, read once. */
 export async function hashFile(
   path: string,
@@ -163,24 +111,4 @@ export async function hashFile(
     bytes += (chunk as Buffer).length;
   }
   return { bytes, sha256: hash.digest('hex') };
-}
-
-/**
- * Size and SHA-256 of a stored file against its manifest: a damaged, truncated or swapped file
- * stops here, with both sides in the message.
- */
-export async function checkFile(
-  path: string,
-  manifest: Manifest,
-  where: string,
-  signal?: AbortSignal,
-): Promise<{ sha256: string }> {
-  const expected = manifest.file;
-  const actual = await hashFile(path, signal);
-  if (actual.bytes === expected.bytes && actual.sha256 === expected.sha256) return { sha256: actual.sha256 };
-  throw new BackupError(
-    'DownloadFailed',
-    `${where}: ${actual.bytes} bytes with sha256 ${actual.sha256}, but the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256}: the stored file is damaged or not the one backed up`,
-    { retryable: false },
-  );
 }

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BackupError, configError } from '../core/errors.js';
+import type { Manifest } from '../core/manifest.js';
+import type { Opener } from '../crypto/open.js';
+import type { BackupStore } from '../storage/types.js';
+import { writeThroughPartial } from './decrypt.js';
+
+/** Where the stored file is: a file on this host, read in place, or an object to download. */
+export type StoredFile =
+  | { path: string }
+  | {
+      store: BackupStore;
+      key: string;
+      /** The download is kept here while it runs, so that a retry resumes after its bytes. */
+      downloadPath: string;
+    };
+
+export interface FetchCheckDecryptOptions {
+  source: StoredFile;
+  manifest: Manifest;
+  /** Where the file is, for messages: a path or an s3:// address. */
+  where: string;
+  /** Required when the backup is encrypted. */
+  opener?: Opener;
+  /** Where the plaintext archive goes (encrypted backups, and downloads of unencrypted ones). */
+  archivePath: string;
+  signal?: AbortSignal;
+  onProgress?: (bytesRead: number) => void;
+}
+
+export interface FetchCheckDecryptResult {
+  archivePath: string;
+  /** Each step's time from the start: they run over one stream, side by side. */
+  fetch: { bytes: number; resumedFrom: number; downloaded: boolean; durationMs: number };
+  check: { sha256: string; durationMs: number };
+  decrypt: { bytes: number; durationMs: number };
+}
+
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The restore's first three steps in one pass over the stored file, as the backup's dump, verify
+ * and encrypt are: read it (downloading it when remote, resuming after what an earlier attempt
+ * kept), hash it, and decrypt it into archivePath. Nothing is used before the end: the file's size
+ * and SHA-256 must match the manifest (else DownloadFailed: damaged, truncated or swapped) and so
+ * must the archive's (else DecryptionFailed). A failure leaves no plaintext behind.
+ */
+export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Promise<FetchCheckDecryptResult> {
+  const { manifest, signal } = options;
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const encrypted = manifest.encryption.method !== 'none';
+  if (encrypted && !options.opener) {
+    throw configError('GPG_PRIVATE_KEY_FILE: not set on this worker; the backup is encrypted');
+  }
+  const reading = await readStored(options.source, manifest.file.bytes, options.onProgress);
+  try {
+    const archive = encrypted
+      ? await decrypt(reading.stream, options)
+      : {
+          path: await keepPlain(reading.stream, options, signal),
+          bytes: manifest.file.bytes,
+          sha256: undefined,
+        };
+    const decryptMs = elapsed();
+    checkFile(reading.read, options);
+    if (archive.sha256 !== undefined) checkArchive(archive.sha256, options);
+    if ('store' in options.source) await rm(partialOf(options.source), { force: true });
+    return {
+      archivePath: archive.path,
+      fetch: {
+        bytes: reading.read.bytes,
+        resumedFrom: reading.resumedFrom,
+        downloaded: 'store' in options.source,
+        durationMs: reading.read.endedAtMs ?? decryptMs,
+      },
+      check: { sha256: reading.read.sha256(), durationMs: decryptMs },
+      decrypt: { bytes: archive.bytes, durationMs: decryptMs },
+    };
+  } catch (error) {
+    throw await explained(error, reading.read, options);
+  }
+}
+
+/** What has been read of the stored file so far. */
+interface ReadState {
+  bytes: number;
+  /** Set when the file (or object) has been read to its end. */
+  endedAtMs?: number;
+  sha256(): string;
+}
+
+const partialOf = (source: { downloadPath: string }) => `${source.downloadPath}.download`;
+
+/**
+ * The stored file's bytes as a stream, counted and hashed on the way. A download appends to its
+ * .download file as it goes; the next attempt reads that back first, then fetches only the rest.
+ */
+async function readStored(
+  source: StoredFile,
+  size: number,
+  onProgress?: (bytes: number) => void,
+): Promise<{ stream: Readable; read: ReadState; resumedFrom: number }> {
+  const hash = createHash('sha256');
+  const started = performance.now();
+  let digest: string | undefined;
+  const read: ReadState = { bytes: 0, sha256: () => (digest ??= hash.digest('hex')) };
+  const note = (chunk: Buffer) => {
+    hash.update(chunk);
+    read.bytes += chunk.length;
+    onProgress?.(read.bytes);
+  };
+  const resumedFrom = 'store' in source ? await keptBytes(partialOf(source), size) : 0;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    if ('path' in source) {
+      for await (const chunk of createReadStream(source.path, { highWaterMark: READ_CHUNK_BYTES })) {
+        note(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+    } else {
+      yield* downloaded(source, resumedFrom, note);
+    }
+    read.endedAtMs = Math.round(performance.now() - started);
+  }
+  return { stream: Readable.from(chunks(), { objectMode: false }), read, resumedFrom };
+}
+
+/** The bytes an earlier attempt kept, when they can be part of this file (not more than its size). */
+async function keptBytes(partial: string, size: number): Promise<number> {
+  const kept = await stat(partial).then(
+    (s) => s.size,
+    () => 0,
+  );
+  return kept <= size ? kept : 0;
+}
+
+async function* downloaded(
+  source: Extract<StoredFile, { store: BackupStore }>,
+  resumedFrom: number,
+  note: (chunk: Buffer) => void,
+): AsyncGenerator<Buffer> {
+  const partial = partialOf(source);
+  if (resumedFrom > 0) {
+    for await (const chunk of createReadStream(partial, {
+      end: resumedFrom - 1,
+      highWaterMark: READ_CHUNK_BYTES,
+    })) {
+      note(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  }
+  const writer = createWriteStream(partial, { flags: resumedFrom > 0 ? 'a' : 'w', mode: 0o600 });
+  try {
+    for await (const chunk of await source.store.read(source.key, { start: resumedFrom })) {
+      // Kept before it is used: what an interrupted attempt fetched is never fetched again.
+      if (!writer.write(chunk)) await once(writer, 'drain');
+      note(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  } finally {
+    await new Promise<void>((resolve) => writer.end(resolve));
+  }
+}
+
+async function decrypt(
+  sealed: Readable,
+  options: FetchCheckDecryptOptions,
+): Promise<{ path: string; bytes: number; sha256?: string }> {
+  const plaintext = await options.opener!.open(sealed);
+  const written = await writeThroughPartial(plaintext, {
+    targetPath: options.archivePath,
+    signal: options.signal,
+  });
+  return { path: options.archivePath, ...written };
+}
+
+/** An unencrypted backup is its own archive: read in place, or the download renamed into place. */
+async function keepPlain(
+  stream: Readable,
+  options: FetchCheckDecryptOptions,
+  signal?: AbortSignal,
+): Promise<string> {
+  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  await pipeline(stream, discard, { signal });
+  if ('path' in options.source) return options.source.path;
+  await rename(partialOf(options.source), options.archivePath);
+  return options.archivePath;
+}
+
+function checkFile(read: ReadState, { manifest, where }: FetchCheckDecryptOptions): void {
+  const expected = manifest.file;
+  if (read.bytes === expected.bytes && read.sha256() === expected.sha256) return;
+  throw new BackupError(
+    'DownloadFailed',
+    read.bytes < expected.bytes
+      ? `${where}: ${read.bytes} bytes, the manifest says ${expected.bytes}: the stored file is truncated`
+      : `${where}: ${read.bytes} bytes with sha256 ${read.sha256()}, but the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256}: the stored file is damaged or not the one backed up`,
+    { retryable: false },
+  );
+}
+
+function checkArchive(sha256: string, { manifest }: FetchCheckDecryptOptions): void {
+  if (sha256 === manifest.archive.sha256) return;
+  throw new BackupError(
+    'DecryptionFailed',
+    `the decrypted archive has sha256 ${sha256}, the manifest says ${manifest.archive.sha256}`,
+    { retryable: false },
+  );
+}
+
+/**
+ * The error that says what is wrong. A file read to its end that is not the manifest's explains
+ * any decryption error after it (a flipped byte fails the OpenPGP integrity check too), and such a
+ * download must not be resumed by the next attempt.
+ */
+async function explained(
+  error: unknown,
+  read: ReadState,
+  options: FetchCheckDecryptOptions,
+): Promise<unknown> {
+  await rm(options.archivePath, { force: true });
+  if (read.endedAtMs === undefined) return error;
+  try {
+    checkFile(read, options);
+    return error;
+  } catch (mismatch) {
+    if ('store' in options.source) await rm(partialOf(options.source), { force: true });
+    return mismatch;
+  }
+}
