@@ -289,7 +289,7 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       return asActivity(secrets, () =>
         timed(async () => {
           const db = targetDatabase(config, plan.target);
-          const counts = await compareRowCounts(db, plan.tables);
+          const counts = await compareRowCounts(db, plan.tables, plan.jobs);
           if (counts.mismatches.length > 0) {
             const listed = counts.mismatches
               .slice(0, 5)

@@ -137,17 +137,26 @@ export async function reopenTarget(db: DatabaseConfig, limit: number): Promise<v
 export async function compareRowCounts(
   db: DatabaseConfig,
   tables: TableInScope[],
+  connections: number,
 ): Promise<{
   checked: number;
   mismatches: { schema: string; table: string; expected: number; found: number }[];
 }> {
-  const counts = await withClient(db, (client) => countTableRows(client, tables));
-  const mismatches = counts.flatMap((count, i) =>
-    count.rows === tables[i]!.rowsInBackup
-      ? []
-      : [{ schema: count.schema, table: count.table, expected: tables[i]!.rowsInBackup, found: count.rows }],
+  // count(*) scans each table: as many connections as pg_restore had jobs share the work.
+  const groups = Array.from({ length: Math.max(1, Math.min(connections, tables.length)) }, (_, i) =>
+    tables.filter((_, j) => j % connections === i),
   );
-  return { checked: counts.length, mismatches };
+  const counted = await Promise.all(
+    groups.map(async (group) => {
+      const counts = await withClient(db, (client) => countTableRows(client, group));
+      return counts.map((count, i) => ({ ...count, expected: group[i]!.rowsInBackup }));
+    }),
+  );
+  const mismatches = counted
+    .flat()
+    .filter((c) => c.rows !== c.expected)
+    .map((c) => ({ schema: c.schema, table: c.table, expected: c.expected, found: c.rows }));
+  return { checked: tables.length, mismatches };
 }
 
 /** The operator's own checks (the guide's tests/verify-data.sql): any error fails the restore. */
