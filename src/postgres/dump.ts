@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { execa } from 'execa';
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
@@ -65,11 +65,23 @@ export async function startDump(
         await closeSnapshot(client);
       }
     })();
-    return { archive: dump.stdout, databaseBytes: Number(rows[0]!.bytes), finished };
+    return { archive: heldFrom(dump.stdout), databaseBytes: Number(rows[0]!.bytes), finished };
   } catch (error) {
     await closeSnapshot(client);
     throw error;
   }
+}
+
+/**
+ * The archive, read from the first byte however late its reader comes. With `buffer: false`, execa
+ * resumes an output nobody reads yet after one tick, and every byte pg_dump writes then is dropped:
+ * under load, the upload's set-up outlasts a small dump. Piped at once, the bytes wait instead
+ * (pipe backpressure stops pg_dump until they are read).
+ */
+function heldFrom(stdout: Readable): Readable {
+  const held = new PassThrough();
+  stdout.on('error', (error) => held.destroy(error));
+  return stdout.pipe(held);
 }
 
 async function closeSnapshot(client: pg.Client): Promise<void> {

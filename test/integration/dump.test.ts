@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startDump } from '../../src/postgres/dump.js';
@@ -42,5 +43,18 @@ describe('pg_dump as it runs', () => {
     expect(running[0]!.environ).toContain(`PGPASSWORD=${password}`);
     await dump.archive.toArray();
     expect((await dump.finished).tables.length).toBe(4);
+  });
+
+  it('keeps every byte when the archive is read late', async () => {
+    const db = loadConfig({ env: { DB_NAME: database, DB_HOST: '127.0.0.1' } }).database;
+    const dump = await startDump(db, { compression: 6 });
+    // A reader that comes late (the upload's set-up can take seconds under load) must miss nothing;
+    // this dump is small enough to be over by then if its bytes were not held for the reader.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const archive = Buffer.concat(await dump.archive.toArray());
+    await dump.finished;
+    expect(archive.subarray(0, 5).toString()).toBe('PGDMP');
+    const listed = await execa('pg_restore', ['--list'], { input: archive });
+    expect(listed.stdout).toMatch(/TABLE DATA public users/);
   });
 });
