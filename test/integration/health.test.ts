@@ -108,7 +108,7 @@ describe('backupctl health on the real services', () => {
           `^ok ${database}/disk-space: \\d+ MiB free in ${overrides.BACKUP_DIR} \\(minimum 1024 MiB\\)$`,
         ),
       ),
-      `ok ${database}/schedules: backup-${database}, retention-${database} active; 0 with a finished run, none failed last`,
+      `ok ${database}/schedules: backup-${database}, retention-${database}, drill-${database}, reread-${database} active; 0 with a finished run, none failed last`,
       `ok ${database}/drill: newest successful drill 1.0 h old (limit 30 h)`,
     ]);
     const json = await health(['--json']);
@@ -248,7 +248,7 @@ describe('backupctl health on the real services', () => {
     await deleteSchedules(client, config);
     const missing = await health();
     expect(missing.line('schedules')).toBe(
-      `FAIL ${database}/schedules: backup-${database} missing (backupctl schedules apply); retention-${database} missing (backupctl schedules apply)`,
+      `FAIL ${database}/schedules: ${['backup', 'retention', 'drill', 'reread'].map((kind) => `${kind}-${database} missing (backupctl schedules apply)`).join('; ')}`,
     );
     await applySchedules(client, config);
     expect((await health()).exitCode).toBe(0);

@@ -70,7 +70,9 @@ describe('several databases from one config file', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const applied = JSON.parse(run.stdout) as { id: string; outcome: string }[];
     expect(applied.map((a) => a.id).sort()).toEqual(
-      [`backup-${first}`, `backup-${second}`, `retention-${first}`, `retention-${second}`].sort(),
+      ['backup', 'retention', 'drill', 'reread']
+        .flatMap((kind) => [`${kind}-${first}`, `${kind}-${second}`])
+        .sort(),
     );
     const listed = await backupctl(['--config', configFile, 'schedules', 'list', '--json'], env);
     const byId = Object.fromEntries(
