@@ -42,7 +42,7 @@ process.on('exit', () => homes.forEach((home) => rmSync(home, { recursive: true,
  * long path, a network mount) need not be. mkdtemp makes it 0700, as gpg demands.
  */
 function privateHome(): string {
-  const home = mkdtempSync(join(tmpdir(), 'durable-backup-gnupg-'));
+  const home = mkdtempSync(join(tmpdir(), 'durable-backup-restore-gnupg-'));
   homes.push(home);
   return home;
 }

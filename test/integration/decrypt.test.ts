@@ -64,6 +64,9 @@ async function expectNothingRestored(sourcePath: string, opener: Opener): Promis
 let keyring: TestKeyring;
 
 beforeAll(async () => {
+  // The gpg decrypter's homes go to the temporary directory: this run's GnuPG root, whose agents the
+  // global teardown stops. Forked test processes end without the 'exit' event that removes them.
+  vi.stubEnv('TMPDIR', process.env.TEST_GNUPG_ROOT);
   keyring = await createKeyring();
 });
 
@@ -282,7 +285,7 @@ describe('gpg as it decrypts', () => {
       expect(running[0]!.environ).toContain('GNUPGHOME=');
       expect(Buffer.concat(await plaintext.toArray()).length).toBe(8 * MiB);
     } finally {
-      vi.unstubAllEnvs();
+      vi.stubEnv('GPG_PASSPHRASE', undefined);
     }
   });
 });
