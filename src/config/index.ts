@@ -48,6 +48,8 @@ export interface RestoreConfig {
   thaw: { days: number; tier: 'Expedited' | 'Standard' | 'Bulk'; pollSeconds: number };
   /** SQL checks run after every restore (the guide's tests/verify-data.sql). */
   verifySqlFile?: string;
+  /** What decrypts backups: the gpg binary (about 3x faster), openpgp.js, or auto (gpg when it runs). */
+  decrypter: 'auto' | 'gpg' | 'openpgp';
 }
 
 export interface MonitoringConfig {
@@ -167,6 +169,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         pollSeconds: v.RESTORE_THAW_POLL_SECONDS,
       },
       verifySqlFile: v.RESTORE_VERIFY_SQL_FILE || undefined,
+      decrypter: v.RESTORE_DECRYPTER,
     },
     retention: {
       dailyDays: v.DAILY_RETENTION_DAYS,

@@ -90,6 +90,9 @@ export const envSchema = z.object({
     .default('Standard'),
   RESTORE_THAW_POLL_SECONDS: int(1, 24 * 60 * 60).default(15 * 60),
   RESTORE_VERIFY_SQL_FILE: z.string().optional(),
+  RESTORE_DECRYPTER: z
+    .enum(['auto', 'gpg', 'openpgp'], { error: 'expected auto, gpg or openpgp' })
+    .default('auto'),
 
   DAILY_RETENTION_DAYS: int(1, 3650).default(7),
   WEEKLY_RETENTION_WEEKS: int(0, 520).default(4),

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { readTextFile } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
 import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './index.js';
+import { gpgAvailable, gpgOpener } from './gpg-open.js';
 import { openpgpOpener, readPrivateKeys, type Opener } from './open.js';
 
 /**
@@ -20,12 +21,17 @@ export async function sealerFor(config: Config): Promise<Sealer> {
   return noEncryption;
 }
 
-/** The opener for encrypted backups: GPG_PRIVATE_KEY_FILE unlocked with GPG_PASSPHRASE; none without a key. */
+/**
+ * The opener for encrypted backups: GPG_PRIVATE_KEY_FILE unlocked with GPG_PASSPHRASE, decrypted by
+ * the decrypter RESTORE_DECRYPTER names; none without a key.
+ */
 export async function openerFor(config: Config): Promise<Opener | undefined> {
-  const { privateKeyFile, passphrase } = config.restore;
+  const { privateKeyFile, passphrase, decrypter } = config.restore;
   if (!privateKeyFile) return undefined;
   const armored = readTextFile(privateKeyFile, 'GPG_PRIVATE_KEY_FILE');
-  return openpgpOpener(await readPrivateKeys(armored, passphrase, 'GPG_PRIVATE_KEY_FILE'));
+  const keys = await readPrivateKeys(armored, passphrase, 'GPG_PRIVATE_KEY_FILE');
+  const useGpg = decrypter === 'gpg' || (decrypter === 'auto' && (await gpgAvailable()));
+  return useGpg ? gpgOpener(armored, keys, passphrase) : openpgpOpener(keys);
 }
 
 async function exportFromKeyring(recipient: string): Promise<string> {

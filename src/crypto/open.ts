@@ -65,7 +65,7 @@ async function unlocked(
 
 /** Decrypts binary OpenPGP messages (what openpgpSealer or `gpg --encrypt` wrote) with the given keys. */
 export function openpgpOpener(keys: openpgp.PrivateKey[]): Opener {
-  const ourKeyIDs = keys.flatMap((key) => key.getKeyIDs().map((id) => id.toHex().toUpperCase()));
+  const ourKeyIDs = keyIDsOf(keys);
   return {
     async open(sealed) {
       try {
@@ -91,6 +91,11 @@ export function openpgpOpener(keys: openpgp.PrivateKey[]): Opener {
   };
 }
 
+/** The key IDs (primary and subkeys) of the keys, as messages name their recipients. */
+export function keyIDsOf(keys: openpgp.PrivateKey[]): string[] {
+  return keys.flatMap((key) => key.getKeyIDs().map((id) => id.toHex().toUpperCase()));
+}
+
 /** The key ID of an anonymous recipient: all zeros. */
 const HIDDEN_RECIPIENT = '0000000000000000';
 
@@ -100,7 +105,11 @@ function checkRecipients(message: openpgp.Message<unknown>, ourKeyIDs: string[])
   // A hidden recipient (gpg --throw-keyids) could be any key: let decryption try them all.
   if (recipientIDs.includes(HIDDEN_RECIPIENT)) return;
   if (recipientIDs.some((id) => ourKeyIDs.includes(id))) return;
-  throw new BackupError(
+  throw encryptedToOtherKeys(recipientIDs, ourKeyIDs);
+}
+
+export function encryptedToOtherKeys(recipientIDs: string[], ourKeyIDs: string[]): BackupError {
+  return new BackupError(
     'DecryptionFailed',
     `encrypted to other keys: ${recipientIDs.join(', ') || 'none'}; this key is ${ourKeyIDs.join(', ')}`,
   );
@@ -120,13 +129,27 @@ function typedErrors(plaintext: Readable): Readable {
   );
 }
 
+/** What a damaged backup means to the user, whichever decrypter found the damage. */
+const MEANINGS = {
+  integrity: 'integrity check failed: the backup was changed or damaged after it was encrypted',
+  truncated: 'the backup ends early: it is truncated',
+  notOpenPGP: 'not an OpenPGP message: the backup is damaged or was not encrypted',
+  unknown: 'cannot decrypt the backup',
+} as const;
+
+export type Meaning = keyof typeof MEANINGS;
+
+/** A failed decryption, in the user's terms first, then the decrypter's own words. */
+export function decryptionFailed(meaning: Meaning, decrypter: string, reason: string, cause?: unknown) {
+  return new BackupError('DecryptionFailed', `${MEANINGS[meaning]} (${decrypter}: ${reason})`, { cause });
+}
+
 /** What openpgp.js's messages for a damaged file mean. */
-const MEANINGS: Record<string, string> = {
-  'Modification detected.':
-    'integrity check failed: the backup was changed or damaged after it was encrypted',
-  'Unexpected end of packet': 'the backup ends early: it is truncated',
+const OPENPGP_REASONS: Record<string, Meaning> = {
+  'Modification detected.': 'integrity',
+  'Unexpected end of packet': 'truncated',
   'Error during parsing. This message / key probably does not conform to a valid OpenPGP format.':
-    'not an OpenPGP message: the backup is damaged or was not encrypted',
+    'notOpenPGP',
 };
 
 /**
@@ -136,6 +159,5 @@ const MEANINGS: Record<string, string> = {
 function decryptionFailure(error: unknown): unknown {
   if (error instanceof BackupError || (error as { syscall?: unknown }).syscall) return error;
   const reason = messageOf(error);
-  const meaning = MEANINGS[reason] ?? 'cannot decrypt the backup';
-  return new BackupError('DecryptionFailed', `${meaning} (openpgp.js: ${reason})`, { cause: error });
+  return decryptionFailed(OPENPGP_REASONS[reason] ?? 'unknown', 'openpgp.js', reason, error);
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { BackupError } from '../../src/core/errors.js';
 import { sealerFor, openerFor } from '../../src/crypto/keys.js';
@@ -20,19 +20,23 @@ import { decryptFile } from '../../src/restore/decrypt.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
+import { eventually, processesMatching } from '../helpers/processes.js';
 
 // Restores must read what our backups wrote and what plain gpg wrote, and must never leave behind a
-// file that did not decrypt to the very end.
+// file that did not decrypt to the very end. Both decrypters keep this contract, with the same words.
 
 const MiB = 1024 * 1024;
+const DECRYPTERS = ['gpg', 'openpgp'] as const;
+type Decrypter = (typeof DECRYPTERS)[number];
 
-function restoreConfig(privateKeyFile: string, passphrase?: string) {
-  const env = { DB_NAME: 'x', GPG_PRIVATE_KEY_FILE: privateKeyFile, GPG_PASSPHRASE: passphrase };
+function restoreConfig(privateKeyFile: string, decrypter: Decrypter, passphrase?: string) {
+  const env = {
+    DB_NAME: 'x',
+    GPG_PRIVATE_KEY_FILE: privateKeyFile,
+    GPG_PASSPHRASE: passphrase,
+    RESTORE_DECRYPTER: decrypter,
+  };
   return loadConfig({ env });
-}
-
-async function openerOf(keyring: TestKeyring, passphrase?: string): Promise<Opener> {
-  return (await openerFor(restoreConfig(keyring.privateKeyFile, passphrase)))!;
 }
 
 /** Writes size random bytes to path and, sealed by our backup's sealer for keyring, to path.gpg. */
@@ -60,10 +64,19 @@ async function expectNothingRestored(sourcePath: string, opener: Opener): Promis
 let keyring: TestKeyring;
 
 beforeAll(async () => {
+  // The gpg decrypter's homes go to the temporary directory: this run's GnuPG root, whose agents the
+  // global teardown stops. Forked test processes end without the 'exit' event that removes them.
+  vi.stubEnv('TMPDIR', process.env.TEST_GNUPG_ROOT);
   keyring = await createKeyring();
 });
 
-describe('decrypting a backup', () => {
+it('has no opener without GPG_PRIVATE_KEY_FILE', async () => {
+  expect(await openerFor(loadConfig({ env: { DB_NAME: 'x' } }))).toBeUndefined();
+});
+
+describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
+  const openerOf = async (keyring: TestKeyring, passphrase?: string): Promise<Opener> =>
+    (await openerFor(restoreConfig(keyring.privateKeyFile, decrypter, passphrase)))!;
   let sealed: { plaintextPath: string; sealedPath: string };
 
   beforeAll(async () => {
@@ -98,10 +111,6 @@ describe('decrypting a backup', () => {
     expect(await sha256File(targetPath)).toBe(result.sha256);
   });
 
-  it('has no opener without GPG_PRIVATE_KEY_FILE', async () => {
-    expect(await openerFor(loadConfig({ env: { DB_NAME: 'x' } }))).toBeUndefined();
-  });
-
   it('refuses a message for other keys, naming both sides', async () => {
     const stranger = await createKeyring();
     const error = await expectNothingRestored(sealed.sealedPath, await openerOf(stranger));
@@ -117,7 +126,7 @@ describe('decrypting a backup', () => {
     writeFileSync(flipped, bytes);
     const opener = await openerOf(keyring);
 
-    // openpgp.js releases the plaintext as it goes and reports the failed check at the end: the
+    // Both decrypters release the plaintext as it goes and report the failed check at the end: the
     // stream must error, as a typed error.
     let streamed = 0;
     const streamError = await failureOf(
@@ -138,6 +147,21 @@ describe('decrypting a backup', () => {
     writeFileSync(truncated, readFileSync(sealed.sealedPath).subarray(0, 2 * MiB));
     const error = await expectNothingRestored(truncated, await openerOf(keyring));
     expect(error.message).toMatch(/truncated/);
+  });
+
+  it('fails a ciphertext cut inside its first packet', async () => {
+    // gpg 2.2 exits 0 for it, with no plaintext. openpgp.js calls it truncated, gpg an invalid packet.
+    const truncated = join(tempDir('truncated'), 'archive.dump.gpg');
+    writeFileSync(truncated, readFileSync(sealed.sealedPath).subarray(0, 200));
+    const error = await expectNothingRestored(truncated, await openerOf(keyring));
+    expect(error.message).toMatch(/^(the backup ends early|not an OpenPGP message)/);
+  });
+
+  it('fails an empty file', async () => {
+    const empty = join(tempDir('empty'), 'archive.dump.gpg');
+    writeFileSync(empty, '');
+    const error = await expectNothingRestored(empty, await openerOf(keyring));
+    expect(error.message).toMatch(/^not an OpenPGP message/);
   });
 
   it('fails, for another try, when the target cannot be written', async () => {
@@ -170,50 +194,107 @@ describe('decrypting a backup', () => {
     const error = await expectNothingRestored(unencrypted, await openerOf(keyring));
     expect(error.message).toMatch(/^not an OpenPGP message/);
   });
-});
 
-describe('the private key', () => {
-  const passphrase = 'correct horse battery staple';
+  describe('the private key', () => {
+    const passphrase = 'correct horse battery staple';
 
-  it('is unlocked with GPG_PASSPHRASE, and refused without it or with a wrong one', async () => {
-    const keyring = await createKeyring('default', passphrase);
-    const { sealedPath, plaintextPath } = await sealedFile(tempDir('locked'), keyring, MiB);
-    const result = await decryptFile({
-      sourcePath: sealedPath,
-      targetPath: join(tempDir('restore'), 'archive.dump'),
-      opener: await openerOf(keyring, passphrase),
+    it('is unlocked with GPG_PASSPHRASE, and refused without it or with a wrong one', async () => {
+      const keyring = await createKeyring('default', passphrase);
+      const { sealedPath, plaintextPath } = await sealedFile(tempDir('locked'), keyring, MiB);
+      const result = await decryptFile({
+        sourcePath: sealedPath,
+        targetPath: join(tempDir('restore'), 'archive.dump'),
+        opener: await openerOf(keyring, passphrase),
+      });
+      expect(result.sha256).toBe(await sha256File(plaintextPath));
+
+      const wrong = await failureOf(openerOf(keyring, 'not the passphrase'));
+      expect(wrong.kind).toBe('Configuration');
+      expect(wrong.message).toMatch(
+        /^GPG_PRIVATE_KEY_FILE: GPG_PASSPHRASE does not unlock the key [0-9A-F]{40}$/,
+      );
+      expect(wrong.message).not.toContain('not the passphrase');
+
+      const missing = await failureOf(openerOf(keyring));
+      expect(missing.kind).toBe('Configuration');
+      expect(missing.message).toMatch(
+        /^GPG_PRIVATE_KEY_FILE: .*protected by a passphrase; set GPG_PASSPHRASE/,
+      );
     });
-    expect(result.sha256).toBe(await sha256File(plaintextPath));
 
-    const wrong = await failureOf(openerOf(keyring, 'not the passphrase'));
-    expect(wrong.kind).toBe('Configuration');
-    expect(wrong.message).toMatch(
-      /^GPG_PRIVATE_KEY_FILE: GPG_PASSPHRASE does not unlock the key [0-9A-F]{40}$/,
-    );
-    expect(wrong.message).not.toContain('not the passphrase');
+    it('must be a private key', async () => {
+      const error = await failureOf(openerFor(restoreConfig(keyring.publicKeyFile, decrypter)));
+      expect(error.kind).toBe('Configuration');
+      expect(error.message).toBe(
+        'GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key',
+      );
 
-    const missing = await failureOf(openerOf(keyring));
-    expect(missing.kind).toBe('Configuration');
-    expect(missing.message).toMatch(/^GPG_PRIVATE_KEY_FILE: .*protected by a passphrase; set GPG_PASSPHRASE/);
+      const text = join(tempDir('not-a-key'), 'key.asc');
+      writeFileSync(text, 'just some text');
+      expect((await failureOf(openerFor(restoreConfig(text, decrypter)))).message).toBe(
+        'GPG_PRIVATE_KEY_FILE: no armored OpenPGP private key found',
+      );
+    });
   });
 
-  it('must be a private key', async () => {
-    const error = await failureOf(openerFor(restoreConfig(keyring.publicKeyFile)));
-    expect(error.kind).toBe('Configuration');
-    expect(error.message).toBe(
-      'GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key',
-    );
+  describe('memory', () => {
+    it('stays flat while a 200 MB backup decrypts', async () => {
+      const sealedPath = await largeSealedFile();
+      const opener = await openerOf(keyring);
 
-    const text = join(tempDir('not-a-key'), 'key.asc');
-    writeFileSync(text, 'just some text');
-    expect((await failureOf(openerFor(restoreConfig(text)))).message).toBe(
-      'GPG_PRIVATE_KEY_FILE: no armored OpenPGP private key found',
-    );
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+      try {
+        const result = await decryptFile({
+          sourcePath: sealedPath,
+          targetPath: join(tempDir('large'), 'large.dump'),
+          opener,
+        });
+        expect(result.bytes).toBe(200 * MiB);
+      } finally {
+        clearInterval(sampler);
+      }
+      peak = Math.max(peak, process.memoryUsage().rss);
+      const growthMiB = (peak - before) / MiB;
+      console.log(
+        `decrypting 200 MiB grew the RSS by ${growthMiB.toFixed(1)} MiB (from ${(before / MiB).toFixed(0)} MiB)`,
+      );
+      expect(growthMiB).toBeLessThan(100);
+    });
   });
 });
 
-describe('memory', () => {
-  it('stays flat while a 200 MB backup decrypts', async () => {
+describe('gpg as it decrypts', () => {
+  it('gets the passphrase through a pipe, never on its command line or in its environment', async () => {
+    const passphrase = 'pipe-secret-never-in-ps';
+    const keyring = await createKeyring('default', passphrase);
+    const { sealedPath } = await sealedFile(tempDir('argv'), keyring, 8 * MiB);
+    // The worker's own environment holds the passphrase when it is set as GPG_PASSPHRASE.
+    vi.stubEnv('GPG_PASSPHRASE', passphrase);
+    try {
+      const opener = await openerFor(restoreConfig(keyring.privateKeyFile, 'gpg', passphrase));
+      // Unread, the plaintext fills the pipe and gpg waits: it is there to be looked at.
+      const plaintext = await opener!.open(createReadStream(sealedPath));
+      const running = await eventually(() =>
+        processesMatching('--decrypt').filter((p) => p.cmdline.startsWith('gpg ')),
+      );
+      expect(running).toHaveLength(1);
+      expect(running[0]!.cmdline).not.toContain(passphrase);
+      expect(running[0]!.environ).not.toContain(passphrase);
+      expect(running[0]!.environ).toContain('GNUPGHOME=');
+      expect(Buffer.concat(await plaintext.toArray()).length).toBe(8 * MiB);
+    } finally {
+      vi.stubEnv('GPG_PASSPHRASE', undefined);
+    }
+  });
+});
+
+let largeSealed: Promise<string> | undefined;
+
+/** 200 MiB encrypted by gpg, made once for both decrypters. */
+function largeSealedFile(): Promise<string> {
+  return (largeSealed ??= (async () => {
     const sealedPath = join(tempDir('large'), 'large.dump.gpg');
     // gpg encrypts in its own process, so this one's memory is at rest when the measurement starts.
     const gpg = execa(
@@ -232,29 +313,9 @@ describe('memory', () => {
     );
     await pipeline(Readable.from(randomChunks(200, MiB)), gpg.stdin!);
     await gpg;
-    const opener = await openerOf(keyring);
-
-    const before = process.memoryUsage().rss;
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-    try {
-      const result = await decryptFile({
-        sourcePath: sealedPath,
-        targetPath: join(tempDir('large'), 'large.dump'),
-        opener,
-      });
-      expect(result.bytes).toBe(200 * MiB);
-    } finally {
-      clearInterval(sampler);
-    }
-    peak = Math.max(peak, process.memoryUsage().rss);
-    const growthMiB = (peak - before) / MiB;
-    console.log(
-      `decrypting 200 MiB grew the RSS by ${growthMiB.toFixed(1)} MiB (from ${(before / MiB).toFixed(0)} MiB)`,
-    );
-    expect(growthMiB).toBeLessThan(100);
-  });
-});
+    return sealedPath;
+  })());
+}
 
 function* randomChunks(count: number, size: number): Generator<Buffer> {
   for (let i = 0; i < count; i++) yield randomBytes(size);

@@ -1,26 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startDump } from '../../src/postgres/dump.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
+import { eventually, processesMatching } from '../helpers/processes.js';
 import { uniqueName } from '../helpers/services.js';
-
-/** Command lines and environments of the running pg_dump processes, as `ps` and /proc show them. */
-function pgDumpProcesses(): { cmdline: string; environ: string }[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .flatMap((pid) => {
-      try {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-        return cmdline.includes('pg_dump')
-          ? [{ cmdline, environ: readFileSync(`/proc/${pid}/environ`, 'utf8') }]
-          : [];
-      } catch {
-        return []; // the process ended meanwhile
-      }
-    });
-}
 
 describe('pg_dump as it runs', () => {
   const database = uniqueName('argv');
@@ -34,10 +18,9 @@ describe('pg_dump as it runs', () => {
     }).database;
     const dump = await startDump(db, { compression: 0 });
     // Unread, the archive fills the pipe and pg_dump waits: it is there to be looked at.
-    const ours = () => pgDumpProcesses().filter((p) => p.environ.includes(`PGDATABASE=${database}`));
-    for (let tries = 0; ours().length === 0 && tries < 50; tries += 1)
-      await new Promise((r) => setTimeout(r, 100));
-    const running = ours();
+    const running = await eventually(() =>
+      processesMatching('pg_dump').filter((p) => p.environ.includes(`PGDATABASE=${database}`)),
+    );
     expect(running).toHaveLength(1);
     expect(running[0]!.cmdline).not.toContain(password);
     expect(running[0]!.environ).toContain(`PGPASSWORD=${password}`);

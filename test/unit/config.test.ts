@@ -38,6 +38,7 @@ describe('configuration', () => {
       rereadCron: '0 5 1 * *',
     });
     expect(config.s3).toBeUndefined();
+    expect(config.restore.decrypter).toBe('auto');
   });
 
   it('names the variable that is wrong', () => {
@@ -54,6 +55,9 @@ describe('configuration', () => {
     expect(configError({ ...minimal, S3_ENDPOINT: 'ftp://x' }).message).toMatch(/^S3_ENDPOINT: /);
     expect(configError({ ...minimal, S3_STORAGE_CLASS_WEEKLY: 'COLD' }).message).toMatch(
       /^S3_STORAGE_CLASS_WEEKLY: /,
+    );
+    expect(configError({ ...minimal, RESTORE_DECRYPTER: 'gnupg' }).message).toBe(
+      'RESTORE_DECRYPTER: expected auto, gpg or openpgp',
     );
   });
 

@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { execa, type Result } from 'execa';
+import * as openpgp from 'openpgp';
+import { BackupError, configError } from '../core/errors.js';
+import { messageOf } from './index.js';
+import { decryptionFailed, encryptedToOtherKeys, keyIDsOf, type Meaning, type Opener } from './open.js';
+
+/** Whether a gpg binary runs here: RESTORE_DECRYPTER=auto prefers it, as it decrypts about 3x faster. */
+export async function gpgAvailable(): Promise<boolean> {
+  const result = await execa('gpg', ['--version'], { reject: false });
+  return !result.failed;
+}
+
+/**
+ * Decrypts with the gpg binary, from a GnuPG home of its own that holds only the restore key. keys
+ * are that key as readPrivateKeys read and unlocked it, so the key and passphrase checks and their
+ * messages are the same as openpgpOpener's. A test decryption then proves gpg can use the key here.
+ */
+export async function gpgOpener(
+  armored: string,
+  keys: openpgp.PrivateKey[],
+  passphrase: string | undefined,
+): Promise<Opener> {
+  const home = privateHome();
+  await importKeys(home, armored);
+  const ourKeyIDs = keyIDsOf(keys);
+  const opener: Opener = { open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs) };
+  await checkDecrypts(opener, keys);
+  return opener;
+}
+
+const homes: string[] = [];
+// gpg-agent watches its socket and exits by itself soon after the home is gone.
+process.on('exit', () => homes.forEach((home) => rmSync(home, { recursive: true, force: true })));
+
+/**
+ * Under the system's temporary directory rather than BACKUP_DIR: gpg-agent puts its socket in the
+ * home, and a socket path must stay under 108 bytes and on a local file system, which BACKUP_DIR (a
+ * long path, a network mount) need not be. mkdtemp makes it 0700, as gpg demands.
+ */
+function privateHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'durable-backup-restore-gnupg-'));
+  homes.push(home);
+  return home;
+}
+
+/**
+ * Only what gpg needs: execa would pass the worker's whole environment on, GPG_PASSPHRASE with it.
+ * LC_ALL=C keeps gpg's messages in the English that GPG_REASONS matches.
+ */
+function gpgEnv(home: string): Record<string, string | undefined> {
+  return { GNUPGHOME: home, PATH: process.env.PATH, LC_ALL: 'C' };
+}
+
+/** Protected keys import without their passphrase: gpg-agent keeps them protected. */
+async function importKeys(home: string, armored: string): Promise<void> {
+  const result = await execa('gpg', ['--batch', '--import'], {
+    env: gpgEnv(home),
+    extendEnv: false,
+    input: armored,
+    reject: false,
+  });
+  if ((result as { code?: string }).code === 'ENOENT') {
+    throw new BackupError('MissingDependency', 'gpg is not installed; RESTORE_DECRYPTER=gpg needs it', {
+      hint: 'install gnupg, or set RESTORE_DECRYPTER=openpgp',
+    });
+  }
+  if (result.failed) {
+    throw configError(`GPG_PRIVATE_KEY_FILE: gpg cannot import the key (${gpgMessages(result)})`);
+  }
+}
+
+const PROBE = new TextEncoder().encode('durable-backup: can gpg decrypt with this key?');
+
+async function checkDecrypts(opener: Opener, keys: openpgp.PrivateKey[]): Promise<void> {
+  try {
+    const sealed = await openpgp.encrypt({
+      message: await openpgp.createMessage({ binary: PROBE }),
+      encryptionKeys: keys.map((key) => key.toPublic()),
+      format: 'binary',
+    });
+    await (await opener.open(Readable.from([sealed]))).toArray();
+  } catch (error) {
+    throw configError(`GPG_PRIVATE_KEY_FILE: gpg cannot decrypt with the key (${messageOf(error)})`);
+  }
+}
+
+/**
+ * `gpg --decrypt` from stdin to stdout. The passphrase goes through a pipe of its own (fd 3), never
+ * the command line or the environment, where `ps` and /proc would show it. gpg reports a failed
+ * check only by its exit code, after the last byte: the stream ends only once gpg exited cleanly.
+ */
+function decryptWithGpg(
+  sealed: Readable,
+  home: string,
+  passphrase: string | undefined,
+  ourKeyIDs: string[],
+): Readable {
+  // An unprotected key needs no passphrase; gpg reads the empty one and ignores it.
+  const unattended = ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3'];
+  // Status lines on stderr: the recipients, for "encrypted to other keys", and whether it all went well.
+  const gpg = execa('gpg', [...unattended, '--quiet', '--status-fd', '2', '--decrypt'], {
+    env: gpgEnv(home),
+    extendEnv: false,
+    // In an array, execa pipes the stream itself: spawn() takes only streams with an open fd.
+    stdio: [[sealed, 'pipe'], 'pipe', 'pipe', new TextEncoder().encode(passphrase ?? '')],
+    buffer: { stdout: false },
+    reject: false,
+  });
+  return Readable.from(
+    (async function* () {
+      try {
+        yield* gpg.stdout;
+      } finally {
+        // The reader stopped early (an abort, a full disk): gpg need not go on.
+        if (gpg.exitCode === null) gpg.kill();
+      }
+      const result = await gpg;
+      // gpg 2.2 exits 0, having written nothing, for a file cut inside its first packet: only
+      // DECRYPTION_OKAY (a whole message, its MDC checked) says the plaintext is complete.
+      if (result.failed || !String(result.stderr).includes('[GNUPG:] DECRYPTION_OKAY'))
+        throw gpgFailure(result, ourKeyIDs);
+    })(),
+    { objectMode: false },
+  );
+}
+
+/**
+ * What gpg's messages and status lines for a damaged or foreign file mean (Debian's gpg 2.2,
+ * LC_ALL=C), first match first: a truncated file also fails its MDC (BADMDC, "WARNING: encrypted
+ * message has been manipulated!"), after a read error. A flipped byte in a compressed message (gpg's
+ * default) breaks the inflate before the MDC is reached. NODATA: no packet, or an invalid one.
+ */
+const GPG_REASONS: [string, Meaning][] = [
+  ['problem reading source', 'truncated'],
+  [': read error', 'truncated'],
+  ['[GNUPG:] BADMDC', 'integrity'],
+  ['zlib inflate problem', 'integrity'],
+  ['[GNUPG:] NODATA', 'notOpenPGP'],
+];
+
+function gpgFailure(result: Result, ourKeyIDs: string[]): unknown {
+  // A failed read of the sealed file, which the caller reports as such.
+  if ((result.cause as { syscall?: unknown } | undefined)?.syscall) return result.cause;
+  const stderr = String(result.stderr);
+  if (stderr.includes('decryption failed: No secret key'))
+    return encryptedToOtherKeys(recipientsOf(stderr), ourKeyIDs);
+  const meaning = GPG_REASONS.find(([text]) => stderr.includes(text))?.[1] ?? 'unknown';
+  return decryptionFailed(meaning, 'gpg', gpgMessages(result));
+}
+
+/** The key IDs of the ENC_TO status lines. */
+function recipientsOf(stderr: string): string[] {
+  return [...stderr.matchAll(/^\[GNUPG:\] ENC_TO ([0-9A-F]{16}) /gm)].map((match) => match[1]!);
+}
+
+/** gpg's own messages, what a person would read on a terminal; the status lines when there are none. */
+function gpgMessages(result: Result): string {
+  const lines = String(result.stderr).split('\n');
+  const messages = lines.filter((line) => line.startsWith('gpg: ')).map((line) => line.slice('gpg: '.length));
+  const status = lines.filter((line) => line.startsWith('[GNUPG:] '));
+  return (messages.length > 0 ? messages : status).join('; ') || `exit code ${result.exitCode}`;
+}

@@ -1,0 +1,24 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Command lines and environments of the running processes whose command line contains text, as `ps` and /proc show them. */
+export function processesMatching(text: string): { cmdline: string; environ: string }[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        return cmdline.includes(text)
+          ? [{ cmdline, environ: readFileSync(`/proc/${pid}/environ`, 'utf8') }]
+          : [];
+      } catch {
+        return []; // the process ended meanwhile
+      }
+    });
+}
+
+/** Waits, up to 5 s, for find to return something. */
+export async function eventually<T>(find: () => T[]): Promise<T[]> {
+  for (let tries = 0; find().length === 0 && tries < 50; tries += 1)
+    await new Promise((r) => setTimeout(r, 100));
+  return find();
+}
