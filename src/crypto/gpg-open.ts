@@ -7,6 +7,7 @@ import * as openpgp from 'openpgp';
 import { BackupError, configError } from '../core/errors.js';
 import { messageOf } from './index.js';
 import { decryptionFailed, encryptedToOtherKeys, keyIDsOf, type Meaning, type Opener } from './open.js';
+import { toolEnv } from '../process/env.js';
 
 /** Whether a gpg binary runs here: RESTORE_DECRYPTER=auto prefers it, as it decrypts about 3x faster. */
 export async function gpgAvailable(): Promise<boolean> {
@@ -51,15 +52,14 @@ function privateHome(): string {
  * Only what gpg needs: execa would pass the worker's whole environment on, GPG_PASSPHRASE with it.
  * LC_ALL=C keeps gpg's messages in the English that GPG_REASONS matches.
  */
-function gpgEnv(home: string): Record<string, string | undefined> {
-  return { GNUPGHOME: home, PATH: process.env.PATH, LC_ALL: 'C' };
+function gpgEnv(home: string) {
+  return toolEnv({ GNUPGHOME: home, LC_ALL: 'C' });
 }
 
 /** Protected keys import without their passphrase: gpg-agent keeps them protected. */
 async function importKeys(home: string, armored: string): Promise<void> {
   const result = await execa('gpg', ['--batch', '--import'], {
-    env: gpgEnv(home),
-    extendEnv: false,
+    ...gpgEnv(home),
     input: armored,
     reject: false,
   });
@@ -103,8 +103,7 @@ function decryptWithGpg(
   const unattended = ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3'];
   // Status lines on stderr: the recipients, for "encrypted to other keys", and whether it all went well.
   const gpg = execa('gpg', [...unattended, '--quiet', '--status-fd', '2', '--decrypt'], {
-    env: gpgEnv(home),
-    extendEnv: false,
+    ...gpgEnv(home),
     // In an array, execa pipes the stream itself: spawn() takes only streams with an open fd.
     stdio: [[sealed, 'pipe'], 'pipe', 'pipe', new TextEncoder().encode(passphrase ?? '')],
     buffer: { stdout: false },

@@ -5,6 +5,7 @@ import { BackupError } from '../core/errors.js';
 import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './index.js';
 import { gpgAvailable, gpgOpener } from './gpg-open.js';
 import { openpgpOpener, readPrivateKeys, type Opener } from './open.js';
+import { toolEnv } from '../process/env.js';
 
 /**
  * The sealer the configuration asks for: GPG_PUBLIC_KEY_FILE, or else the key of GPG_RECIPIENT
@@ -35,7 +36,10 @@ export async function openerFor(config: Config): Promise<Opener | undefined> {
 }
 
 async function exportFromKeyring(recipient: string): Promise<string> {
-  const result = await execa('gpg', ['--batch', '--armor', '--export', '--', recipient], { reject: false });
+  const result = await execa('gpg', ['--batch', '--armor', '--export', '--', recipient], {
+    ...toolEnv({ GNUPGHOME: process.env.GNUPGHOME }),
+    reject: false,
+  });
   if (result.failed && (result as { code?: string }).code === 'ENOENT') {
     throw new BackupError('MissingDependency', 'gpg is not installed; it is needed to export GPG_RECIPIENT');
   }

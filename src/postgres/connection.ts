@@ -1,15 +1,16 @@
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
 import { BackupError, type ErrorKind } from '../core/errors.js';
+import { toolEnv } from '../process/env.js';
 
 /**
- * The environment for pg_dump and pg_restore: the password travels in PGPASSWORD, never on a
- * command line where `ps` would show it. Inherited PG* variables are dropped so they cannot mix in.
+ * The environment for pg_dump, pg_restore and psql: the password travels in PGPASSWORD, never on a
+ * command line where `ps` would show it. Nothing else of ours goes along (see toolEnv), inherited
+ * PG* variables included, so they cannot mix in.
  */
 export function libpqEnv(db: DatabaseConfig, applicationName: string): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PG')));
   return {
-    ...env,
+    ...toolEnv().env,
     PGHOST: db.host,
     PGPORT: String(db.port),
     PGUSER: db.user,

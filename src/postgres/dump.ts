@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
 import { connect, libpqEnv } from './connection.js';
 import { toolError } from './tools.js';
+import { toolEnv } from '../process/env.js';
 
 export interface TableRowCount {
   schema: string;
@@ -115,6 +116,6 @@ export async function countTableRows(
 }
 
 async function pgDumpVersion(): Promise<string> {
-  const { stdout } = await execa('pg_dump', ['--version']);
+  const { stdout } = await execa('pg_dump', ['--version'], toolEnv());
   return stdout.trim();
 }

@@ -1,6 +1,7 @@
 import { execa, type Result } from 'execa';
 import type { DatabaseConfig } from '../config/index.js';
 import { BackupError, type ErrorKind } from '../core/errors.js';
+import { toolEnv } from '../process/env.js';
 
 const PERMANENT_MESSAGES: [RegExp, string][] = [
   [/password authentication failed/i, 'password authentication failed'],
@@ -36,7 +37,7 @@ export function toolError(tool: string, result: Result, kind: ErrorKind, db?: Da
 /** The guide's exit code 2: the tools a backup needs must be on PATH before any work starts. */
 export async function checkDependencies(tools = ['pg_dump', 'pg_restore']): Promise<void> {
   for (const tool of tools) {
-    const result = await execa(tool, ['--version'], { reject: false });
+    const result = await execa(tool, ['--version'], { ...toolEnv(), reject: false });
     if (result.failed) {
       throw new BackupError('MissingDependency', `${tool} is not installed or not on PATH`, {
         hint: 'install postgresql-client of the server major version (scripts/setup.sh does)',

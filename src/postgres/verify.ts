@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { BackupError } from '../core/errors.js';
 import { toolError } from './tools.js';
+import { toolEnv } from '../process/env.js';
 
 export interface TocReader {
   /** Feed the archive here; the reader may stop reading once it has the table of contents. */
@@ -15,7 +16,12 @@ export interface TocReader {
  * of contents. An error or an empty table of contents fails the backup.
  */
 export function startTocReader(signal?: AbortSignal): TocReader {
-  const reader = execa('pg_restore', ['--list'], { reject: false, cancelSignal: signal, stdin: 'pipe' });
+  const reader = execa('pg_restore', ['--list'], {
+    ...toolEnv(),
+    reject: false,
+    cancelSignal: signal,
+    stdin: 'pipe',
+  });
   // pg_restore exits once it has read the TOC: the rest of the archive is not its business.
   reader.stdin.on('error', () => undefined);
   const entries = reader.then((result) => {

@@ -13,6 +13,7 @@ import { connect, databaseError, libpqEnv } from '../postgres/connection.js';
 import { countTableRows } from '../postgres/dump.js';
 import { toolError } from '../postgres/tools.js';
 import { countTocEntries } from '../postgres/verify.js';
+import { toolEnv } from '../process/env.js';
 
 // The restore's side effects on PostgreSQL: everything that reads or changes the target database.
 
@@ -189,7 +190,11 @@ export async function wholeTablesListOf(
 }
 
 async function readArchive(args: string[], path: string, signal?: AbortSignal): Promise<string> {
-  const result = await execa('pg_restore', [...args, path], { reject: false, cancelSignal: signal });
+  const result = await execa('pg_restore', [...args, path], {
+    ...toolEnv(),
+    reject: false,
+    cancelSignal: signal,
+  });
   if (result.failed) throw permanent(toolError(`pg_restore ${args[0]}`, result, 'RestoreFailed'));
   return String(result.stdout);
 }

@@ -10,9 +10,11 @@ describe('pg_dump as it runs', () => {
   const database = uniqueName('argv');
   afterAll(() => dropDatabase(database));
 
-  it('gets the password through its environment, never on its command line', async () => {
+  it('gets the password through its environment, never on its command line, and no other secret', async () => {
     await seedDatabase(database, 4000);
     const password = 'argv-secret-never-in-ps';
+    // The worker's own environment holds other secrets: pg_dump has no business seeing them.
+    process.env.S3_SECRET_KEY = 's3-secret-never-in-pg-dump';
     const db = loadConfig({
       env: { DB_NAME: database, DB_HOST: '127.0.0.1', DB_PASSWORD: password },
     }).database;
@@ -24,6 +26,8 @@ describe('pg_dump as it runs', () => {
     expect(running).toHaveLength(1);
     expect(running[0]!.cmdline).not.toContain(password);
     expect(running[0]!.environ).toContain(`PGPASSWORD=${password}`);
+    expect(running[0]!.environ).not.toContain(process.env.S3_SECRET_KEY);
+    delete process.env.S3_SECRET_KEY;
     await dump.archive.toArray();
     expect((await dump.finished).tables.length).toBe(4);
   });
