@@ -1,7 +1,9 @@
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { connectClient } from '../../src/client/index.js';
-import type { Config } from '../../src/config/index.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { tempDir } from './files.js';
+import { testEnv, uniqueName } from './services.js';
 import { bundleWorkflows, startWorker, type RunningWorker } from '../../src/worker/index.js';
 
 // Worker chatter (state changes, pollers) would bury test output: warnings and errors only.
@@ -42,4 +44,41 @@ export async function firstActionOf(client: Client, id: string): Promise<string>
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`schedule ${id} started no workflow`);
+}
+
+export interface TestWorker {
+  env: Record<string, string>;
+  config: Config;
+  worker: RunningWorker;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker and a client that stay up for a whole test file, on a task queue, BACKUP_DIR and
+ * S3_PREFIX of their own (named after `name`), with the services' environment and the overrides.
+ */
+export async function startTestWorker(
+  name: string,
+  overrides: Record<string, string | undefined>,
+): Promise<TestWorker> {
+  const env = testEnv({
+    BACKUP_DIR: tempDir('backups'),
+    S3_PREFIX: `${uniqueName(name)}/`,
+    TEMPORAL_TASK_QUEUE: uniqueName(name),
+    ...overrides,
+  });
+  const config = loadConfig({ env });
+  const worker = await startWorker(config, { workflowBundle: await workflowBundle() });
+  const client = await connectClient(config.temporal);
+  return {
+    env,
+    config,
+    worker,
+    client,
+    async stop() {
+      await worker.shutdown();
+      await client.connection.close();
+    },
+  };
 }

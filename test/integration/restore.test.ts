@@ -16,7 +16,7 @@ import {
 } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore.js';
-import { startWorker, type RunningWorker } from '../../src/worker/index.js';
+import { startWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../workflows/shared.js';
 import { backupctl } from '../helpers/cli.js';
 import { failureOf } from '../helpers/errors.js';
@@ -25,9 +25,9 @@ import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
 import { s3StoreOf } from '../helpers/s3.js';
-import { REPO_ROOT, testEnv, uniqueName } from '../helpers/services.js';
+import { REPO_ROOT, uniqueName } from '../helpers/services.js';
 import { decodedPayloads, recordHistory } from '../helpers/histories.js';
-import { workflowBundle } from '../helpers/temporal.js';
+import { startTestWorker, workflowBundle, type TestWorker } from '../helpers/temporal.js';
 import { connectClient } from '../../src/client/index.js';
 
 // Restores of one encrypted backup, through the real worker, dev server, SeaweedFS and gpg keys.
@@ -45,35 +45,29 @@ const newTarget = () => {
 let keyring: TestKeyring;
 let env: Record<string, string>;
 let config: Config;
-let worker: RunningWorker;
 let client: Client;
 let backup: BackupResult;
+let testWorker: TestWorker | undefined;
 
 beforeAll(async () => {
   await seedDatabase(source);
   keyring = await createKeyring('default', PASSPHRASE);
-  env = testEnv({
+  testWorker = await startTestWorker('rs', {
     DB_NAME: source,
-    BACKUP_DIR: tempDir('backups'),
     GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
     GPG_PRIVATE_KEY_FILE: keyring.privateKeyFile,
     GPG_PASSPHRASE: PASSPHRASE,
     DB_PASSWORD, // trust auth ignores it; it must still never show
-    S3_PREFIX: `${uniqueName('rs')}/`,
-    TEMPORAL_TASK_QUEUE: uniqueName('rs'),
     RESTORE_APPROVERS: 'alice,bob',
   });
-  config = loadConfig({ env });
-  worker = await startWorker(config, { workflowBundle: await workflowBundle() });
-  client = await connectClient(config.temporal);
+  ({ env, config, client } = testWorker);
   backup = await waitForBackup(
     await startBackup(client, { database: source, taskQueue: config.temporal.taskQueue }),
   );
 });
 
 afterAll(async () => {
-  await worker?.shutdown();
-  await client?.connection.close();
+  await testWorker?.stop();
   for (const name of [source, ...targets]) await dropDatabase(name);
 });
 
