@@ -4,6 +4,7 @@ import {
   NativeConnection,
   Worker,
   bundleWorkflowCode,
+  type WorkerOptions,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import {
@@ -62,17 +63,19 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
 }
 
 export interface RunningWorker {
-  /** Resolves when both pollers have stopped. */
+  /** Resolves when every poller has stopped. */
   done: Promise<void>;
   shutdown(): Promise<void>;
   taskQueues: string[];
 }
 
+type WorkflowSource = Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>;
+
 /**
- * Starts the pollers of one host: the shared queue (workflows, planning), this host's own queue
- * (the activities that read and write local files) and, when it may restore, the restore queue; for
- * one database or several. The Temporal
- * connection, queues and METRICS_PORT are the first database's: all of them share one worker.
+ * Starts the pollers of one host, for one database or several: the shared queue (workflows,
+ * planning), this host's own queue (the activities that read and write local files) and, when it may
+ * restore, the restore queue. The Temporal connection, queues and METRICS_PORT are the first
+ * database's: all of them share one worker.
  */
 export async function startWorker(
   configs: Config | Config[],
@@ -85,42 +88,11 @@ export async function startWorker(
   const byDatabase = new Map<string, Awaited<ReturnType<typeof activitiesFor>>>();
   for (const databaseConfig of all)
     byDatabase.set(databaseConfig.database.name, await activitiesFor(databaseConfig, metrics));
-  const activities = routeByDatabase(byDatabase);
   const { metricsPort } = config.monitoring;
   // Before the pollers: a port in use fails the start before any of them holds the process open.
   const metricsServer = metricsPort ? await serveMetrics(metrics.registry, metricsPort) : undefined;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
-  const hostQueue = hostTaskQueueName(config.temporal.taskQueue, config.workerHostId);
-  const workflowSource = options.workflowBundle
-    ? { workflowBundle: options.workflowBundle }
-    : existsSync(PREBUILT_BUNDLE_PATH)
-      ? { workflowBundle: { codePath: PREBUILT_BUNDLE_PATH } }
-      : { workflowsPath: WORKFLOWS_PATH };
-  const shared = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    ...workflowSource,
-    activities,
-  });
-  const host = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: hostQueue,
-    activities,
-    // Upload checkpoints reach the server within 2 s, so a replacement resumes from nearly where it was.
-    maxHeartbeatThrottleInterval: '2 seconds',
-  });
-  // Restores start on their own queue, polled only by workers allowed to restore (RESTORE_ENABLED).
-  const restore = all.some((c) => c.restore.enabled)
-    ? await Worker.create({
-        connection,
-        namespace: config.temporal.namespace,
-        taskQueue: restoreTaskQueueName(config.temporal.taskQueue),
-        activities,
-      })
-    : undefined;
-  const workers = restore ? [shared, host, restore] : [shared, host];
+  const workers = await createPollers(connection, all, routeByDatabase(byDatabase), workflowSource(options));
   const done = Promise.all(workers.map((worker) => worker.run()))
     .then(() => connection.close())
     .finally(() => metricsServer?.close());
@@ -132,4 +104,32 @@ export async function startWorker(
       await done;
     },
   };
+}
+
+/** The bundle given (tests), the one `npm run build` wrote, or the sources. */
+function workflowSource(options: { workflowBundle?: WorkflowBundleWithSourceMap }): WorkflowSource {
+  if (options.workflowBundle) return { workflowBundle: options.workflowBundle };
+  if (existsSync(PREBUILT_BUNDLE_PATH)) return { workflowBundle: { codePath: PREBUILT_BUNDLE_PATH } };
+  return { workflowsPath: WORKFLOWS_PATH };
+}
+
+async function createPollers(
+  connection: NativeConnection,
+  all: Config[],
+  activities: WorkerOptions['activities'],
+  workflows: WorkflowSource,
+): Promise<Worker[]> {
+  const { temporal, workerHostId } = all[0]!;
+  const base = { connection, namespace: temporal.namespace, activities };
+  const shared = await Worker.create({ ...base, taskQueue: temporal.taskQueue, ...workflows });
+  const host = await Worker.create({
+    ...base,
+    taskQueue: hostTaskQueueName(temporal.taskQueue, workerHostId),
+    // Upload checkpoints reach the server within 2 s, so a replacement resumes from nearly where it was.
+    maxHeartbeatThrottleInterval: '2 seconds',
+  });
+  // Restores start on their own queue, polled only by workers allowed to restore (RESTORE_ENABLED).
+  if (!all.some((c) => c.restore.enabled)) return [shared, host];
+  const restore = await Worker.create({ ...base, taskQueue: restoreTaskQueueName(temporal.taskQueue) });
+  return [shared, host, restore];
 }
