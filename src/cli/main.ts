@@ -73,11 +73,12 @@ program
     const all = configs();
     const cfg = all[0]!;
     // Loaded here, not at the top: the worker's modules take half a second that other commands need not pay.
-    const { DefaultLogger, Runtime } = await import('@temporalio/worker');
+    const { Runtime } = await import('@temporalio/worker');
+    const { WorkerLogger } = await import('../worker/logger.js');
     const { startWorker } = await import('../worker/index.js');
     const { sdkTelemetryOptions } = await import('../metrics/temporal.js');
     Runtime.install({
-      logger: new DefaultLogger(cfg.debug ? 'DEBUG' : 'INFO'),
+      logger: new WorkerLogger(cfg.debug ? 'DEBUG' : 'INFO'),
       telemetryOptions: sdkTelemetryOptions(cfg.monitoring.temporalMetricsPort),
     });
     const worker = await startWorker(all);

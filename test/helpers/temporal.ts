@@ -1,14 +1,15 @@
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { connectClient } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { tempDir } from './files.js';
 import { testEnv, uniqueName } from './services.js';
 import { bundleWorkflows, startWorker, type RunningWorker } from '../../src/worker/index.js';
+import { WorkerLogger } from '../../src/worker/logger.js';
 
 // Worker chatter (state changes, pollers) would bury test output: warnings and errors only.
 try {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new WorkerLogger('WARN') });
 } catch {
   // Already installed by another file in this process.
 }
