@@ -103,6 +103,12 @@ export class WorkerMetrics {
     labelNames: ['database'],
     registers: [this.registry],
   });
+  private readonly drillMaxAgeSeconds = new Gauge({
+    name: 'postgres_backup_drill_max_age_seconds',
+    help: 'How old the last successful DR drill may be (DRILL_MAX_AGE_HOURS)',
+    labelNames: ['database'],
+    registers: [this.registry],
+  });
   private readonly rtoTargetSeconds = new Gauge({
     name: 'postgres_backup_drill_rto_target_seconds',
     help: 'The RTO a drill must meet (RTO_TARGET_MINUTES)',
@@ -127,6 +133,7 @@ export class WorkerMetrics {
       ),
     );
     this.rtoTargetSeconds.set({ database }, config.monitoring.rtoTargetMinutes * 60);
+    this.drillMaxAgeSeconds.set({ database }, config.monitoring.maxDrillAgeHours * 3600);
     // A series that appears with its first failure has no increase() to alert on: start every one at 0.
     for (const kind of RUN_KINDS)
       for (const errorKind of Object.keys(ERROR_KINDS))

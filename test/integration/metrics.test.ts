@@ -97,6 +97,7 @@ describe('metrics, textfile and failure webhook on the real services', () => {
       expect(sample(before, 'postgres_backup_last_success_timestamp', { database })).toBe(0);
       expect(sample(before, 'postgres_backup_size_bytes', { database })).toBeUndefined();
       expect(sample(before, 'postgres_backup_drill_rto_target_seconds', { database })).toBe(1800);
+      expect(sample(before, 'postgres_backup_drill_max_age_seconds', { database })).toBe(30 * 3600);
       expect(
         sample(before, 'postgres_backup_run_failures_total', {
           database,
