@@ -196,6 +196,22 @@ describe('backupctl health on the real services', () => {
     expect((await health(['--repair'])).exitCode).toBe(0);
   });
 
+  it('(b) reports a remote copy in another storage class than its manifest records, and leaves it', async () => {
+    const remote = stores.remote!;
+    const recorded = config.s3!.storageClasses![backup.kind];
+    const other = recorded === 'STANDARD_IA' ? 'STANDARD' : 'STANDARD_IA';
+    // As a lifecycle rule or a hand would: same bytes, another class.
+    await remote.putFile(backup.key, backup.localPath, { storageClass: other });
+    const run = await health(['--repair']);
+    expect(run.exitCode).toBe(1);
+    expect(run.line('copies')).toContain(
+      `${backup.key} (remote storage class ${other}, the manifest says ${recorded})`,
+    );
+    expect((await remote.stat(backup.key))?.storageClass).toBe(other);
+    await remote.putFile(backup.key, backup.localPath, { storageClass: recorded });
+    expect((await health()).exitCode).toBe(0);
+  });
+
   it('(b) leaves a damaged local copy alone: --repair verifies it against its manifest first', async () => {
     const remote = stores.remote!;
     const original = await readFile(backup.localPath);
