@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,8 +35,16 @@ export async function gpgOpener(
 }
 
 const homes: string[] = [];
-// gpg-agent watches its socket and exits by itself soon after the home is gone.
-process.on('exit', () => homes.forEach((home) => rmSync(home, { recursive: true, force: true })));
+// Stop the home's gpg-agent, then remove the home: an agent outlives its worker otherwise.
+process.on('exit', () => {
+  for (const home of homes) {
+    spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], {
+      stdio: 'ignore',
+      env: gpgEnv(home).env,
+    });
+    rmSync(home, { recursive: true, force: true });
+  }
+});
 
 /**
  * Under the system's temporary directory rather than BACKUP_DIR: gpg-agent puts its socket in the

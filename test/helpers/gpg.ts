@@ -24,7 +24,7 @@ export async function createKeyring(
   usage: 'default' | 'sign' = 'default',
   passphrase = '',
 ): Promise<TestKeyring> {
-  const home = mkdtempSync(join(process.env.TEST_GNUPG_ROOT ?? tmpdir(), 'gnupg-'));
+  const home = mkdtempSync(join(tmpdir(), 'gnupg-'));
   const env = { GNUPGHOME: home };
   // Loopback lets --passphrase reach the agent in batch mode, without a pinentry.
   const unattended = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', passphrase];

@@ -64,9 +64,6 @@ async function expectNothingRestored(sourcePath: string, opener: Opener): Promis
 let keyring: TestKeyring;
 
 beforeAll(async () => {
-  // The gpg decrypter's homes go to the temporary directory: this run's GnuPG root, whose agents the
-  // global teardown stops. Forked test processes end without the 'exit' event that removes them.
-  vi.stubEnv('TMPDIR', process.env.TEST_GNUPG_ROOT);
   keyring = await createKeyring();
 });
 
