@@ -52,14 +52,6 @@ export interface ResolvedRestore {
   hasVerifySql: boolean;
 }
 
-export interface FetchOutcome {
-  path: string;
-  bytes: number;
-  /** Bytes an earlier attempt had already downloaded. */
-  resumedFrom: number;
-  downloaded: boolean;
-}
-
 export interface VerifyOutcome {
   tablesChecked: number;
   sqlChecks: boolean;

@@ -8,11 +8,10 @@ import {
 import type { DrillActivities, DrillPlan } from '../activities/drill.js';
 import { withinTarget } from '../src/core/drill.js';
 import type { DrillReport } from '../src/core/outcome.js';
-import { restoreTaskQueueName } from '../src/core/plan.js';
 import type { RestoreStatus } from '../src/core/restore.js';
 import { restoreWorkflow, type RestoreResult } from './restore.js';
 import { reportedRun } from './report.js';
-import { DATABASE_ATTRIBUTE, describeFailure, hostActivityOptions } from './shared.js';
+import { DATABASE_ATTRIBUTE, describeFailure, hostActivityOptions, restoreQueueOptions } from './shared.js';
 
 export interface DrillRequest {
   /** DB_NAME of the database whose newest backup to restore; may be left out when workers have one. */
@@ -50,13 +49,7 @@ export async function drillWorkflow(request: DrillRequest = {}): Promise<DrillRe
 async function drill(request: DrillRequest): Promise<DrillResult> {
   const { workflowId, taskQueue, startTime } = workflowInfo();
   const startedAt = new Date(startTime).toISOString();
-  const planner = proxyActivities<DrillActivities>({
-    taskQueue: restoreTaskQueueName(taskQueue),
-    // No worker allowed to restore for an hour: fail clearly rather than wait unseen.
-    scheduleToStartTimeout: '1 hour',
-    startToCloseTimeout: '5 minutes',
-    retry: { maximumAttempts: 5 },
-  });
+  const planner = proxyActivities<DrillActivities>(restoreQueueOptions(taskQueue));
   const plan = await planner.planDrill({ database: request.database, startedAt });
   const host = proxyActivities<DrillActivities>(hostActivityOptions(plan.hostTaskQueue, plan.retryAttempts));
   const restore = await restoreIntoScratch(plan, taskQueue, `${workflowId}-restore`, host);

@@ -1,9 +1,8 @@
 import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { RereadActivities } from '../activities/reread.js';
-import { restoreTaskQueueName } from '../src/core/plan.js';
 import type { RereadCopy } from '../src/drill/reread.js';
 import { reportedRun } from './report.js';
-import { describeFailure, hostActivityOptions } from './shared.js';
+import { describeFailure, hostActivityOptions, restoreQueueOptions } from './shared.js';
 
 export interface RereadRequest {
   /** DB_NAME of the database whose backups to read; may be left out when workers have one. */
@@ -45,12 +44,7 @@ export async function rereadWorkflow(request: RereadRequest = {}): Promise<Rerea
 
 async function readAll(request: RereadRequest): Promise<RereadResult> {
   const { workflowId, taskQueue } = workflowInfo();
-  const planner = proxyActivities<RereadActivities>({
-    taskQueue: restoreTaskQueueName(taskQueue),
-    scheduleToStartTimeout: '1 hour',
-    startToCloseTimeout: '10 minutes',
-    retry: { maximumAttempts: 5 },
-  });
+  const planner = proxyActivities<RereadActivities>(restoreQueueOptions(taskQueue));
   const plan = await planner.planReread({ database: request.database });
   const host = proxyActivities<RereadActivities>(hostActivityOptions(plan.hostTaskQueue, plan.retryAttempts));
   const copies: RereadCopyResult[] = [];

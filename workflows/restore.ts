@@ -10,7 +10,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RestoreActivities, ResolvedRestore } from '../activities/restore.js';
-import { restoreTaskQueueName } from '../src/core/plan.js';
 import {
   mayApprove,
   type ApprovalInput,
@@ -25,6 +24,7 @@ import {
   hostActivityOptions,
   rejectSignal,
   restoreStatusQuery,
+  restoreQueueOptions,
 } from './shared.js';
 import { reportedRun } from './report.js';
 
@@ -63,16 +63,10 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
   const approvals = handleApprovals(status);
   const { taskQueue, ...request } = input;
 
-  const resolver = proxyActivities<RestoreActivities>({
-    taskQueue: restoreTaskQueueName(taskQueue),
-    // No worker allowed to restore for an hour: fail clearly rather than wait unseen.
-    scheduleToStartTimeout: '1 hour',
-    startToCloseTimeout: '5 minutes',
-    retry: { maximumAttempts: 5 },
-  });
+  const resolver = proxyActivities<RestoreActivities>(restoreQueueOptions(taskQueue));
   const resolved = await phase(status, 'resolving', 'resolve', () =>
     resolver.resolveRestore({ ...request, workflowId: workflowInfo().workflowId }),
-  ).then(({ result }) => result);
+  );
   const host = proxyActivities<RestoreActivities>(
     hostActivityOptions(resolved.hostTaskQueue, resolved.retryAttempts),
   );
@@ -88,7 +82,7 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
       () => host.validateArchive(resolved, archivePath),
       (v) => `${v.tocEntries} TOC entries`,
     );
-    const { result: plan } = await phase(
+    const plan = await phase(
       status,
       'planning',
       'plan',
@@ -100,14 +94,14 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
     if (request.dryRun) return await finish(status, 'dry-run-completed', host, resolved);
 
     await awaitApproval(status, approvals, resolved, request.force);
-    const prepared = await phase(
+    const { connectionLimit: limit } = await phase(
       status,
       'restoring',
       'prepare',
       () => host.prepareTarget(resolved, plan),
       () => `${plan.target.create ? 'created; ' : ''}new connections refused, open ones ended`,
     );
-    connectionLimit = prepared.result.connectionLimit;
+    connectionLimit = limit;
     status.targetTouched = true;
     await phase(
       status,
@@ -138,19 +132,19 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
 type Activities = ReturnType<typeof proxyActivities<RestoreActivities>>;
 
 /** Runs one phase: sets the state, times it, and records a line for the status and the log. */
-async function phase<T extends object>(
+async function phase<T>(
   status: RestoreStatus,
   state: RestoreState,
   name: RestorePhase,
   work: () => Promise<T>,
   describe: (result: T) => string = () => '',
-): Promise<{ result: T }> {
+): Promise<T> {
   status.state = state;
   setCurrentDetails(`**${state}**`);
   const started = Date.now();
   const result = await work();
   status.phases.push({ phase: name, durationMs: Date.now() - started, detail: describe(result) });
-  return { result };
+  return result;
 }
 
 /**
@@ -219,17 +213,7 @@ function handleApprovals(status: RestoreStatus): Approvals {
     const at = new Date().toISOString();
     const by = typeof input?.by === 'string' ? input.by.trim() : '';
     const reason = typeof input?.reason === 'string' ? input.reason : undefined;
-    const why = !by
-      ? 'no name given (by)'
-      : !open
-        ? 'the plan is not published yet; read it first (backupctl status)'
-        : status.decision
-          ? `already ${status.decision.approved ? 'approved' : 'rejected'} by ${status.decision.by}`
-          : !mayApprove(approvers, by)
-            ? `${by} is not in RESTORE_APPROVERS`
-            : signal === 'reject' && !reason
-              ? 'a rejection needs a reason'
-              : undefined;
+    const why = refusal(signal, by, reason);
     if (why) {
       status.refused.push({ signal, by: by || undefined, reason, at, why });
       log.warn('refused a restore signal', { signal, by, why });
@@ -238,6 +222,16 @@ function handleApprovals(status: RestoreStatus): Approvals {
     status.decision = { approved: signal === 'approve', by, reason, at };
     log.info(`restore ${signal === 'approve' ? 'approved' : 'rejected'}`, { by, reason });
   };
+  /** Why a signal cannot decide, or undefined when it does. */
+  function refusal(signal: 'approve' | 'reject', by: string, reason?: string): string | undefined {
+    if (!by) return 'no name given (by)';
+    if (!open) return 'the plan is not published yet; read it first (backupctl status)';
+    const { decision } = status;
+    if (decision) return `already ${decision.approved ? 'approved' : 'rejected'} by ${decision.by}`;
+    if (!mayApprove(approvers, by)) return `${by} is not in RESTORE_APPROVERS`;
+    if (signal === 'reject' && !reason) return 'a rejection needs a reason';
+    return undefined;
+  }
   setHandler(approveSignal, receive('approve'));
   setHandler(rejectSignal, receive('reject'));
   return {
@@ -259,19 +253,17 @@ async function awaitApproval(
     return;
   }
   approvals.open(resolved.approvers);
-  const { result: decided } = await phase(
+  const decided = await phase(
     status,
     'awaiting-approval',
     'approval',
-    async () => ({
-      decided: await condition(() => status.decision !== undefined, resolved.approvalTimeoutSeconds * 1000),
-    }),
+    () => condition(() => status.decision !== undefined, resolved.approvalTimeoutSeconds * 1000),
     () =>
       status.decision
         ? `${status.decision.approved ? 'approved' : 'rejected'} by ${status.decision.by}`
         : 'timed out',
   );
-  if (!decided.decided) {
+  if (!decided) {
     throw ApplicationFailure.create({
       type: 'NotApproved',
       nonRetryable: true,

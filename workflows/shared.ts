@@ -9,6 +9,7 @@ import {
   defineSignal,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { restoreTaskQueueName } from '../src/core/plan.js';
 import type { ApprovalInput, RestoreStatus } from '../src/core/restore.js';
 
 export const BACKUP_WORKFLOW = 'backupWorkflow';
@@ -66,4 +67,18 @@ export function describeFailure(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return error.cause.message;
   if (error instanceof ApplicationFailure || error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * Options of the first step of a restore, drill or re-read: it runs on the restore queue, which only
+ * workers that may restore (they hold the private key) poll, and picks the host for the rest.
+ */
+export function restoreQueueOptions(taskQueue: string): ActivityOptions {
+  return {
+    taskQueue: restoreTaskQueueName(taskQueue),
+    // No worker allowed to restore for an hour: fail clearly rather than wait unseen.
+    scheduleToStartTimeout: '1 hour',
+    startToCloseTimeout: '10 minutes',
+    retry: { maximumAttempts: 5 },
+  };
 }

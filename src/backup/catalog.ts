@@ -1,4 +1,5 @@
 import { text } from 'node:stream/consumers';
+import { BackupError } from '../core/errors.js';
 import { MANIFEST_SUFFIX } from '../core/naming.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { isComplete, type StoreCopy } from '../core/reconcile.js';
@@ -28,7 +29,7 @@ export async function* backupCopies(stores: BackupStore[]): AsyncIterable<Backup
   for (const store of stores) {
     for await (const object of store.list()) {
       if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
-      const manifest = await readManifest(store, object.key);
+      const manifest = await readManifestIfAny(store, object.key);
       if (!manifest) continue;
       const archive = await store.stat(manifest.file.key);
       yield { manifestKey: object.key, manifest, store, archive };
@@ -68,11 +69,26 @@ export function newestFirst<T extends { manifest: Manifest }>(entries: T[]): T[]
   return entries.sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
 }
 
-async function readManifest(store: BackupStore, key: string): Promise<Manifest | undefined> {
+/** A store's manifest of a backup, or a DownloadFailed error saying it is missing or unreadable. */
+export async function readManifest(store: BackupStore, key: string): Promise<Manifest> {
+  if (!(await store.stat(key))) {
+    throw new BackupError(
+      'DownloadFailed',
+      `${store.location}${key}: no such manifest; the backup is missing or incomplete`,
+      {
+        retryable: false,
+        hint: 'list the backups with backupctl list',
+      },
+    );
+  }
+  return parseManifest(await text(await store.read(key)), `${store.location}${key}`);
+}
+
+/** A manifest we cannot read does not make a backup: listings go on without it. */
+async function readManifestIfAny(store: BackupStore, key: string): Promise<Manifest | undefined> {
   try {
     return parseManifest(await text(await store.read(key)), `${store.location}${key}`);
   } catch {
-    // A manifest we cannot read does not make a backup; listing goes on.
     return undefined;
   }
 }

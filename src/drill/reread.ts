@@ -1,11 +1,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backupCopies, newestFirst } from '../backup/catalog.js';
+import { backupCopies, newestFirst, readManifest } from '../backup/catalog.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
 import type { Opener } from '../crypto/open.js';
 import { fetchCheckDecrypt } from '../restore/fetch.js';
-import { readManifest } from '../restore/source.js';
 import { readWholeArchive } from '../restore/target.js';
 import { storeList, type Stores } from '../storage/index.js';
 import { ARCHIVE_CLASSES } from '../storage/s3.js';

@@ -1,15 +1,14 @@
 import { createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../backup/hash.js';
 import { ioFailure } from '../core/errors.js';
 import type { Opener } from '../crypto/open.js';
 
-export interface DecryptFileOptions {
-  sourcePath: string;
-  targetPath: string;
+export interface DecryptOptions {
   opener: Opener;
+  targetPath: string;
   signal?: AbortSignal;
   /** Called every second or so with the plaintext bytes written so far. */
   onProgress?: (bytesWritten: number) => void;
@@ -18,33 +17,15 @@ export interface DecryptFileOptions {
 const PROGRESS_INTERVAL_MS = 1_000;
 
 /**
- * Decrypts sourcePath into targetPath in one streaming pass, hashing the plaintext on the way. The
- * plaintext is unauthenticated until the last byte (see Opener.open), so it goes to a .partial file
- * that is renamed into place only once the whole stream ended cleanly; any failure removes it.
+ * Decrypts a sealed stream into targetPath, hashing the plaintext on the way. The plaintext is
+ * unauthenticated until the last byte (see Opener.open), so it goes to a .partial file that is
+ * renamed into place only once the whole stream ended cleanly; any failure removes it.
  */
-export async function decryptFile(options: DecryptFileOptions): Promise<{ bytes: number; sha256: string }> {
-  const { sourcePath, opener, signal } = options;
-  const readFailure = (error: unknown) =>
-    ioFailure(error, 'DecryptionFailed', `cannot read ${sourcePath}`, signal);
-  const source = await open(sourcePath).catch((error: unknown) => {
-    throw readFailure(error);
-  });
-  try {
-    const plaintext = await opener.open(source.createReadStream()).catch((error: unknown) => {
-      throw readFailure(error);
-    });
-    return await writeThroughPartial(plaintext, options);
-  } finally {
-    // The stream closes it when it ends; this covers the ways it may not (a failed open, an abort).
-    await source.close().catch(() => undefined);
-  }
-}
-
-/** Writes plaintext to targetPath through a .partial file, hashing it; renamed only after a clean end. */
-export async function writeThroughPartial(
-  plaintext: Readable,
-  { targetPath, signal, onProgress }: Pick<DecryptFileOptions, 'targetPath' | 'signal' | 'onProgress'>,
+export async function decryptStream(
+  sealed: Readable,
+  { opener, targetPath, signal, onProgress }: DecryptOptions,
 ): Promise<{ bytes: number; sha256: string }> {
+  const plaintext = await opener.open(sealed);
   const partial = `${targetPath}.partial`;
   const hash = new HashingStream();
   const writer = createWriteStream(partial, { mode: 0o600 });

@@ -8,7 +8,7 @@ import { BackupError, configError } from '../core/errors.js';
 import type { Manifest } from '../core/manifest.js';
 import type { Opener } from '../crypto/open.js';
 import type { BackupStore } from '../storage/types.js';
-import { writeThroughPartial } from './decrypt.js';
+import { decryptStream } from './decrypt.js';
 
 /** Where the stored file is: a file on this host, read in place, or an object to download. */
 export type StoredFile =
@@ -51,7 +51,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * must the archive's (else DecryptionFailed). A failure leaves no plaintext behind.
  */
 export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Promise<FetchCheckDecryptResult> {
-  const { manifest, signal } = options;
+  const { manifest } = options;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const encrypted = manifest.encryption.method !== 'none';
@@ -62,11 +62,7 @@ export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Prom
   try {
     const archive = encrypted
       ? await decrypt(reading.stream, options)
-      : {
-          path: await keepPlain(reading.stream, options, signal),
-          bytes: manifest.file.bytes,
-          sha256: undefined,
-        };
+      : await keepPlain(reading.stream, options);
     const decryptMs = elapsed();
     checkFile(reading.read, options);
     if (archive.sha256 !== undefined) checkArchive(archive.sha256, options);
@@ -167,12 +163,16 @@ async function* downloaded(
   }
 }
 
-async function decrypt(
-  sealed: Readable,
-  options: FetchCheckDecryptOptions,
-): Promise<{ path: string; bytes: number; sha256?: string }> {
-  const plaintext = await options.opener!.open(sealed);
-  const written = await writeThroughPartial(plaintext, {
+/** The plaintext archive; its SHA-256 when it was computed here (decrypted, not read as stored). */
+interface ArchiveFile {
+  path: string;
+  bytes: number;
+  sha256?: string;
+}
+
+async function decrypt(sealed: Readable, options: FetchCheckDecryptOptions): Promise<ArchiveFile> {
+  const written = await decryptStream(sealed, {
+    opener: options.opener!,
     targetPath: options.archivePath,
     signal: options.signal,
   });
@@ -180,16 +180,13 @@ async function decrypt(
 }
 
 /** An unencrypted backup is its own archive: read in place, or the download renamed into place. */
-async function keepPlain(
-  stream: Readable,
-  options: FetchCheckDecryptOptions,
-  signal?: AbortSignal,
-): Promise<string> {
+async function keepPlain(stream: Readable, options: FetchCheckDecryptOptions): Promise<ArchiveFile> {
   const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  await pipeline(stream, discard, { signal });
-  if ('path' in options.source) return options.source.path;
+  await pipeline(stream, discard, { signal: options.signal });
+  const bytes = options.manifest.file.bytes;
+  if ('path' in options.source) return { path: options.source.path, bytes };
   await rename(partialOf(options.source), options.archivePath);
-  return options.archivePath;
+  return { path: options.archivePath, bytes };
 }
 
 function checkFile(read: ReadState, { manifest, where }: FetchCheckDecryptOptions): void {

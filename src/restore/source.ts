@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { listCompleteBackups } from '../backup/catalog.js';
+import { listCompleteBackups, readManifest } from '../backup/catalog.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { manifestKeyFor } from '../core/naming.js';
 import { newestBefore, relativeS3Key, type RestoreSource } from '../core/restore.js';
-import type { Stores } from '../storage/index.js';
-import type { BackupStore } from '../storage/types.js';
+import { storeList, type Stores } from '../storage/index.js';
 
 /** A complete backup found for a restore: its manifest, and the one copy the restore reads. */
 export interface FoundBackup {
@@ -70,20 +69,9 @@ async function findRemote(config: Config, stores: Stores, typedKey: string): Pro
   return { manifest, from: 'remote', key, location: remote.location, where: `${remote.location}${key}` };
 }
 
-/** A store's manifest of a backup, or a DownloadFailed error saying it is missing. */
-export async function readManifest(store: BackupStore, key: string): Promise<Manifest> {
-  if (!(await store.stat(key))) {
-    throw notFound(`${store.location}${key}: no such manifest; the backup is missing or incomplete`);
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.read(key)) chunks.push(chunk as Buffer);
-  return parseManifest(Buffer.concat(chunks).toString('utf8'), `${store.location}${key}`);
-}
-
 /** The newest complete backup of this database; the local copy when there is one (no download). */
 async function findLatest(config: Config, stores: Stores, before?: string): Promise<FoundBackup> {
-  const all = stores.remote ? [stores.local, stores.remote] : [stores.local];
-  const entries = (await listCompleteBackups(all)).filter(
+  const entries = (await listCompleteBackups(storeList(stores))).filter(
     (e) => e.manifest.database === config.database.name,
   );
   const entry = newestBefore(entries, before);

@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { BackupError } from '../../src/core/errors.js';
 import { sealerFor, openerFor } from '../../src/crypto/keys.js';
 import type { Opener } from '../../src/crypto/open.js';
-import { decryptFile } from '../../src/restore/decrypt.js';
+import { decryptStream, type DecryptOptions } from '../../src/restore/decrypt.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
@@ -24,6 +24,11 @@ import { eventually, processesMatching } from '../helpers/processes.js';
 
 // Restores must read what our backups wrote and what plain gpg wrote, and must never leave behind a
 // file that did not decrypt to the very end. Both decrypters keep this contract, with the same words.
+
+/** What a restore does with a stored file: stream it through the decrypter into targetPath. */
+function decryptFile({ sourcePath, ...options }: DecryptOptions & { sourcePath: string }) {
+  return decryptStream(createReadStream(sourcePath), options);
+}
 
 const MiB = 1024 * 1024;
 const DECRYPTERS = ['gpg', 'openpgp'] as const;
