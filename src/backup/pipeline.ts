@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { PassThrough, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ioFailure } from '../core/errors.js';
@@ -9,6 +9,7 @@ import { startTocReader } from '../postgres/verify.js';
 import type { GrowingUpload } from '../storage/types.js';
 import { Gather } from './gather.js';
 import { HashingStream, PartHashingStream } from './hash.js';
+import { discardPartial } from './partial.js';
 
 export interface StepTimes {
   dumpMs: number;
@@ -102,7 +103,7 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
     dump.archive.destroy();
     // Let pg_dump and pg_restore be reaped, whatever they say now: the first error is the one to report.
     await Promise.allSettled([dump.finished, toc.entries]);
-    await rm(partial, { force: true });
+    await discardPartial(writer, partial);
     throw ioFailure(error, 'EncryptionFailed', `cannot write ${partial}`, options.signal);
   } finally {
     clearInterval(progress);

@@ -1,8 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../backup/hash.js';
+import { discardPartial } from '../backup/partial.js';
 import { ioFailure } from '../core/errors.js';
 import type { Opener } from '../crypto/open.js';
 
@@ -35,7 +36,7 @@ export async function decryptStream(
     await rename(partial, targetPath);
     return { bytes: hash.bytes, sha256: hash.digest() };
   } catch (error) {
-    await rm(partial, { force: true });
+    await discardPartial(writer, partial);
     throw ioFailure(error, 'DecryptionFailed', `cannot write ${partial}`, signal);
   } finally {
     clearInterval(progress);
