@@ -57,6 +57,7 @@ export function createRereadActivities(config: Config, stores: Stores) {
         const result = await heartbeating(async (record) =>
           rereadCopy(stores, request.copy, {
             workDir,
+            toolsIn: config.database,
             opener: await privateKey(),
             signal: Context.current().cancellationSignal,
             onProgress: record,

@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { secretsOf, type Config, type DatabaseConfig } from '../src/config/index.js';
+import type { ToolPlace } from '../src/core/command.js';
 import { BackupError, configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
@@ -89,7 +90,8 @@ export function createRestoreActivities(config: Config, stores: Stores) {
           approvalTimeoutSeconds:
             request.approvalTimeoutSeconds ?? config.restore.approvalTimeoutMinutes * 60,
           thawPollSeconds: config.restore.thaw.pollSeconds,
-          jobs: request.jobs ?? config.restore.jobs,
+          // In a container pg_restore reads the archive from stdin, in one pass (see runPgRestore).
+          jobs: config.database.dockerContainer ? 1 : (request.jobs ?? config.restore.jobs),
           retryAttempts: config.backup.retryAttempts,
           hasVerifySql: Boolean(config.restore.verifySqlFile),
         };
@@ -145,7 +147,7 @@ export function createRestoreActivities(config: Config, stores: Stores) {
     ): Promise<{ tocEntries: number; durationMs: number }> {
       return asActivity(secrets, () =>
         timed(async () => {
-          const tocEntries = await listArchive(archivePath, signal());
+          const tocEntries = await listArchive(archivePath, config.database, signal());
           const expected = resolved.backup.manifest.archive.tocEntries;
           if (tocEntries !== expected) {
             throw new BackupError(
@@ -244,7 +246,7 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       return asActivity(secrets, () =>
         timed(async () => {
           const { request } = input;
-          const list = await selectionList(input.archivePath, request, plan.tables);
+          const list = await selectionList(input.archivePath, request, plan.tables, config.database);
           const listPath = list === undefined ? undefined : join(resolved.workDir, 'restore.list');
           if (listPath) {
             await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
@@ -331,9 +333,10 @@ async function selectionList(
   archivePath: string,
   request: RestoreRequest,
   tables: TableInScope[],
+  place: ToolPlace,
 ): Promise<string | undefined> {
   if (request.useList) return request.useList;
-  if (request.tables?.length) return wholeTablesListOf(archivePath, tables);
+  if (request.tables?.length) return wholeTablesListOf(archivePath, tables, place);
   return undefined;
 }
 

@@ -58,7 +58,7 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
   const failed = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
 
-  const toc = startTocReader(signal);
+  const toc = startTocReader(signal, dump.toolsIn);
   const gather = new Gather(CHUNK_BYTES, PIPE_BUFFER_BYTES);
   const archiveHash = new HashingStream();
   const plaintext = new PassThrough();

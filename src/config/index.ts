@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { BackupKind, StorageClass } from '../core/classify.js';
+import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
 import { parseConfigFile } from './file.js';
 import { parseEnvFile } from './env-file.js';
 import { SECRET_VARIABLES, envSchema, storageClassesFrom } from './schema.js';
 
-export interface DatabaseConfig {
+export interface DatabaseConfig extends ToolPlace {
   host: string;
   port: number;
   name: string;
@@ -140,7 +141,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const config: Config = {
     environment: v.BACKUP_ENV,
     debug: v.DEBUG,
-    database: { host: v.DB_HOST, port: v.DB_PORT, name: v.DB_NAME, user: v.DB_USER, password: v.DB_PASSWORD },
+    database: {
+      host: v.DB_HOST,
+      port: v.DB_PORT,
+      name: v.DB_NAME,
+      user: v.DB_USER,
+      password: v.DB_PASSWORD,
+      dockerContainer: dockerContainer(v),
+    },
     backup: {
       dir: resolve(v.BACKUP_DIR),
       prefix: v.BACKUP_PREFIX ?? defaultPrefix(v.DB_NAME),
@@ -228,6 +236,18 @@ function s3Config(v: Values): S3Config | undefined {
     secretAccessKey: v.S3_SECRET_KEY || undefined,
     storageClasses: v.S3_STORAGE_CLASSES ? storageClassesFrom(v) : undefined,
   };
+}
+
+/** USE_DOCKER runs the client tools in DOCKER_CONTAINER, which it therefore needs. */
+function dockerContainer(v: Values): string | undefined {
+  if (!v.USE_DOCKER) return undefined;
+  if (!v.DOCKER_CONTAINER) {
+    throw configError(
+      'DOCKER_CONTAINER: is required when USE_DOCKER is true',
+      'name the container the database runs in, as `docker ps` shows it',
+    );
+  }
+  return v.DOCKER_CONTAINER;
 }
 
 function temporalConfig(v: Values): TemporalConfig {

@@ -6,6 +6,7 @@ import {
   type BackupKind,
   type StorageClass,
 } from '../core/classify.js';
+import { DOCKER_CONTAINER_NAME } from '../core/command.js';
 import { isValidPrefix, isValidTimeZone } from '../core/naming.js';
 
 // Every variable the program reads, with its default, in one place. docs/configuration.md lists them.
@@ -51,6 +52,13 @@ export const envSchema = z.object({
   DB_NAME: text,
   DB_USER: text.default('postgres'),
   DB_PASSWORD: z.string().optional(),
+  USE_DOCKER: bool.default(false),
+  DOCKER_CONTAINER: z
+    .string()
+    .regex(DOCKER_CONTAINER_NAME, {
+      error: 'not a container name (a letter or digit, then letters, digits, _ . or -)',
+    })
+    .optional(),
 
   BACKUP_DIR: text.default('/var/backups/postgres'),
   BACKUP_PREFIX: z

@@ -246,7 +246,8 @@ export function mayApprove(approvers: readonly string[], by: string): boolean {
 }
 
 export interface PgRestoreOptions {
-  archivePath: string;
+  /** Left out, pg_restore reads the archive from stdin (USE_DOCKER: the container cannot see the file). */
+  archivePath?: string;
   database: string;
   jobs: number;
   schemas?: string[];
@@ -270,7 +271,7 @@ export function pgRestoreArgs(options: PgRestoreOptions): string[] {
     ...(options.noOwner ? ['--no-owner'] : []),
     ...(options.schemas ?? []).map((s) => `--schema=${s}`),
     ...(options.listPath ? [`--use-list=${options.listPath}`] : []),
-    options.archivePath,
+    ...(options.archivePath ? [options.archivePath] : []),
   ];
 }
 

@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backupCopies, newestFirst, readManifest } from '../backup/catalog.js';
 import type { Config } from '../config/index.js';
+import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
 import type { Opener } from '../crypto/open.js';
 import { fetchCheckDecrypt } from '../restore/fetch.js';
@@ -48,6 +49,8 @@ export async function listRereadCopies(config: Config, stores: Stores): Promise<
 export interface RereadWork {
   /** A folder of its own for the download and the plaintext; removed when the copy is done. */
   workDir: string;
+  /** Where pg_restore runs: here, or in DOCKER_CONTAINER. */
+  toolsIn: ToolPlace;
   opener?: Opener;
   signal?: AbortSignal;
   onProgress?: (progress: { step: string; bytes?: number }) => void;
@@ -91,7 +94,7 @@ export async function rereadCopy(
       onProgress: (bytes) => work.onProgress?.({ step: 'fetch, check, decrypt', bytes }),
     });
     work.onProgress?.({ step: 'read' });
-    await readWholeArchive(archivePath, work.signal);
+    await readWholeArchive(archivePath, work.toolsIn, work.signal);
     return { fileBytes: manifest.file.bytes, archiveBytes: manifest.archive.bytes };
   } finally {
     await rm(work.workDir, { recursive: true, force: true });

@@ -1,16 +1,14 @@
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
 import { BackupError, type ErrorKind } from '../core/errors.js';
-import { toolEnv } from '../process/env.js';
 
 /**
- * The environment for pg_dump, pg_restore and psql: the password travels in PGPASSWORD, never on a
- * command line where `ps` would show it. Nothing else of ours goes along (see toolEnv), inherited
- * PG* variables included, so they cannot mix in.
+ * The connection for pg_dump, pg_restore and psql, as libpq variables (see runPgTool): the password
+ * travels in PGPASSWORD, never on a command line where `ps` would show it. With USE_DOCKER the same
+ * DB_HOST and DB_PORT are used from inside the container.
  */
-export function libpqEnv(db: DatabaseConfig, applicationName: string): NodeJS.ProcessEnv {
+export function libpqVars(db: DatabaseConfig, applicationName: string): Record<string, string> {
   return {
-    ...toolEnv().env,
     PGHOST: db.host,
     PGPORT: String(db.port),
     PGUSER: db.user,

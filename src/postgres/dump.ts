@@ -1,10 +1,9 @@
 import { PassThrough, type Readable } from 'node:stream';
-import { execa } from 'execa';
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
-import { connect, libpqEnv } from './connection.js';
-import { toolError } from './tools.js';
-import { toolEnv } from '../process/env.js';
+import type { ToolPlace } from '../core/command.js';
+import { connect, libpqVars } from './connection.js';
+import { runPgTool, toolError } from './tools.js';
 
 export interface TableRowCount {
   schema: string;
@@ -25,6 +24,8 @@ export interface RunningDump {
   databaseBytes: number;
   /** Resolves once pg_dump exited cleanly and every table was counted; rejects with a typed error. */
   finished: Promise<DumpFacts>;
+  /** Where pg_dump runs (here or in DOCKER_CONTAINER): its archive is verified there too. */
+  toolsIn: ToolPlace;
 }
 
 /**
@@ -44,12 +45,12 @@ export async function startDump(
       'SELECT current_setting($1) AS version, pg_database_size(current_database()) AS bytes',
       ['server_version'],
     );
-    const dump = execa(
+    const dump = runPgTool(
+      db,
       'pg_dump',
       ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`],
+      libpqVars(db, 'durable-backup pg_dump'),
       {
-        env: libpqEnv(db, 'durable-backup pg_dump'),
-        extendEnv: false,
         cancelSignal: options.signal,
         reject: false,
         stdin: 'ignore',
@@ -61,12 +62,17 @@ export async function startDump(
       try {
         const [tables, result] = await Promise.all([countRows(client), dump]);
         if (result.exitCode !== 0 || result.failed) throw toolError('pg_dump', result, 'DumpFailed', db);
-        return { serverVersion: rows[0]!.version, pgDumpVersion: await pgDumpVersion(), tables };
+        return { serverVersion: rows[0]!.version, pgDumpVersion: await pgDumpVersion(db), tables };
       } finally {
         await closeSnapshot(client);
       }
     })();
-    return { archive: heldFrom(dump.stdout), databaseBytes: Number(rows[0]!.bytes), finished };
+    return {
+      archive: heldFrom(dump.stdout),
+      databaseBytes: Number(rows[0]!.bytes),
+      finished,
+      toolsIn: { dockerContainer: db.dockerContainer },
+    };
   } catch (error) {
     await closeSnapshot(client);
     throw error;
@@ -115,7 +121,9 @@ export async function countTableRows(
   return counts;
 }
 
-async function pgDumpVersion(): Promise<string> {
-  const { stdout } = await execa('pg_dump', ['--version'], toolEnv());
-  return stdout.trim();
+async function pgDumpVersion(place: ToolPlace): Promise<string> {
+  const result = await runPgTool(place, 'pg_dump', ['--version'], {}, { reject: false, stdin: 'ignore' });
+  if (result.failed)
+    throw toolError('pg_dump --version', result, 'DumpFailed', undefined, place.dockerContainer);
+  return result.stdout.trim();
 }

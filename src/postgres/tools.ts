@@ -1,7 +1,24 @@
-import { execa, type Result } from 'execa';
+import { execa, type Options, type Result } from 'execa';
 import type { DatabaseConfig } from '../config/index.js';
+import { toolCommandLine, type ToolPlace } from '../core/command.js';
 import { BackupError, type ErrorKind } from '../core/errors.js';
-import { toolEnv } from '../process/env.js';
+import { dockerClientEnv, toolEnv } from '../process/env.js';
+
+/**
+ * Runs a PostgreSQL client tool with `vars` (PGHOST, PGPASSWORD...) in its environment: here, or in
+ * the database's container through `docker exec -e NAME`, which hands each variable on by name.
+ */
+export function runPgTool<O extends Options>(
+  place: ToolPlace,
+  tool: string,
+  args: string[],
+  vars: Record<string, string>,
+  options: O,
+) {
+  const line = toolCommandLine(tool, args, [...Object.keys(vars), 'LC_MESSAGES'], place);
+  const docker = place.dockerContainer ? dockerClientEnv() : {};
+  return execa(line.file, line.args, { ...options, ...toolEnv({ ...docker, ...vars }) });
+}
 
 const PERMANENT_MESSAGES: [RegExp, string][] = [
   [/password authentication failed/i, 'password authentication failed'],
@@ -15,12 +32,20 @@ const PERMANENT_MESSAGES: [RegExp, string][] = [
   ],
 ];
 
+const INSTALL_HINT = 'install postgresql-client of the server major version (scripts/setup.sh does)';
+
 /** A typed error from a failed pg_dump / pg_restore run, with the first stderr line that explains it. */
-export function toolError(tool: string, result: Result, kind: ErrorKind, db?: DatabaseConfig): BackupError {
+export function toolError(
+  tool: string,
+  result: Result,
+  kind: ErrorKind,
+  db?: DatabaseConfig,
+  container = db?.dockerContainer,
+): BackupError {
+  const docker = container === undefined ? undefined : dockerError(tool, result, kind, container);
+  if (docker) return docker;
   if ((result as { code?: string }).code === 'ENOENT') {
-    return new BackupError('MissingDependency', `${tool} is not installed`, {
-      hint: 'install postgresql-client of the server major version (scripts/setup.sh does)',
-    });
+    return new BackupError('MissingDependency', `${tool} is not installed`, { hint: INSTALL_HINT });
   }
   if (result.isCanceled) return new BackupError(kind, `${tool} was cancelled`, { retryable: true });
   const stderr = String(result.stderr ?? '');
@@ -34,13 +59,68 @@ export function toolError(tool: string, result: Result, kind: ErrorKind, db?: Da
   return new BackupError(kind, `${tool} failed${where}: ${detail}`, { retryable: true });
 }
 
-/** The guide's exit code 2: the tools a backup needs must be on PATH before any work starts. */
-export async function checkDependencies(tools = ['pg_dump', 'pg_restore']): Promise<void> {
-  for (const tool of tools) {
-    const result = await execa(tool, ['--version'], { ...toolEnv(), reject: false });
+/** What `docker exec` itself says when it cannot run the tool (USE_DOCKER); undefined if it ran it. */
+function dockerError(
+  tool: string,
+  result: Result,
+  kind: ErrorKind,
+  container: string,
+): BackupError | undefined {
+  const stderr = String(result.stderr ?? '');
+  if ((result as { code?: string }).code === 'ENOENT') {
+    return new BackupError('MissingDependency', `docker is not installed or not on PATH (USE_DOCKER=true)`, {
+      hint: `install the Docker CLI on the worker's host, or set USE_DOCKER=false to run ${tool} here`,
+    });
+  }
+  if (/no such container/i.test(stderr)) {
+    return new BackupError(kind, `container "${container}" does not exist (DOCKER_CONTAINER)`, {
+      retryable: false,
+      hint: 'set DOCKER_CONTAINER to the database container, as `docker ps` names it',
+    });
+  }
+  if (/is not running|is paused|is restarting/i.test(stderr)) {
+    return new BackupError(kind, `container "${container}" is not running`, {
+      retryable: true,
+      hint: `start it (docker start ${container}) and run again`,
+    });
+  }
+  if (/executable file not found|exec: .*: not found/i.test(stderr)) {
+    return new BackupError('MissingDependency', `${tool} is not installed in container "${container}"`, {
+      hint: 'use an image that has the PostgreSQL client tools (the postgres images do)',
+    });
+  }
+  if (/docker daemon/i.test(stderr)) {
+    const line = stderr.split('\n').find((l) => /docker daemon/i.test(l))!;
+    return new BackupError(kind, `docker cannot reach its daemon: ${line.trim()}`, {
+      retryable: false,
+      hint: "check that the worker's user may use docker (the docker group) and DOCKER_HOST",
+    });
+  }
+  return undefined;
+}
+
+/**
+ * The guide's exit code 2: the tools a backup needs must be there before any work starts. With
+ * USE_DOCKER they run in the container, which may be down now: only docker itself is checked here,
+ * a missing tool in the container fails the run that needs it (toolError).
+ */
+export async function checkDependencies(databases: ToolPlace[]): Promise<void> {
+  const needed = new Set<string>();
+  for (const db of databases) {
+    if (db.dockerContainer) needed.add('docker');
+    else ['pg_dump', 'pg_restore'].forEach((tool) => needed.add(tool));
+  }
+  for (const tool of needed) {
+    const result = await execa(tool, ['--version'], {
+      ...toolEnv(tool === 'docker' ? dockerClientEnv() : {}),
+      reject: false,
+    });
     if (result.failed) {
       throw new BackupError('MissingDependency', `${tool} is not installed or not on PATH`, {
-        hint: 'install postgresql-client of the server major version (scripts/setup.sh does)',
+        hint:
+          tool === 'docker'
+            ? "USE_DOCKER=true runs the PostgreSQL tools through docker exec: install the Docker CLI on the worker's host"
+            : INSTALL_HINT,
       });
     }
   }

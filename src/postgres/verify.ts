@@ -1,8 +1,7 @@
 import type { Writable } from 'node:stream';
-import { execa } from 'execa';
+import type { ToolPlace } from '../core/command.js';
 import { BackupError } from '../core/errors.js';
-import { toolError } from './tools.js';
-import { toolEnv } from '../process/env.js';
+import { runPgTool, toolError } from './tools.js';
 
 export interface TocReader {
   /** Feed the archive here; the reader may stop reading once it has the table of contents. */
@@ -15,17 +14,23 @@ export interface TocReader {
  * The guide's verification, on the archive as it streams by: `pg_restore --list` must read its table
  * of contents. An error or an empty table of contents fails the backup.
  */
-export function startTocReader(signal?: AbortSignal): TocReader {
-  const reader = execa('pg_restore', ['--list'], {
-    ...toolEnv(),
-    reject: false,
-    cancelSignal: signal,
-    stdin: 'pipe',
-  });
+export function startTocReader(signal?: AbortSignal, place: ToolPlace = {}): TocReader {
+  const reader = runPgTool(
+    place,
+    'pg_restore',
+    ['--list'],
+    {},
+    {
+      reject: false,
+      cancelSignal: signal,
+      stdin: 'pipe',
+    },
+  );
   // pg_restore exits once it has read the TOC: the rest of the archive is not its business.
   reader.stdin.on('error', () => undefined);
   const entries = reader.then((result) => {
-    if (result.exitCode !== 0 || result.failed) throw toolError('pg_restore --list', result, 'DumpFailed');
+    if (result.exitCode !== 0 || result.failed)
+      throw toolError('pg_restore --list', result, 'DumpFailed', undefined, place.dockerContainer);
     const count = countTocEntries(result.stdout);
     if (count === 0) {
       throw new BackupError('DumpFailed', 'pg_restore --list found no entries in the archive', {

@@ -1,6 +1,7 @@
-import { execa } from 'execa';
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Config, DatabaseConfig } from '../config/index.js';
+import type { ToolPlace } from '../core/command.js';
 import { BackupError } from '../core/errors.js';
 import {
   pgRestoreArgs,
@@ -9,11 +10,10 @@ import {
   type RestoreTarget,
   type TableInScope,
 } from '../core/restore.js';
-import { connect, databaseError, libpqEnv } from '../postgres/connection.js';
+import { connect, databaseError, libpqVars } from '../postgres/connection.js';
 import { countTableRows } from '../postgres/dump.js';
-import { toolError } from '../postgres/tools.js';
+import { runPgTool, toolError } from '../postgres/tools.js';
 import { countTocEntries } from '../postgres/verify.js';
-import { toolEnv } from '../process/env.js';
 
 // The restore's side effects on PostgreSQL: everything that reads or changes the target database.
 
@@ -162,40 +162,68 @@ export async function compareRowCounts(
 
 /** The operator's own checks (the guide's tests/verify-data.sql): any error fails the restore. */
 export async function runVerifySql(db: DatabaseConfig, file: string, signal?: AbortSignal): Promise<void> {
-  const result = await execa('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file], {
-    env: libpqEnv(db, 'durable-backup verify'),
-    extendEnv: false,
-    reject: false,
-    cancelSignal: signal,
-  });
+  const input = fileInput(db, file);
+  const result = await runPgTool(
+    db,
+    'psql',
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', input.name],
+    libpqVars(db, 'durable-backup verify'),
+    { reject: false, cancelSignal: signal, ...input.options },
+  );
   if (result.failed) throw permanent(toolError(`psql -f ${file}`, result, 'RestoreFailed', db));
 }
 
+/**
+ * A file of the worker's as a tool's argument: its path here; in a container, which cannot see the
+ * worker's files, `-` with the file on the tool's stdin (`docker exec -i ... < file`).
+ */
+function fileInput(place: ToolPlace, path: string): { name: string; options: { inputFile?: string } } {
+  return place.dockerContainer ? { name: '-', options: { inputFile: path } } : { name: path, options: {} };
+}
+
 /** `pg_restore --list` of an archive file: its number of TOC entries. */
-export async function listArchive(path: string, signal?: AbortSignal): Promise<number> {
-  return countTocEntries(await readArchive(['--list'], path, signal));
+export async function listArchive(path: string, place: ToolPlace, signal?: AbortSignal): Promise<number> {
+  return countTocEntries(await readArchive(['--list'], path, place, signal));
 }
 
 /** What `pg_restore --use-list` needs to restore whole tables (see wholeTablesList). */
 export async function wholeTablesListOf(
   path: string,
   tables: TableInScope[],
+  place: ToolPlace,
   signal?: AbortSignal,
 ): Promise<string> {
   const [toc, schemaSql] = await Promise.all([
-    readArchive(['--list'], path, signal),
-    readArchive(['--schema-only', '--file=-'], path, signal),
+    readArchive(['--list'], path, place, signal),
+    readArchive(['--schema-only', '--file=-'], path, place, signal),
   ]);
   return wholeTablesList(toc, schemaSql, tables);
 }
 
-async function readArchive(args: string[], path: string, signal?: AbortSignal): Promise<string> {
-  const result = await execa('pg_restore', [...args, path], {
-    ...toolEnv(),
-    reject: false,
-    cancelSignal: signal,
-  });
-  if (result.failed) throw permanent(toolError(`pg_restore ${args[0]}`, result, 'RestoreFailed'));
+async function readArchive(
+  args: string[],
+  path: string,
+  place: ToolPlace,
+  signal?: AbortSignal,
+): Promise<string> {
+  // pg_restore takes no `-` for stdin: an archive it is not given by name, it reads from stdin.
+  const input = fileInput(place, path);
+  const result = await runPgTool(
+    place,
+    'pg_restore',
+    input.name === '-' ? args : [...args, path],
+    {},
+    {
+      reject: false,
+      cancelSignal: signal,
+      ...input.options,
+    },
+  );
+  if (result.failed) {
+    throw permanent(
+      toolError(`pg_restore ${args[0]}`, result, 'RestoreFailed', undefined, place.dockerContainer),
+    );
+  }
   return String(result.stdout);
 }
 
@@ -205,26 +233,74 @@ async function readArchive(args: string[], path: string, signal?: AbortSignal): 
  * table of contents and misses a damaged data block; this does not (zlib's check fails). pg_restore
  * does not fsync a script it writes (checked with strace on pg_restore 15), so /dev/null is safe.
  */
-export async function readWholeArchive(path: string, signal?: AbortSignal): Promise<void> {
-  await readArchive(['--file=/dev/null'], path, signal);
+export async function readWholeArchive(path: string, place: ToolPlace, signal?: AbortSignal): Promise<void> {
+  await readArchive(['--file=/dev/null'], path, place, signal);
 }
 
-/** Runs pg_restore into the target. SQL errors repeat on a retry; only lost connections are retried. */
+/**
+ * Runs pg_restore into the target. SQL errors repeat on a retry; only lost connections are retried.
+ * In a container (USE_DOCKER) the archive goes to pg_restore's stdin, so no byte of it is written
+ * there, and pg_restore reads it in one pass: --jobs must be 1 (resolveRestore sees to it).
+ */
 export async function runPgRestore(
   db: DatabaseConfig,
   options: Omit<PgRestoreOptions, 'database'>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const result = await execa('pg_restore', pgRestoreArgs({ ...options, database: db.name }), {
-    env: libpqEnv(db, 'durable-backup pg_restore'),
-    extendEnv: false,
-    reject: false,
-    cancelSignal: signal,
-    stdin: 'ignore',
-  });
+  const inContainer = Boolean(db.dockerContainer);
+  const result = await withListIn(db, options.listPath, (listPath) =>
+    runPgTool(
+      db,
+      'pg_restore',
+      pgRestoreArgs({
+        ...options,
+        database: db.name,
+        listPath,
+        archivePath: inContainer ? undefined : options.archivePath,
+      }),
+      libpqVars(db, 'durable-backup pg_restore'),
+      {
+        reject: false,
+        cancelSignal: signal,
+        ...(inContainer ? { inputFile: options.archivePath } : { stdin: 'ignore' as const }),
+      },
+    ),
+  );
   if (!result.failed) return;
   const error = toolError('pg_restore', result, 'RestoreFailed', db);
   throw CONNECTION_LOST.test(String(result.stderr)) ? error : permanent(error);
+}
+
+/**
+ * The --use-list file where pg_restore can read it: in a container, a copy under its /tmp (the table
+ * of contents, no data), written by the exec user so it can read it, and removed afterwards.
+ */
+async function withListIn<T>(
+  place: ToolPlace,
+  listPath: string | undefined,
+  work: (listPath: string | undefined) => Promise<T>,
+): Promise<T> {
+  if (!listPath || !place.dockerContainer) return work(listPath);
+  const copy = `/tmp/durable-backup-${randomUUID()}.list`;
+  const written = await runPgTool(
+    place,
+    'sh',
+    ['-c', 'umask 077 && cat > "$0"', copy],
+    {},
+    {
+      reject: false,
+      inputFile: listPath,
+    },
+  );
+  if (written.failed)
+    throw permanent(
+      toolError('copying the --use-list file', written, 'RestoreFailed', undefined, place.dockerContainer),
+    );
+  try {
+    return await work(copy);
+  } finally {
+    await runPgTool(place, 'rm', ['-f', copy], {}, { reject: false, stdin: 'ignore' });
+  }
 }
 
 const CONNECTION_LOST =

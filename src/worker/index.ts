@@ -83,7 +83,7 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const all = Array.isArray(configs) ? configs : [configs];
   const config = all[0]!;
-  await checkDependencies();
+  await checkDependencies(all.map((c) => c.database));
   const metrics = new WorkerMetrics();
   const byDatabase = new Map<string, Awaited<ReturnType<typeof activitiesFor>>>();
   for (const databaseConfig of all)
