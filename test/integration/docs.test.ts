@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULE_KINDS, scheduleId } from '../../src/schedules/index.js';
@@ -65,6 +65,45 @@ describe('docs: every shell example runs', () => {
     },
     LIMIT_MS + 60_000,
   );
+});
+
+describe('the docs harness', () => {
+  const env = () => ({
+    PATH: `${bin}:${process.env.PATH}`,
+    REPO: REPO_ROOT,
+    TMPDIR: process.env.TMPDIR ?? '/tmp',
+  });
+
+  it('refuses shell blocks it would not run', () => {
+    const md = '```bash\nls\n```\n```\n$ backupctl list\n```\n```\nok app/drill: fine\n```\n```sh\nls\n```\n';
+    expect(refusedBlocks(fencedBlocks(md)).map((r) => r.block.line)).toEqual([1, 4]);
+  });
+
+  it('runs the stand-ins, keeps host folders private, and reports a failing block with its output', async () => {
+    const blocks = fencedBlocks(
+      [
+        '```sh',
+        'test "$(docker exec -i -e GREETING=hello db printenv GREETING)" = hello',
+        'printf "services: {db: {image: x}}\\n" > compose.yaml && docker compose config -q',
+        '! docker compose -f missing.yaml config 2> /dev/null',
+        'sudo install -d /etc/durable-backup/keys && test -d /etc/durable-backup/keys',
+        'systemctl enable --now x.timer | grep -q stand-in',
+        '```',
+        '',
+        '```sh',
+        'echo "about to fail"',
+        'false',
+        '```',
+      ].join('\n'),
+    );
+    const run = await runShBlocks('docs/example.md', blocks, env(), 60_000);
+    expect(run.report).toMatch(
+      /^docs\/example\.md:9: this sh block failed \(exit 1\):\necho "about to fail"\nfalse\n--- its output ---\nabout to fail$/,
+    );
+    expect(existsSync('/etc/durable-backup/keys')).toBe(false);
+    const passing = await runShBlocks('docs/example.md', blocks.slice(0, 1), env(), 60_000);
+    expect(passing).toEqual({ ok: true, report: '' });
+  });
 });
 
 async function cleanUp(worker: TestWorker, database: string) {
