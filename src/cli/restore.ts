@@ -38,6 +38,7 @@ interface RestoreFlags {
   approvalTimeout?: string;
   wait?: boolean;
   json?: boolean;
+  printId?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -69,8 +70,14 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
     )
     .option('--wait', 'wait for the restore, show its progress, exit with its code')
     .option('--json', 'print the result as JSON')
+    .option('--print-id', 'print only the workflow id, for scripts: id=$(backupctl restore ... --print-id)')
     .action(async (flags: RestoreFlags) => {
       const cfg = loadConfig();
+      if (flags.printId && (flags.wait || flags.json)) {
+        throw configError(
+          '--print-id: not with --wait or --json (follow it with backupctl status ID --wait)',
+        );
+      }
       const request = await restoreRequest(flags);
       const client = await connectClient(cfg.temporal);
       const handle = await startRestore(client, {
@@ -80,6 +87,7 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
       });
       const link = `${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${handle.workflowId}`;
       const started = `started ${handle.workflowId}\n${link}`;
+      if (flags.printId) return console.log(handle.workflowId);
       if (!flags.wait) {
         console.log(flags.json ? JSON.stringify({ workflowId: handle.workflowId, ui: link }) : started);
         if (!flags.json && !flags.force && !flags.dryRun) console.log(approvalHint(handle.workflowId));
@@ -132,13 +140,24 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
   program
     .command('status <id>')
     .description('show a restore: its state (such as awaiting-approval), plan, decision and phases')
+    .option('--wait', 'wait until the restore has ended, then show it and exit with its code')
     .option('--json', 'print as JSON')
-    .action(async (id: string, options: { json?: boolean }) => {
+    .action(async (id: string, options: { wait?: boolean; json?: boolean }) => {
       const client = await connectClient(loadConfig().temporal);
+      // With --wait, a failed restore's own error (and exit code), raised once the status is shown.
+      const failure = options.wait
+        ? await waitForRestore(client.workflow.getHandle(id)).then(
+            () => undefined,
+            (error: unknown) => error,
+          )
+        : undefined;
       const overview = await restoreStatus(client, id);
-      if (options.json) return console.log(JSON.stringify(overview, null, 2));
-      console.log(`${id}: ${overview.execution.toLowerCase()}`);
-      if (overview.status) console.log(formatRestoreStatus(overview.status));
+      if (options.json) console.log(JSON.stringify(overview, null, 2));
+      else {
+        console.log(`${id}: ${overview.execution.toLowerCase()}`);
+        if (overview.status) console.log(formatRestoreStatus(overview.status));
+      }
+      if (failure) throw failure;
     });
 }
 

@@ -310,6 +310,23 @@ describe('restore workflow', () => {
     expect(result.status.decision?.by).toBe('bob');
     expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
   });
+
+  it('scripts: restore --print-id prints only the id; status --wait waits for the end and exits with its code', async () => {
+    const target = newTarget();
+    const started = await backupctl(
+      ['restore', '--s3-key', backup.key, '--target-db', target, '--create-db', '--print-id'],
+      env,
+    );
+    expect(started.exitCode, started.stderr).toBe(0);
+    const id = started.stdout.trim();
+    expect(id).toMatch(/^restore-\S+$/);
+    await awaitState(client.workflow.getHandle(id), 'awaiting-approval');
+    await backupctl(['reject', id, '--by', 'bob', '--reason', 'wrong backup'], env);
+    const ended = await backupctl(['status', id, '--wait'], env);
+    expect(ended.exitCode).toBe(1);
+    expect(ended.stdout).toMatch(/rejected by bob at .*: wrong backup/);
+    expect((await backupctl(['restore', '--latest', '--print-id', '--wait'], env)).exitCode).toBe(3);
+  });
 });
 
 describe('RESTORE_VERIFY_SQL_FILE', () => {
