@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { SECRET_VARIABLES, envSchema } from '../../src/config/schema.js';
 import { REPO_ROOT } from '../helpers/services.js';
 
@@ -39,7 +40,7 @@ function documentedVariables(markdown: string): DocumentedVariable[] {
 
 /** The schema's default of a variable as text, or undefined when it has none (optional or required). */
 function schemaDefault(name: string): string | undefined {
-  const field = (envSchema.shape as Record<string, (typeof envSchema.shape)['DB_HOST']>)[name];
+  const field = (envSchema.shape as Record<string, z.ZodType>)[name];
   const parsed = field?.safeParse(undefined);
   return parsed?.success && parsed.data !== undefined ? String(parsed.data) : undefined;
 }
