@@ -57,13 +57,23 @@ export async function connectClient(config: TemporalConfig): Promise<Client> {
   }
 }
 
-/** Whether any worker polls a task queue now: without one, a started run waits until one does. */
+/** temporal.api.enums.v1.TaskQueueType's WORKFLOW (1) and ACTIVITY (2): a queue has pollers of each kind. */
+const TASK_QUEUE_TYPES = [1, 2] as const;
+
+/**
+ * Whether any worker polls a task queue now, for workflows or activities (the restore queue has
+ * activity pollers only): without one, a started run waits until one does.
+ */
 export async function hasPollers(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
-  const { pollers } = await client.workflowService.describeTaskQueue({
-    namespace,
-    taskQueue: { name: taskQueue },
-  });
-  return (pollers?.length ?? 0) > 0;
+  for (const taskQueueType of TASK_QUEUE_TYPES) {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType,
+    });
+    if ((pollers?.length ?? 0) > 0) return true;
+  }
+  return false;
 }
 
 export interface StartBackupOptions extends BackupRequest {
