@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { tempDir } from './files.js';
@@ -113,8 +113,11 @@ export function shimDir(): string {
   return dir;
 }
 
-/** Host folders an install writes to: empty tmpfs in the blocks' private mount namespace. */
-export const PRIVATE_DIRS = ['/etc/durable-backup', '/etc/systemd/system', '/var/lib/durable-backup'];
+/**
+ * Host folders an install writes to (/etc/passwd by useradd, /etc/durable-backup, units, state):
+ * in the blocks' private mount namespace each is an overlay whose writes land in a tmpfs there.
+ */
+export const PRIVATE_DIRS = ['/etc', '/var/lib'];
 
 export interface DocRun {
   ok: boolean;
@@ -138,7 +141,16 @@ export async function runShBlocks(
   mkdirSync(scratch);
   mkdirSync(join(work, 'home'), { mode: 0o700 });
   const driver = ['set -euo pipefail', 'exec 2>&1', "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"];
-  for (const dir of PRIVATE_DIRS) driver.push(`mount -t tmpfs -o mode=0755 docs-tmpfs ${dir}`);
+  const layers = join(work, 'layers');
+  mkdirSync(layers);
+  driver.push(`mount -t tmpfs -o mode=0700 docs-layers '${layers}'`);
+  PRIVATE_DIRS.forEach((dir, i) => {
+    const [upper, workdir] = [join(layers, `${i}-upper`), join(layers, `${i}-work`)];
+    driver.push(
+      `mkdir '${upper}' '${workdir}'`,
+      `mount -t overlay docs-overlay -o 'lowerdir=${dir},upperdir=${upper},workdir=${workdir}' ${dir}`,
+    );
+  });
   driver.push(`cd '${scratch}'`);
   blocks.forEach((block, i) => {
     const path = join(work, `${basename(file)}-line${block.line}.sh`);
@@ -147,32 +159,25 @@ export async function runShBlocks(
   });
   writeFileSync(join(work, 'driver.sh'), `${driver.join('\n')}\n`);
 
-  // A mount point must exist; one made here (on the real host) is removed afterwards.
-  const made = PRIVATE_DIRS.filter((dir) => !existsSync(dir));
-  for (const dir of made) mkdirSync(dir);
-  try {
-    const child = execa('unshare', ['--mount', '--propagation', 'private', 'bash', join(work, 'driver.sh')], {
-      env: { ...env, HOME: join(work, 'home') },
-      extendEnv: false,
-      detached: true,
-      reject: false,
-      stdin: 'ignore',
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child.pid);
-    }, limitMs);
-    const result = await child.finally(() => clearTimeout(timer));
+  const child = execa('unshare', ['--mount', '--propagation', 'private', 'bash', join(work, 'driver.sh')], {
+    env: { ...env, HOME: join(work, 'home') },
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    stdin: 'ignore',
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
     killGroup(child.pid);
-    if (result.exitCode === 0 && !timedOut) return { ok: true, report: '' };
-    return {
-      ok: false,
-      report: failureReport(file, blocks, String(result.stdout), result.exitCode, timedOut, limitMs),
-    };
-  } finally {
-    for (const dir of made) rmdirSync(dir);
-  }
+  }, limitMs);
+  const result = await child.finally(() => clearTimeout(timer));
+  killGroup(child.pid);
+  if (result.exitCode === 0 && !timedOut) return { ok: true, report: '' };
+  return {
+    ok: false,
+    report: failureReport(file, blocks, String(result.stdout), result.exitCode, timedOut, limitMs),
+  };
 }
 
 function killGroup(pid: number | undefined) {

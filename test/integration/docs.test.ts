@@ -87,6 +87,7 @@ describe('the docs harness', () => {
         'printf "services: {db: {image: x}}\\n" > compose.yaml && docker compose config -q',
         '! docker compose -f missing.yaml config 2> /dev/null',
         'sudo install -d /etc/durable-backup/keys && test -d /etc/durable-backup/keys',
+        'sudo useradd --system --no-create-home docs-test-user && id docs-test-user',
         'systemctl enable --now x.timer | grep -q stand-in',
         '```',
         '',
@@ -98,9 +99,10 @@ describe('the docs harness', () => {
     );
     const run = await runShBlocks('docs/example.md', blocks, env(), 60_000);
     expect(run.report).toMatch(
-      /^docs\/example\.md:9: this sh block failed \(exit 1\):\necho "about to fail"\nfalse\n--- its output ---\nabout to fail$/,
+      /^docs\/example\.md:10: this sh block failed \(exit 1\):\necho "about to fail"\nfalse\n--- its output ---\nabout to fail$/,
     );
     expect(existsSync('/etc/durable-backup/keys')).toBe(false);
+    expect(readFileSync('/etc/passwd', 'utf8')).not.toContain('docs-test-user');
     const passing = await runShBlocks('docs/example.md', blocks.slice(0, 1), env(), 60_000);
     expect(passing).toEqual({ ok: true, report: '' });
   });
