@@ -40,6 +40,7 @@ export {
   type RereadResult,
   type StartDrillOptions,
 } from './drill.js';
+export { startRekey, waitForRekey, type RekeyResult, type StartRekeyOptions } from './rekey.js';
 
 /** Connects a Temporal client from the TEMPORAL_* configuration. */
 export async function connectClient(config: TemporalConfig): Promise<Client> {
@@ -57,11 +58,23 @@ export async function connectClient(config: TemporalConfig): Promise<Client> {
   }
 }
 
-/** Whether any worker polls a task queue now: without one, a started run waits until one does. */
-export async function hasPollers(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
+/** The API's TaskQueueType: a queue's workflow pollers and activity pollers are listed apart. */
+const TASK_QUEUE_TYPES = { workflow: 1, activity: 2 } as const;
+
+/**
+ * Whether any worker polls a task queue now: without one, a started run waits until one does. The
+ * restore queue has activity pollers only.
+ */
+export async function hasPollers(
+  client: Client,
+  namespace: string,
+  taskQueue: string,
+  type: keyof typeof TASK_QUEUE_TYPES = 'workflow',
+): Promise<boolean> {
   const { pollers } = await client.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue },
+    taskQueueType: TASK_QUEUE_TYPES[type],
   });
   return (pollers?.length ?? 0) > 0;
 }
