@@ -145,7 +145,7 @@ interface NewFile {
 export async function rekeyBackup(stores: Stores, item: RekeyItem, work: RekeyWork): Promise<RekeyedBackup> {
   const copies = await copiesOf(stores, item);
   const { file, reencrypted } = await newFile(copies, item, work);
-  await checkEncryptedTo(file.path, file.path, work.recipients.encryptionKeyIDs);
+  await checkEncryptedTo(file.path, work.recipients.encryptionKeyIDs);
   // The remote's record (its new ETag) goes into the local manifest too, as the backup writes it.
   let remoteRecord = copies.find((c) => c.location === 'remote')?.manifest.remote;
   for (const copy of copies.filter((c) => item.locations.includes(c.location))) {
@@ -242,7 +242,10 @@ async function reencryptFromAny(copies: Copy[], path: string, work: RekeyWork): 
       'GPG_PRIVATE_KEY_FILE: not set on this worker; re-encrypting needs the current private key',
     );
   }
-  const sources = [...copies].sort((a) => (a.location === 'local' ? -1 : 1));
+  const sources = [
+    ...copies.filter((c) => c.location === 'local'),
+    ...copies.filter((c) => c.location === 'remote'),
+  ];
   let failure: unknown;
   for (const source of sources) {
     const stored = await source.store.stat(source.manifest.file.key);
@@ -351,7 +354,7 @@ async function fetchTo(
  * The key IDs the message's packets say it is encrypted to must be exactly the new recipients'. Only
  * the first packets are read: they come before the encrypted data.
  */
-async function checkEncryptedTo(path: string, where: string, expected: string[]): Promise<void> {
+async function checkEncryptedTo(path: string, expected: string[]): Promise<void> {
   const stream = createReadStream(path);
   let found: string[];
   try {
@@ -362,7 +365,7 @@ async function checkEncryptedTo(path: string, where: string, expected: string[])
   } finally {
     stream.destroy();
   }
-  if (!sameKeys(found, expected)) throw wrongRecipients(where, found, expected);
+  if (!sameKeys(found, expected)) throw wrongRecipients(path, found, expected);
 }
 
 /**
