@@ -4,3 +4,4 @@ export { createRestoreActivities, type RestoreActivities } from './restore.js';
 export { createReportActivities, type ReportActivities, type ReportedRun } from './report.js';
 export { createDrillActivities, type DrillActivities } from './drill.js';
 export { createRereadActivities, type RereadActivities } from './reread.js';
+export { createRekeyActivities, type RekeyActivities } from './rekey.js';

@@ -3,3 +3,4 @@ export { retentionWorkflow } from './retention.js';
 export { restoreWorkflow } from './restore.js';
 export { drillWorkflow } from './drill.js';
 export { rereadWorkflow } from './reread.js';
+export { rekeyWorkflow } from './rekey.js';

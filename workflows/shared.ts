@@ -17,6 +17,7 @@ export const RETENTION_WORKFLOW = 'retentionWorkflow';
 export const RESTORE_WORKFLOW = 'restoreWorkflow';
 export const DRILL_WORKFLOW = 'drillWorkflow';
 export const REREAD_WORKFLOW = 'rereadWorkflow';
+export const REKEY_WORKFLOW = 'rekeyWorkflow';
 
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);

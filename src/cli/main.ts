@@ -17,6 +17,7 @@ import { registerDrillCommands } from './drills.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
 import { registerHealthCommand } from './health.js';
 import { registerMetricsCommand } from './metrics.js';
+import { registerRekeyCommand } from './rekey.js';
 import { registerRestoreCommands } from './restore.js';
 import { registerScheduleCommands } from './schedules.js';
 
@@ -194,6 +195,7 @@ registerScheduleCommands(program, configs);
 registerHealthCommand(program, configs);
 registerMetricsCommand(program, configs);
 registerDrillCommands(program, config);
+registerRekeyCommand(program, config);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {
   if (text === undefined) return new Date();

@@ -40,6 +40,7 @@ export {
   type RereadResult,
   type StartDrillOptions,
 } from './drill.js';
+export { startRekey, waitForRekey, type RekeyResult, type StartRekeyOptions } from './rekey.js';
 
 /** Connects a Temporal client from the TEMPORAL_* configuration. */
 export async function connectClient(config: TemporalConfig): Promise<Client> {

@@ -35,22 +35,19 @@ export async function openerFor(config: Config): Promise<Opener | undefined> {
   return useGpg ? gpgOpener(armored, keys, passphrase) : openpgpOpener(keys);
 }
 
-async function exportFromKeyring(recipient: string): Promise<string> {
+/** The armored public key of a recipient (a key ID, fingerprint or email) in the local GnuPG keyring. */
+export async function exportFromKeyring(recipient: string, source = 'GPG_RECIPIENT'): Promise<string> {
   const result = await execa('gpg', ['--batch', '--armor', '--export', '--', recipient], {
     ...toolEnv({ GNUPGHOME: process.env.GNUPGHOME }),
     reject: false,
   });
   if (result.failed && (result as { code?: string }).code === 'ENOENT') {
-    throw new BackupError('MissingDependency', 'gpg is not installed; it is needed to export GPG_RECIPIENT');
+    throw new BackupError('MissingDependency', `gpg is not installed; it is needed to export ${source}`);
   }
   if (result.exitCode !== 0 || !result.stdout.includes('BEGIN PGP PUBLIC KEY BLOCK')) {
-    throw new BackupError(
-      'Configuration',
-      `GPG_RECIPIENT: no public key for ${recipient} in the GnuPG keyring`,
-      {
-        hint: 'import it with gpg --import, or set GPG_PUBLIC_KEY_FILE',
-      },
-    );
+    throw new BackupError('Configuration', `${source}: no public key for ${recipient} in the GnuPG keyring`, {
+      hint: 'import it with gpg --import, or give the key as a file (GPG_PUBLIC_KEY_FILE, --recipients-file)',
+    });
   }
   return result.stdout;
 }

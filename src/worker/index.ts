@@ -12,6 +12,7 @@ import {
   createReportActivities,
   createDrillActivities,
   createRereadActivities,
+  createRekeyActivities,
   createRestoreActivities,
   createRetentionActivities,
 } from '../../activities/index.js';
@@ -59,6 +60,7 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
     ...createReportActivities(config, metrics),
     ...createDrillActivities(config),
     ...createRereadActivities(config, stores),
+    ...createRekeyActivities(config, stores),
   };
 }
 
