@@ -1,11 +1,13 @@
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
-import { BackupError, type ErrorKind } from '../core/errors.js';
+import { BackupError, configError, type ErrorKind } from '../core/errors.js';
+import { DockerRelay, RelayError } from './relay.js';
+import { dockerError } from './tools.js';
 
 /**
  * The connection for pg_dump, pg_restore and psql, as libpq variables (see runPgTool): the password
  * travels in PGPASSWORD, never on a command line where `ps` would show it. With USE_DOCKER the same
- * DB_HOST and DB_PORT are used from inside the container.
+ * DB_HOST and DB_PORT are used from inside the container, as by connect().
  */
 export function libpqVars(db: DatabaseConfig, applicationName: string): Record<string, string> {
   return {
@@ -19,8 +21,21 @@ export function libpqVars(db: DatabaseConfig, applicationName: string): Record<s
   };
 }
 
+/**
+ * The worker's own connection. With USE_DOCKER it goes through a relay in the container (DockerRelay),
+ * so DB_HOST:DB_PORT is reached from there, like the tools do, and need not be published. The
+ * password travels inside the PostgreSQL protocol, through the relay's pipes, never in its argv.
+ */
 export async function connect(db: DatabaseConfig, kind: ErrorKind): Promise<pg.Client> {
+  const container = db.dockerContainer;
+  if (container && db.host.startsWith('/')) {
+    throw configError(
+      `DB_HOST: ${db.host} is a socket directory, and USE_DOCKER connects over TCP from the container`,
+      'set DB_HOST to a host name or address as the container sees it, such as localhost',
+    );
+  }
   const client = new pg.Client({
+    ...(container ? { stream: () => new DockerRelay(container) } : {}),
     host: db.host,
     port: db.port,
     user: db.user,
@@ -40,6 +55,9 @@ export async function connect(db: DatabaseConfig, kind: ErrorKind): Promise<pg.C
   return client;
 }
 
+const RELAY_NEEDS_BASH =
+  "USE_DOCKER connects through bash's /dev/tcp in the container: use a Debian-based postgres image, or add bash to an Alpine one (apk add bash)";
+
 /** SQLSTATE classes that no retry will fix: authentication, a missing database or role, privileges. */
 const PERMANENT_SQLSTATES: Record<string, string> = {
   '28P01': 'password authentication failed',
@@ -51,7 +69,12 @@ const PERMANENT_SQLSTATES: Record<string, string> = {
 
 /** A typed, secret-free error for a database failure; connection problems stay retryable. */
 export function databaseError(error: unknown, db: DatabaseConfig, kind: ErrorKind): BackupError {
-  const where = `database "${db.name}" at ${db.host}:${db.port} as ${db.user}`;
+  if (error instanceof RelayError) {
+    const docker = dockerError('bash', error.result, kind, error.container, RELAY_NEEDS_BASH);
+    if (docker) return docker;
+  }
+  const through = db.dockerContainer ? ` from container "${db.dockerContainer}"` : '';
+  const where = `database "${db.name}" at ${db.host}:${db.port}${through} as ${db.user}`;
   const code = (error as { code?: string }).code ?? '';
   const permanent = PERMANENT_SQLSTATES[code];
   if (permanent) return new BackupError(kind, `${where}: ${permanent}`, { retryable: false });

@@ -59,12 +59,15 @@ export function toolError(
   return new BackupError(kind, `${tool} failed${where}: ${detail}`, { retryable: true });
 }
 
+const TOOLS_IN_IMAGE = 'use an image that has the PostgreSQL client tools (the postgres images do)';
+
 /** What `docker exec` itself says when it cannot run the tool (USE_DOCKER); undefined if it ran it. */
-function dockerError(
+export function dockerError(
   tool: string,
   result: Result,
   kind: ErrorKind,
   container: string,
+  missingToolHint = TOOLS_IN_IMAGE,
 ): BackupError | undefined {
   const stderr = String(result.stderr ?? '');
   if ((result as { code?: string }).code === 'ENOENT') {
@@ -86,7 +89,7 @@ function dockerError(
   }
   if (/executable file not found|exec: .*: not found/i.test(stderr)) {
     return new BackupError('MissingDependency', `${tool} is not installed in container "${container}"`, {
-      hint: 'use an image that has the PostgreSQL client tools (the postgres images do)',
+      hint: missingToolHint,
     });
   }
   if (/docker daemon/i.test(stderr)) {

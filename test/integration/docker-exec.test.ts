@@ -8,15 +8,20 @@ import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { startPasswordCluster, type PasswordCluster } from '../helpers/password-cluster.js';
 import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
+import { RELAY_NAME } from '../../src/postgres/relay.js';
 import { REPO_ROOT, uniqueName } from '../helpers/services.js';
 import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
 
-// USE_DOCKER: every PostgreSQL tool runs through `docker exec CONTAINER`. No Docker engine runs here:
-// test/fixtures/docker-exec/docker stands in, running `docker exec` locally with only the variables
-// named by -e, and logging every argv. The restores go into a password-protected cluster, so a
-// password that did not reach pg_restore through `-e PGPASSWORD` would fail them.
+// USE_DOCKER: every PostgreSQL tool runs through `docker exec CONTAINER`, and so does every connection
+// of the worker's own (through a relay). No Docker engine runs here: test/fixtures/docker-exec/docker
+// stands in, running `docker exec` locally with only the variables named by -e, and logging every
+// argv. DB_HOST is db.internal, a name only the stand-in's "container" resolves: a connection that did
+// not go through docker exec would fail with "host not found". The restores go into a
+// password-protected cluster, so a password that did not reach pg_restore through `-e PGPASSWORD`, or
+// the worker's checks through the relay, would fail them.
 
 const CONTAINER = 'goimg-postgres';
+const DB_HOST = 'db.internal';
 const source = uniqueName('dx_src');
 const PASSPHRASE = 'key-passphrase-never-shown-5d1e';
 
@@ -40,9 +45,16 @@ const dockerCalls = (): string[][] =>
 const execsOf = (calls: string[][], tool: string) =>
   calls.filter((argv) => argv[0] === 'exec' && argv[argv.indexOf(CONTAINER) + 1] === tool);
 
+/** The relays the worker's own connections went through, as `HOST PORT` after the relay's name. */
+const relaysOf = (calls: string[][]) =>
+  execsOf(calls, 'bash')
+    .filter((argv) => argv.includes(RELAY_NAME))
+    .map((argv) => argv.slice(argv.indexOf(RELAY_NAME) + 1).join(' '));
+
 beforeAll(async () => {
   bin = tempDir('docker-bin');
   symlinkSync(join(REPO_ROOT, 'test/fixtures/docker-exec/docker'), join(bin, 'docker'));
+  writeFileSync(join(bin, 'container-hosts'), `${DB_HOST} 127.0.0.1\n`);
   // The worker runs in this process: its tools find the stand-in first on PATH.
   originalPath = process.env.PATH;
   process.env.PATH = `${bin}:${originalPath}`;
@@ -51,7 +63,7 @@ beforeAll(async () => {
   cluster = await startPasswordCluster(55447);
   testWorker = await startTestWorker('dx', {
     DB_NAME: source,
-    DB_HOST: '127.0.0.1',
+    DB_HOST,
     // The machine's server trusts local connections and ignores it; the cluster the restores go to needs it.
     DB_PASSWORD: cluster.password,
     USE_DOCKER: 'true',
@@ -82,7 +94,10 @@ describe('USE_DOCKER=true', () => {
     expect(dump!.slice(0, 2)).toEqual(['exec', '-i']);
     expect(dump).toEqual(expect.arrayContaining(['-e', 'PGPASSWORD']));
     expect(execsOf(calls, 'pg_restore').some((argv) => argv.at(-1) === '--list')).toBe(true);
+    // The snapshot and the row counts: the worker's connection went through the container too.
+    expect(relaysOf(calls)).toContain(`${DB_HOST} 5432`);
     expect(backup.key).toMatch(/\.dump\.gpg$/);
+    expect(backup.tables).toBeGreaterThan(0);
     for (const argv of calls) {
       expect(argv.join(' ')).not.toContain(cluster.password);
       expect(argv.join(' ')).not.toContain('PGPASSWORD=');
@@ -116,6 +131,8 @@ describe('USE_DOCKER=true', () => {
     expect(restores[0]).toContain('--jobs=1');
     // No archive path: the container cannot see the worker's files; it came on stdin.
     expect(restores[0]!.at(-1)).toBe('--exit-on-error');
+    // The target's checks, its creation and its row counts, through the relay to the cluster.
+    expect(relaysOf(calls)).toContain(`${DB_HOST} ${cluster.port}`);
     for (const argv of calls) expect(argv.join(' ')).not.toContain(cluster.password);
   });
 

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { toolCommandLine } from '../../src/core/command.js';
 import { BackupError, exitCodeOf } from '../../src/core/errors.js';
+import { connect, databaseError } from '../../src/postgres/connection.js';
+import { RelayError } from '../../src/postgres/relay.js';
 import { toolError } from '../../src/postgres/tools.js';
 
 describe('toolCommandLine', () => {
@@ -125,5 +127,60 @@ describe('errors of docker exec', () => {
     expect(error.message).toBe(
       'pg_dump failed (database "app" at localhost:5432): password authentication failed',
     );
+  });
+});
+
+describe("errors of the worker's connections through the relay", () => {
+  const db = {
+    host: 'db.internal',
+    port: 5432,
+    name: 'app',
+    user: 'postgres',
+    dockerContainer: 'goimg-postgres',
+  };
+  const relayFailure = (stderr: string, exitCode = 1) =>
+    databaseError(
+      new RelayError('goimg-postgres', { failed: true, exitCode, stderr } as unknown as Result),
+      db,
+      'DumpFailed',
+    );
+
+  it("reads bash's connection errors as the network errors they are, naming the container", () => {
+    const refused = relayFailure(
+      'durable-backup-relay: connect: Connection refused\ndurable-backup-relay: line 1: /dev/tcp/db.internal/5432: Connection refused',
+    );
+    expect(refused.message).toBe(
+      'database "app" at db.internal:5432 from container "goimg-postgres" as postgres: connection refused',
+    );
+    expect(refused.retryable).toBe(true);
+    const unknown = relayFailure('durable-backup-relay: line 1: db.internal: Name or service not known');
+    expect(unknown.message).toMatch(/: host not found$/);
+  });
+
+  it('keeps what bash said when it is something else, and says so when it said nothing', () => {
+    expect(
+      relayFailure('durable-backup-relay: line 1: /dev/tcp/x/1: Network is unreachable').message,
+    ).toMatch(/as postgres: \/dev\/tcp\/x\/1: Network is unreachable$/);
+    expect(relayFailure('', 3).message).toMatch(
+      /the relay in container "goimg-postgres" ended with exit code 3$/,
+    );
+  });
+
+  it('refuses a socket directory for DB_HOST: the relay speaks TCP', async () => {
+    const error = await connect({ ...db, host: '/var/run/postgresql' }, 'DumpFailed').catch(
+      (e: unknown) => e,
+    );
+    expect((error as BackupError).kind).toBe('Configuration');
+    expect((error as BackupError).message).toMatch(/^DB_HOST: \/var\/run\/postgresql is a socket directory/);
+  });
+
+  it('a container without bash (an Alpine image) is a missing dependency that says what to do', () => {
+    const error = relayFailure(
+      'OCI runtime exec failed: exec failed: unable to start container process: exec: "bash": executable file not found in $PATH: unknown',
+      126,
+    );
+    expect(error.kind).toBe('MissingDependency');
+    expect(error.message).toBe('bash is not installed in container "goimg-postgres"');
+    expect(error.hint).toContain('apk add bash');
   });
 });
