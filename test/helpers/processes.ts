@@ -1,14 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Command lines and environments of the running processes whose command line contains text, as `ps` and /proc show them. */
-export function processesMatching(text: string): { cmdline: string; environ: string }[] {
+export function processesMatching(text: string): { pid: number; cmdline: string; environ: string }[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .flatMap((pid) => {
       try {
         const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
         return cmdline.includes(text)
-          ? [{ cmdline, environ: readFileSync(`/proc/${pid}/environ`, 'utf8') }]
+          ? [{ pid: Number(pid), cmdline, environ: readFileSync(`/proc/${pid}/environ`, 'utf8') }]
           : [];
       } catch {
         return []; // the process ended meanwhile
