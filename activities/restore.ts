@@ -22,6 +22,7 @@ import {
   closeTarget,
   compareRowCounts,
   createDatabase,
+  endOtherSessions,
   foreignKeysInto,
   inspectTarget,
   listArchive,
@@ -252,9 +253,11 @@ export function createRestoreActivities(config: Config, stores: Stores) {
             await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
             await writeFile(listPath, list!, { mode: 0o600 });
           }
+          const target = targetDatabase(config, plan.target);
+          await endOtherSessions(target);
           await heartbeating(() =>
             runPgRestore(
-              targetDatabase(config, plan.target),
+              target,
               {
                 archivePath: input.archivePath,
                 jobs: plan.jobs,

@@ -46,6 +46,8 @@ async function sweep(request: RetentionRequest): Promise<RetentionResult> {
   const host = proxyActivities<RetentionActivities>({
     taskQueue: await shared.retentionHost({ database }),
     startToCloseTimeout: '10 minutes',
+    // The steps heartbeat: a worker killed mid-sweep is noticed in 20 s, and another takes over.
+    heartbeatTimeout: '20 seconds',
     scheduleToStartTimeout: '1 hour',
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
   });

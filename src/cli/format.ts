@@ -90,6 +90,9 @@ export function formatRestoreStatus(status: RestoreStatus): string {
     lines.push(`  done ${p.phase.padEnd(9)} ${(p.durationMs / 1000).toFixed(1)} s  ${p.detail}`);
   }
   if (status.error) lines.push(`  error: ${status.error}`);
+  if (status.targetTouched && status.state === 'restoring') {
+    lines.push('  the target is being replaced: it may be partly restored until the restore completes');
+  }
   if (status.targetTouched && status.state === 'failed') {
     lines.push('  the target may be partly restored: run the restore again (it cleans before it restores)');
   }

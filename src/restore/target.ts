@@ -120,12 +120,25 @@ export async function closeTarget(db: DatabaseConfig, jobs: number): Promise<num
     const { limit, superuser } = rows[0]!;
     const name = client.escapeIdentifier(db.name);
     await client.query(`ALTER DATABASE ${name} CONNECTION LIMIT ${superuser ? 0 : jobs + 1}`);
-    await client.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
-    );
+    await endSessions(client);
     return limit;
   });
+}
+
+/**
+ * Ends every other session on the target. Before pg_restore: a worker that died (SIGKILL, OOM)
+ * leaves its pg_restore running on, and a retry's pg_restore --clean would wait on its locks or
+ * collide with it; ended, the orphan stops at its first error (--exit-on-error).
+ */
+export async function endOtherSessions(db: DatabaseConfig): Promise<void> {
+  await withClient(db, endSessions);
+}
+
+async function endSessions(client: pg.Client): Promise<void> {
+  await client.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+  );
 }
 
 export async function reopenTarget(db: DatabaseConfig, limit: number): Promise<void> {

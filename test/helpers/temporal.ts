@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { connectClient } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
@@ -82,4 +82,32 @@ export async function startTestWorker(
       await client.connection.close();
     },
   };
+}
+
+export interface StartedActivity {
+  activity: string;
+  /** The attempt that ran last: attempts before it that died are not events of their own. */
+  attempt: number;
+  /** Why the attempt before it ended, e.g. "activity Heartbeat timeout" after a worker was killed. */
+  lastFailure?: string;
+}
+
+/** Every activity a run started, with its last attempt and the failure that attempt retried. */
+export async function startedActivities(handle: WorkflowHandle): Promise<StartedActivity[]> {
+  const { events } = await handle.fetchHistory();
+  const scheduled = new Map<string, string>();
+  const started: StartedActivity[] = [];
+  for (const event of events ?? []) {
+    const schedule = event.activityTaskScheduledEventAttributes;
+    if (schedule) scheduled.set(String(event.eventId), schedule.activityType?.name ?? '');
+    const start = event.activityTaskStartedEventAttributes;
+    if (start) {
+      started.push({
+        activity: scheduled.get(String(start.scheduledEventId)) ?? '',
+        attempt: start.attempt ?? 1,
+        lastFailure: start.lastFailure?.message ?? undefined,
+      });
+    }
+  }
+  return started;
 }

@@ -5,13 +5,12 @@ import {
   type MultipartUpload,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBackup, waitForBackup } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createS3Client } from '../../src/storage/s3.js';
-import { CLI } from '../helpers/cli.js';
 import { progressQuery } from '../../workflows/shared.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
@@ -20,27 +19,9 @@ import { download, s3StoreOf } from '../helpers/s3.js';
 import { testEnv, uniqueName } from '../helpers/services.js';
 import { startThrottleProxy } from '../helpers/throttle-proxy.js';
 import { withWorker } from '../helpers/temporal.js';
+import { startWorkerProcess, until } from '../helpers/worker-process.js';
 
 const MIB = 1024 * 1024;
-
-function startWorkerProcess(env: Record<string, string>): ResultPromise {
-  return execa(process.execPath, [CLI, 'worker'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
-    extendEnv: false,
-    reject: false,
-    stdio: 'ignore',
-  });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function firstUploadWithAPart(s3: S3Client, bucket: string, prefix: string): Promise<MultipartUpload> {
   return until('an upload with a finished part', async () => {

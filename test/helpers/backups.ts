@@ -1,0 +1,54 @@
+import type { Config } from '../../src/config/index.js';
+import { classifyBackup } from '../../src/core/classify.js';
+import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../../src/core/manifest.js';
+import { backupFileName, backupStem, formatStamp, manifestFileName } from '../../src/core/naming.js';
+import { storeList, type Stores } from '../../src/storage/index.js';
+
+/**
+ * A complete backup as the backup workflow leaves it, data and manifest, in the given stores, taken
+ * at createdAt: retention sweeps over months of backups without dumping any. Returns the data's key.
+ */
+export async function seedBackup(
+  config: Config,
+  stores: Stores,
+  createdAt: Date,
+  where: 'both' | 'local',
+  label?: string,
+): Promise<string> {
+  const stamp = formatStamp(createdAt, 'UTC');
+  const prefix = config.backup.prefix;
+  const folder = label ? 'upgrades/' : '';
+  const key = folder + backupFileName({ prefix, label, stamp, encrypted: false });
+  const manifestKey = folder + manifestFileName(backupStem({ prefix, label, stamp }));
+  const data = `archive of ${stamp}`;
+  const manifest: Manifest = {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    database: config.database.name,
+    serverVersion: '15',
+    pgDumpVersion: 'pg_dump 15',
+    kind: classifyBackup(createdAt, 'UTC', label),
+    label,
+    createdAt: createdAt.toISOString(),
+    completedAt: createdAt.toISOString(),
+    compression: 6,
+    archive: { bytes: data.length, sha256: 'x', tocEntries: 1 },
+    file: { name: key.split('/').pop()!, key, bytes: data.length, sha256: 'x' },
+    encryption: { method: 'none', recipients: [] },
+    tables: [],
+  };
+  for (const store of where === 'both' ? storeList(stores) : [stores.local]) {
+    await store.putBytes(key, data);
+    await store.putBytes(manifestKey, serializeManifest(manifest));
+  }
+  return key;
+}
+
+/** Every key in the local store and the bucket, sorted. */
+export async function keysIn(stores: Stores): Promise<{ local: string[]; remote: string[] }> {
+  const collect = async (store: Stores['local'] | NonNullable<Stores['remote']>) => {
+    const keys: string[] = [];
+    for await (const object of store.list()) keys.push(object.key);
+    return keys.sort();
+  };
+  return { local: await collect(stores.local), remote: await collect(stores.remote!) };
+}
