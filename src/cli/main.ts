@@ -38,6 +38,10 @@ const program = new Command('backupctl')
   )
   .addOption(new Option('--database <name>', 'with --config: the database (DB_NAME) a command is for'))
   .showHelpAfterError('hint: run backupctl --help for usage')
+  // One error line, as everywhere else: commander puts its "(Did you mean --config?)" on a line of its own.
+  .configureOutput({
+    outputError: (text, write) => write(text.replace(/\n\((Did you mean [^)]*)\)/, ' ($1)')),
+  })
   .exitOverride();
 
 interface GlobalOptions {
