@@ -18,7 +18,7 @@ import {
   type BackupProgress,
   type BackupStep,
 } from './shared.js';
-import { reportedRun } from './report.js';
+import { errorKindOf, reportedRun } from './report.js';
 
 export interface BackupRequest {
   /** DB_NAME of the database to back up; may be left out when the workers back up only one. */
@@ -159,6 +159,12 @@ async function runBackup(request: BackupRequest): Promise<BackupResult> {
     };
   } catch (error) {
     progress.error = describeFailure(error);
+    // Refused because another backup of the database is running: this run wrote nothing, and what
+    // bears its name (the same second's) is that backup's, which a cleanup would destroy.
+    if (errorKindOf(error) === 'AlreadyRunning') {
+      progress.step = 'failed';
+      throw error;
+    }
     begin('cleanup');
     // Clean up even when the run was cancelled: nothing half-written may stay behind.
     const cleanup = await CancellationScope.nonCancellable(() => host.discardIncompleteBackup(plan)).catch(

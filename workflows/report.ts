@@ -63,7 +63,7 @@ async function report(outcome: ReportedRun): Promise<void> {
 }
 
 /** Our error kind (ERROR_KINDS) when an activity or the workflow threw one; General otherwise. */
-function errorKindOf(error: unknown): string {
+export function errorKindOf(error: unknown): string {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   return cause instanceof ApplicationFailure && cause.type ? cause.type : 'General';
 }

@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// `--`: node 20 reads an --env-file it finds anywhere on its command line, even after the script
+// (nodejs/node#54232): `backupctl --env-file FILE` would load FILE by node's rules, or die with
+// node's own message when FILE is missing. After `--`, every argument is ours.
 import { Command, CommanderError, Option } from 'commander';
 import {
   connectClient,
@@ -35,7 +38,11 @@ const program = new Command('backupctl')
     new Option('--config <file>', 'a YAML or JSON file listing several databases (docs/configuration.md)'),
   )
   .addOption(new Option('--database <name>', 'with --config: the database (DB_NAME) a command is for'))
-  .showHelpAfterError('(run backupctl --help for usage)')
+  .showHelpAfterError('hint: run backupctl --help for usage')
+  // One error line, as everywhere else: commander puts its "(Did you mean --config?)" on a line of its own.
+  .configureOutput({
+    outputError: (text, write) => write(text.replace(/\n\((Did you mean [^)]*)\)/, ' ($1)')),
+  })
   .exitOverride();
 
 interface GlobalOptions {

@@ -165,9 +165,12 @@ export function watchQuery<T>(
   onChange: (value: T) => void,
 ) {
   let last = '';
+  let stopped = false;
   const timer = setInterval(() => {
     handle.query(query).then(
       (value) => {
+        // An answer that comes after stop() would print progress after the run's result or error.
+        if (stopped) return;
         const key = JSON.stringify(value);
         if (key !== last) onChange(value);
         last = key;
@@ -175,7 +178,12 @@ export function watchQuery<T>(
       () => undefined,
     );
   }, PROGRESS_POLL_MS);
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 /** The root ApplicationFailure of a failed workflow, as our typed error. */

@@ -12,6 +12,12 @@ export const ERROR_KINDS = {
   },
   EncryptionFailed: { exitCode: 5, retryable: false, hint: 'check GPG_PUBLIC_KEY_FILE or GPG_RECIPIENT' },
   UploadFailed: { exitCode: 6, retryable: true, hint: 'check S3_ENDPOINT, S3_BUCKET and the S3 credentials' },
+  /** Another backup of the database is dumping: this one was refused before it wrote anything. */
+  AlreadyRunning: {
+    exitCode: 4,
+    retryable: false,
+    hint: 'wait for the running backup of this database to finish, then run again',
+  },
   // The restore table of the guide: the same codes, other meanings.
   DownloadFailed: {
     exitCode: 4,
@@ -66,8 +72,13 @@ export const configError = (message: string, hint?: string) =>
  */
 export function ioFailure(error: unknown, kind: ErrorKind, doing: string, signal?: AbortSignal): unknown {
   if (error instanceof BackupError || signal?.aborted) return error;
-  const code = (error as { code?: unknown }).code;
-  const reason =
-    code === 'ENOSPC' ? 'no space left on device' : error instanceof Error ? error.message : String(error);
-  return new BackupError(kind, `${doing}: ${reason}`, { retryable: true });
+  if ((error as { code?: unknown }).code === 'ENOSPC') {
+    return new BackupError(kind, `${doing}: no space left on device`, {
+      retryable: true,
+      hint: 'free space on that file system (df -h shows it), then run again',
+    });
+  }
+  return new BackupError(kind, `${doing}: ${error instanceof Error ? error.message : String(error)}`, {
+    retryable: true,
+  });
 }

@@ -12,7 +12,7 @@ import { toolEnv } from '../process/env.js';
 
 /** Whether a gpg binary runs here: RESTORE_DECRYPTER=auto prefers it, as it decrypts about 3x faster. */
 export async function gpgAvailable(): Promise<boolean> {
-  const result = await execa('gpg', ['--version'], { reject: false });
+  const result = await execa('gpg', ['--version'], { ...toolEnv(), reject: false });
   return !result.failed;
 }
 

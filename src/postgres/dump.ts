@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
 import type { ToolPlace } from '../core/command.js';
+import { BackupError } from '../core/errors.js';
 import { connect, libpqVars } from './connection.js';
 import { runPgTool, toolError } from './tools.js';
 
@@ -40,6 +41,7 @@ export async function startDump(
   const client = await connect(db, 'DumpFailed');
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await takeDumpLock(client, db);
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
     const { rows } = await client.query<{ version: string; bytes: string }>(
       'SELECT current_setting($1) AS version, pg_database_size(current_database()) AS bytes',
@@ -88,7 +90,38 @@ export async function startDump(
 function heldFrom(stdout: Readable): Readable {
   const held = new PassThrough();
   stdout.on('error', (error) => held.destroy(error));
+  // A reader that gives up (a full disk, a failed encryption) destroys the archive: pg_dump must then
+  // see its pipe close and exit, not wait on a full one for ever (its exit is awaited on failure).
+  held.on('close', () => stdout.destroy());
   return stdout.pipe(held);
+}
+
+/**
+ * The advisory lock every dump of a database holds, in its snapshot transaction, for as long as
+ * pg_dump runs. Advisory locks belong to one database, so one key serves all; the server drops the
+ * lock with the transaction, also when a killed worker's connection goes.
+ */
+export const DUMP_LOCK_KEY = '7230014255';
+
+/**
+ * Two backups of one database at once (a scheduled one and a manual one, say) would run two pg_dumps
+ * against it and, started in the same second, share one backup name: the second is refused, whoever
+ * started it and on whichever host. Not retried: a retry could start once the first's dump is over
+ * and write over the backup it is uploading.
+ */
+async function takeDumpLock(client: pg.Client, db: DatabaseConfig): Promise<void> {
+  const { rows } = await client.query<{ locked: boolean }>(
+    'SELECT pg_try_advisory_xact_lock($1::bigint) AS locked',
+    [DUMP_LOCK_KEY],
+  );
+  if (rows[0]!.locked) return;
+  throw new BackupError(
+    'AlreadyRunning',
+    `database "${db.name}" at ${db.host}:${db.port}: another backup of it is running; this one is refused`,
+    {
+      hint: `wait for it to finish, then run again (temporal workflow list --query "BackupDatabase='${db.name}' AND ExecutionStatus='Running'" shows it)`,
+    },
+  );
 }
 
 async function closeSnapshot(client: pg.Client): Promise<void> {

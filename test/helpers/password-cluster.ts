@@ -14,12 +14,14 @@ export interface PasswordCluster {
  * The machine's PostgreSQL trusts local connections, so a wrong password would pass. This starts a
  * throwaway cluster of the same version with scram-sha-256 authentication, run as the postgres user.
  */
-export async function startPasswordCluster(port: number): Promise<PasswordCluster> {
+export async function startPasswordCluster(
+  port: number,
+  password = 'right-password-for-test',
+): Promise<PasswordCluster> {
   const { stdout } = await execa('pg_config', ['--bindir']);
   const bin = stdout.trim();
   const dir = mkdtempSync(join(tmpdir(), 'pgpw-'));
   chmodSync(dir, 0o755);
-  const password = 'right-password-for-test';
   const pwfile = join(dir, 'pwfile');
   writeFileSync(pwfile, password);
   const data = join(dir, 'data');

@@ -2,7 +2,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { backupctl, type CliRun } from '../helpers/cli.js';
+import { backupctl, expectOneLineError, type CliRun } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring } from '../helpers/gpg.js';
 import { startPasswordCluster, type PasswordCluster } from '../helpers/password-cluster.js';
@@ -27,14 +27,6 @@ function envFor(overrides: Record<string, string | undefined>): Record<string, s
 /** backupctl backup --wait with a worker of the same configuration running. */
 async function backupWithWorker(env: Record<string, string>): Promise<CliRun> {
   return withWorker(loadConfig({ env }), () => backupctl(['backup', '--wait'], env));
-}
-
-function expectOneLineError(run: CliRun, code: number, message: RegExp) {
-  expect(run.exitCode, run.stderr).toBe(code);
-  const errorLines = run.stderr.split('\n').filter((l) => l.startsWith('error: '));
-  expect(errorLines).toHaveLength(1);
-  expect(errorLines[0]).toMatch(message);
-  expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
 }
 
 describe('exit codes', () => {
