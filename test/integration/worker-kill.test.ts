@@ -102,6 +102,8 @@ describe('an upload interrupted on the real services', () => {
       first.kill('SIGKILL');
       await first;
 
+      // The rest need not be slow: what is measured is which parts the replacement sends again.
+      proxy.setBytesPerSecond(1024 * MIB);
       second = startWorkerProcess(workerEnv);
       const result = await waitForBackup(handle);
 
