@@ -91,11 +91,12 @@ async function partsSent(config: Config): Promise<number> {
   return Parts?.length ?? 0;
 }
 
-/** Waits until the backup's multipart upload has a finished part, with more to send. */
-async function uploadUnderWay(config: Config): Promise<void> {
-  await until('an upload with a finished part', async () =>
-    (await partsSent(direct(config))) > 0 ? true : undefined,
-  );
+/** Waits until the backup's multipart upload has a finished part, with more to send; returns how many. */
+async function uploadUnderWay(config: Config): Promise<number> {
+  return until('an upload with a finished part', async () => {
+    const parts = await partsSent(direct(config));
+    return parts > 0 ? parts : undefined;
+  });
 }
 
 /** The attempt the upload step ended with. */
@@ -149,12 +150,14 @@ describe('S3 failing during a backup', () => {
     // The default number of attempts, as in production.
     const { client, config } = await workerFor('fs_outage', { BACKUP_RETRY_ATTEMPTS: undefined });
     const handle = await startBackup(client, { database, taskQueue: config.temporal.taskQueue });
-    await uploadUnderWay(config);
+    const sentBefore = await uploadUnderWay(config);
     await s3.kill();
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     await s3.start();
     const backup = await waitForBackup(handle);
     expect(await uploadAttempts(handle)).toBeGreaterThan(1);
+    // Resumed: the parts S3 held before the outage were not sent again.
+    expect(backup.resumedParts).toBeGreaterThanOrEqual(sentBefore);
     await expectCompleteBackup(direct(config), backup);
   }, 240_000);
 });
