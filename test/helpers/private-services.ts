@@ -1,7 +1,6 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
 import { parseEnvFile } from '../../src/config/env-file.js';
-import { readFileSync } from 'node:fs';
 import { tempDir } from './files.js';
 import { REPO_ROOT } from './services.js';
 
