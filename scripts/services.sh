@@ -17,14 +17,15 @@
 # services.env (source it to get TEMPORAL_ADDRESS, S3_ENDPOINT, S3_ACCESS_KEY, ...).
 # Binaries come from .tools/ (scripts/setup.sh); nothing is downloaded here.
 #
-# Environment overrides: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), S3_PORT (8333),
+# Environment overrides: SERVICES_RUN_DIR (.run), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), S3_PORT (8333),
 # S3_BUCKET (durable-backup), SEAWEED_MASTER_PORT (9333), SEAWEED_VOLUME_PORT (9340),
 # SEAWEED_FILER_PORT (8888), SERVICE_START_TIMEOUT (60 s), SERVICE_STOP_TIMEOUT (30 s,
 # TERM -> KILL). SeaweedFS also binds each of its ports + 10000 for gRPC.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RUN="$ROOT/.run"
+# SERVICES_RUN_DIR: another state directory, for a private instance on other ports (the fault tests).
+RUN="${SERVICES_RUN_DIR:-$ROOT/.run}"
 TEMPORAL_BIN="$ROOT/.tools/bin/temporal"
 WEED_BIN="$ROOT/.tools/bin/weed"
 S3_ADMIN=(python3 "$ROOT/scripts/s3_admin.py")

@@ -54,7 +54,8 @@ export function hostActivityOptions(taskQueue: string, maximumAttempts: number):
     // A cancelled step must have stopped before the cleanup runs, or the two would race.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
-      initialInterval: '2 seconds',
+      // 5 s doubling: the default 5 attempts span 75 s (5+10+20+40), so S3 or PostgreSQL away for a minute is waited out.
+      initialInterval: '5 seconds',
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -36,6 +37,13 @@ import type {
 
 /** Parts in flight at once: enough to fill a link, small enough that memory stays flat (parts stream from disk). */
 const PART_CONCURRENCY = 4;
+/**
+ * A part's body is a stream, which the SDK cannot send a second time: its own retries do not help a
+ * part, so a part that fails with an error worth retrying (a 500, a 503 SlowDown, a reset) is sent
+ * again here from a fresh stream, up to PART_ATTEMPTS times with a pause that doubles from PART_RETRY_MS.
+ */
+const PART_ATTEMPTS = 4;
+const PART_RETRY_MS = 500;
 /**
  * Parts are read from the file in 1 MiB reads rather than the default 64 KiB: sixteen times fewer
  * reads and socket writes for the same bytes, and at most PART_CONCURRENCY MiB in memory.
@@ -341,23 +349,30 @@ export class S3Store implements BackupStore {
     const file = await open(localPath);
     try {
       const checksum = knownChecksum ?? (await sha256OfRange(file, range));
-      const uploaded = await this.call(
-        `upload part ${range.partNumber} of ${this.location}${checkpoint.key}`,
-        () =>
-          this.client.send(
-            new UploadPartCommand({
-              Bucket: this.bucket,
-              Key: this.fullKey(checkpoint.key),
-              UploadId: checkpoint.uploadId,
-              PartNumber: range.partNumber,
-              Body: readRange(file, range),
-              ContentLength: range.end - range.start + 1,
-              ChecksumSHA256: checksum,
-            }),
-            { abortSignal: signal },
-          ),
-      );
-      return { partNumber: range.partNumber, etag: uploaded.ETag!, checksum };
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const uploaded = await this.call(
+            `upload part ${range.partNumber} of ${this.location}${checkpoint.key}`,
+            () =>
+              this.client.send(
+                new UploadPartCommand({
+                  Bucket: this.bucket,
+                  Key: this.fullKey(checkpoint.key),
+                  UploadId: checkpoint.uploadId,
+                  PartNumber: range.partNumber,
+                  Body: readRange(file, range),
+                  ContentLength: range.end - range.start + 1,
+                  ChecksumSHA256: checksum,
+                }),
+                { abortSignal: signal },
+              ),
+          );
+          return { partNumber: range.partNumber, etag: uploaded.ETag!, checksum };
+        } catch (error) {
+          if (!(error instanceof BackupError && error.retryable) || attempt === PART_ATTEMPTS) throw error;
+          await delay(PART_RETRY_MS * 2 ** (attempt - 1), undefined, { signal });
+        }
+      }
     } finally {
       await file.close();
     }

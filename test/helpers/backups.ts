@@ -1,8 +1,19 @@
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { BackupResult } from '../../src/client/index.js';
 import type { Config } from '../../src/config/index.js';
 import { classifyBackup } from '../../src/core/classify.js';
-import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../../src/core/manifest.js';
+import {
+  MANIFEST_FORMAT_VERSION,
+  parseManifest,
+  serializeManifest,
+  type Manifest,
+} from '../../src/core/manifest.js';
 import { backupFileName, backupStem, formatStamp, manifestFileName } from '../../src/core/naming.js';
 import { storeList, type Stores } from '../../src/storage/index.js';
+import { sha256File, tempDir } from './files.js';
+import { download, incompleteUploads, s3StoreOf } from './s3.js';
 
 /**
  * A complete backup as the backup workflow leaves it, data and manifest, in the given stores, taken
@@ -51,4 +62,26 @@ export async function keysIn(stores: Stores): Promise<{ local: string[]; remote:
     return keys.sort();
   };
   return { local: await collect(stores.local), remote: await collect(stores.remote!) };
+}
+
+/**
+ * A backup that completed with nothing half-written: BACKUP_DIR holds its file and manifest only,
+ * no multipart upload is left under S3_PREFIX, and the S3 object and the local copy are both, byte
+ * for byte, the file the manifest records.
+ */
+export async function expectCompleteBackup(config: Config, backup: BackupResult): Promise<void> {
+  const files = (readdirSync(config.backup.dir, { recursive: true }) as string[]).filter((file) =>
+    statSync(join(config.backup.dir, file)).isFile(),
+  );
+  expect(files.sort()).toEqual([backup.key, backup.manifestKey].sort());
+  expect(await incompleteUploads(config)).toEqual([]);
+  const manifest = parseManifest(
+    readFileSync(join(config.backup.dir, backup.manifestKey), 'utf8'),
+    backup.manifestKey,
+  );
+  const copy = join(tempDir('fault-check'), 'copy');
+  await download(s3StoreOf(config), backup.key, copy);
+  expect(await sha256File(copy)).toBe(manifest.file.sha256);
+  expect(await sha256File(backup.localPath)).toBe(manifest.file.sha256);
+  rmSync(copy);
 }

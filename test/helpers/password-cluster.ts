@@ -7,6 +7,8 @@ export interface PasswordCluster {
   port: number;
   user: string;
   password: string;
+  /** pg_ctl restart -m fast: every session is ended at once, as a PostgreSQL restart or failover ends them. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,10 @@ export async function startPasswordCluster(
     port,
     user: 'postgres',
     password,
+    restart: async () => {
+      // restart starts the server again with the options of the last start (postmaster.opts).
+      await asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-m', 'fast', 'restart']);
+    },
     stop: async () => {
       await asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
     },
