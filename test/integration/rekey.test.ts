@@ -57,6 +57,9 @@ afterAll(async () => {
 
 async function backup(): Promise<BackupResult> {
   const { client } = testWorker!;
+  // Names have a resolution of one second: two quick backups of this small database in one second
+  // would be one backup. Starting in the next second keeps them apart.
+  await new Promise((resolve) => setTimeout(resolve, 1_010 - (Date.now() % 1_000)));
   return waitForBackup(await startBackup(client, { database: source, taskQueue: config.temporal.taskQueue }));
 }
 
