@@ -3,8 +3,7 @@ import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
-import { openerFor } from '../src/crypto/keys.js';
-import type { Opener } from '../src/crypto/open.js';
+import type { PrivateKey } from '../src/crypto/keys.js';
 import {
   planRekey,
   rekeyBackup,
@@ -33,11 +32,8 @@ export interface RekeyRequest {
   publicKeys: string;
 }
 
-export function createRekeyActivities(config: Config, stores: Stores) {
+export function createRekeyActivities(config: Config, stores: Stores, privateKey: PrivateKey) {
   const secrets = secretsOf(config);
-  let opener: Promise<Opener | undefined> | undefined;
-  // Read once per worker, on first use, as the restore does.
-  const privateKey = () => (opener ??= openerFor(config));
   const recipientsOf = (request: RekeyRequest) => readNewRecipients(request.publicKeys, 'new recipients');
 
   return {

@@ -3,8 +3,7 @@ import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
-import { openerFor } from '../src/crypto/keys.js';
-import type { Opener } from '../src/crypto/open.js';
+import type { PrivateKey } from '../src/crypto/keys.js';
 import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
 import type { Stores } from '../src/storage/index.js';
 import { asActivity } from './failure.js';
@@ -17,11 +16,8 @@ export interface RereadPlan {
   retryAttempts: number;
 }
 
-export function createRereadActivities(config: Config, stores: Stores) {
+export function createRereadActivities(config: Config, stores: Stores, privateKey: PrivateKey) {
   const secrets = secretsOf(config);
-  let opener: Promise<Opener | undefined> | undefined;
-  // Read once per worker, on first use, as the restore does.
-  const privateKey = () => (opener ??= openerFor(config));
 
   return {
     /** Runs on the restore queue: lists every copy, and refuses at once when encrypted ones cannot be read. */

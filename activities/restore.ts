@@ -14,8 +14,7 @@ import {
   type TableInScope,
   type RestoreStatus,
 } from '../src/core/restore.js';
-import { openerFor } from '../src/crypto/keys.js';
-import type { Opener } from '../src/crypto/open.js';
+import type { PrivateKey } from '../src/crypto/keys.js';
 import { fetchCheckDecrypt, type FetchCheckDecryptResult, type StoredFile } from '../src/restore/fetch.js';
 import { findBackup, type FoundBackup } from '../src/restore/source.js';
 import {
@@ -59,12 +58,9 @@ export interface VerifyOutcome {
   sqlChecks: boolean;
 }
 
-export function createRestoreActivities(config: Config, stores: Stores) {
+export function createRestoreActivities(config: Config, stores: Stores, privateKey: PrivateKey) {
   const secrets = secretsOf(config);
   const signal = () => Context.current().cancellationSignal;
-  let opener: Promise<Opener | undefined> | undefined;
-  // Read once per worker, on first use: backup-only workers never need the private key.
-  const privateKey = () => (opener ??= openerFor(config));
   const timed = async <T>(work: () => Promise<T>): Promise<T & { durationMs: number }> => {
     const started = performance.now();
     const result = await work();
@@ -118,13 +114,10 @@ export function createRestoreActivities(config: Config, stores: Stores) {
         const { backup } = resolved;
         const { manifest } = backup;
         await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
+        const files = workFiles(resolved);
         const source: StoredFile =
           backup.from === 'remote'
-            ? {
-                store: stores.remote!,
-                key: backup.key,
-                downloadPath: join(resolved.workDir, manifest.file.name),
-              }
+            ? { store: stores.remote!, key: backup.key, downloadPath: files.download }
             : { path: backup.from === 'file' ? backup.key : stores.local.pathOf(backup.key) };
         const opener = manifest.encryption.method === 'none' ? undefined : await privateKey();
         return heartbeating((record) =>
@@ -133,7 +126,7 @@ export function createRestoreActivities(config: Config, stores: Stores) {
             manifest,
             where: backup.where,
             opener,
-            archivePath: join(resolved.workDir, manifest.file.name.replace(/\.gpg$/, '')),
+            archivePath: files.archive,
             signal: signal(),
             onProgress: throttled((bytes) => record({ bytes })),
           }),
@@ -278,7 +271,10 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       return asActivity(secrets, () => reopenTarget(targetDatabase(config, plan.target), connectionLimit));
     },
 
-    /** Row counts against the backup's, then the operator's SQL checks. */
+    /**
+     * Row counts against the backup's, then the operator's SQL checks. Meanwhile the download and
+     * the plaintext go: pg_restore is done with them, and removing large files waits on the disk.
+     */
     async verifyRestore(
       resolved: ResolvedRestore,
       plan: RestorePlan,
@@ -286,7 +282,12 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       return asActivity(secrets, () =>
         timed(async () => {
           const db = targetDatabase(config, plan.target);
-          const counts = await compareRowCounts(db, plan.tables, plan.jobs);
+          const files = workFiles(resolved);
+          const [counts] = await Promise.all([
+            compareRowCounts(db, plan.tables, plan.jobs),
+            rm(files.download, { force: true }),
+            rm(files.archive, { force: true }),
+          ]);
           if (counts.mismatches.length > 0) {
             const listed = counts.mismatches
               .slice(0, 5)
@@ -326,6 +327,12 @@ export function createRestoreActivities(config: Config, stores: Stores) {
       });
     },
   };
+}
+
+/** A restore's large files, in its work folder: the download (kept for a resumed fetch) and the plaintext. */
+function workFiles({ workDir, backup }: ResolvedRestore): { download: string; archive: string } {
+  const name = backup.manifest.file.name;
+  return { download: join(workDir, `${name}.download`), archive: join(workDir, name.replace(/\.gpg$/, '')) };
 }
 
 /**

@@ -15,7 +15,6 @@ import {
 } from '../client/index.js';
 import { loadConfigs, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
-import { sealerFor } from '../crypto/keys.js';
 import { registerDrillCommands } from './drills.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
 import { registerHealthCommand } from './health.js';
@@ -107,6 +106,7 @@ program
   .action(async (options: { label?: string; wait?: boolean; json?: boolean }) => {
     const cfg = config();
     // Fail here, not in the worker, when the key is unreadable: exit code 3 before anything starts.
+    const { sealerFor } = await import('../crypto/keys.js');
     await sealerFor(cfg);
     const client = await connectClient(cfg.temporal);
     const handle = await startBackup(client, {

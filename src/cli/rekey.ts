@@ -3,9 +3,7 @@ import { connectClient, hasPollers, startRekey, waitForRekey, type RekeyResult }
 import { readTextFile, type Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
 import { restoreTaskQueueName } from '../core/plan.js';
-import { exportFromKeyring } from '../crypto/keys.js';
 import type { RekeyPlan } from '../rekey/index.js';
-import { readNewRecipients } from '../rekey/recipients.js';
 
 // `backupctl rekey`: re-encrypt every retained backup to new recipients (docs/key-rotation.md).
 
@@ -69,6 +67,11 @@ export function registerRekeyCommand(program: Command, loadConfig: () => Config)
 
 /** The keys of --recipients-file and of each --recipient, checked, as one armored text. */
 async function newPublicKeys(flags: RekeyFlags): Promise<string> {
+  // Loaded here: OpenPGP's modules take time that every other command need not pay.
+  const [{ exportFromKeyring }, { readNewRecipients }] = await Promise.all([
+    import('../crypto/keys.js'),
+    import('../rekey/recipients.js'),
+  ]);
   const texts: string[] = [];
   if (flags.recipientsFile) {
     const text = readTextFile(flags.recipientsFile, '--recipients-file');
@@ -85,9 +88,10 @@ async function newPublicKeys(flags: RekeyFlags): Promise<string> {
 }
 
 async function dryRun(cfg: Config, publicKeys: string, json?: boolean): Promise<void> {
-  const [{ planRekey }, { openStores }] = await Promise.all([
+  const [{ planRekey }, { openStores }, { readNewRecipients }] = await Promise.all([
     import('../rekey/index.js'),
     import('../storage/index.js'),
+    import('../rekey/recipients.js'),
   ]);
   const { fingerprints } = await readNewRecipients(publicKeys, 'new recipients');
   const plan = await planRekey(cfg, openStores(cfg), fingerprints);

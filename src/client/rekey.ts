@@ -2,7 +2,6 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { RekeyRequest, RekeyResult } from '../../workflows/rekey.js';
 import { DATABASE_ATTRIBUTE, REKEY_WORKFLOW } from '../../workflows/shared.js';
-import { readNewRecipients } from '../rekey/recipients.js';
 import { toBackupError, workflowId } from './index.js';
 
 export type { RekeyRequest, RekeyResult };
@@ -23,6 +22,8 @@ export interface StartRekeyOptions {
  * starts.
  */
 export async function startRekey(client: Client, options: StartRekeyOptions): Promise<WorkflowHandle> {
+  // Loaded here: OpenPGP's modules would slow down every program that imports the client.
+  const { readNewRecipients } = await import('../rekey/recipients.js');
   const { fingerprints } = await readNewRecipients(options.publicKeys, 'new recipients');
   const request: RekeyRequest = { database: options.database, publicKeys: options.publicKeys };
   return client.workflow.start(REKEY_WORKFLOW, {

@@ -29,7 +29,11 @@ export async function gpgOpener(
   const home = privateHome();
   await importKeys(home, armored);
   const ourKeyIDs = keyIDsOf(keys);
-  const opener: Opener = { open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs) };
+  const opener: Opener = {
+    open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs),
+    openToFile: (sealed, path, signal) =>
+      decryptWithGpgToFile(sealed, path, { home, passphrase, ourKeyIDs, signal }),
+  };
   await checkDecrypts(opener, keys);
   return opener;
 }
@@ -98,42 +102,93 @@ async function checkDecrypts(opener: Opener, keys: openpgp.PrivateKey[]): Promis
 }
 
 /**
- * `gpg --decrypt` from stdin to stdout. The passphrase goes through a pipe of its own (fd 3), never
- * the command line or the environment, where `ps` and /proc would show it. gpg reports a failed
- * check only by its exit code, after the last byte: the stream ends only once gpg exited cleanly.
+ * `gpg --decrypt` from stdin to stdout, or to the file `outputPath` (which gpg opens with O_TRUNC:
+ * an existing file keeps its mode). The passphrase goes through a pipe of its own (fd 3), never
+ * the command line or the environment, where `ps` and /proc would show it.
  */
+function spawnGpgDecrypt(
+  sealed: Readable,
+  home: string,
+  passphrase: string | undefined,
+  outputPath?: string,
+) {
+  // An unprotected key needs no passphrase; gpg reads the empty one and ignores it.
+  const unattended = ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3'];
+  // Status lines on stderr: the recipients, for "encrypted to other keys", and whether it all went well.
+  const output = outputPath ? ['--yes', '--output', outputPath] : [];
+  return execa('gpg', [...unattended, '--quiet', '--status-fd', '2', ...output, '--decrypt'], {
+    ...gpgEnv(home),
+    // In an array, execa pipes the stream itself: spawn() takes only streams with an open fd.
+    stdio: [
+      [sealed, 'pipe'],
+      outputPath ? 'ignore' : 'pipe',
+      'pipe',
+      new TextEncoder().encode(passphrase ?? ''),
+    ],
+    buffer: { stdout: false },
+    reject: false,
+  });
+}
+
+/**
+ * Throws unless gpg decrypted a whole message. gpg reports a failed check only by its exit code,
+ * after the last byte; and gpg 2.2 exits 0, having written nothing, for a file cut inside its first
+ * packet: only DECRYPTION_OKAY (a whole message, its MDC checked) says the plaintext is complete.
+ */
+function checkGpgResult(result: Result, ourKeyIDs: string[]): void {
+  if (result.failed || !String(result.stderr).includes('[GNUPG:] DECRYPTION_OKAY'))
+    throw gpgFailure(result, ourKeyIDs);
+}
+
+/** The plaintext as a stream back to us: it ends only once gpg exited cleanly. */
 function decryptWithGpg(
   sealed: Readable,
   home: string,
   passphrase: string | undefined,
   ourKeyIDs: string[],
 ): Readable {
-  // An unprotected key needs no passphrase; gpg reads the empty one and ignores it.
-  const unattended = ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3'];
-  // Status lines on stderr: the recipients, for "encrypted to other keys", and whether it all went well.
-  const gpg = execa('gpg', [...unattended, '--quiet', '--status-fd', '2', '--decrypt'], {
-    ...gpgEnv(home),
-    // In an array, execa pipes the stream itself: spawn() takes only streams with an open fd.
-    stdio: [[sealed, 'pipe'], 'pipe', 'pipe', new TextEncoder().encode(passphrase ?? '')],
-    buffer: { stdout: false },
-    reject: false,
-  });
+  const gpg = spawnGpgDecrypt(sealed, home, passphrase);
   return Readable.from(
     (async function* () {
       try {
-        yield* gpg.stdout;
+        yield* gpg.stdout!;
       } finally {
         // The reader stopped early (an abort, a full disk): gpg need not go on.
         if (gpg.exitCode === null) gpg.kill();
       }
-      const result = await gpg;
-      // gpg 2.2 exits 0, having written nothing, for a file cut inside its first packet: only
-      // DECRYPTION_OKAY (a whole message, its MDC checked) says the plaintext is complete.
-      if (result.failed || !String(result.stderr).includes('[GNUPG:] DECRYPTION_OKAY'))
-        throw gpgFailure(result, ourKeyIDs);
+      checkGpgResult(await gpg, ourKeyIDs);
     })(),
     { objectMode: false },
   );
+}
+
+/**
+ * gpg writes the plaintext into the file itself: it never passes through this process, which
+ * would otherwise read, copy and write every byte once more on its one thread.
+ */
+async function decryptWithGpgToFile(
+  sealed: Readable,
+  path: string,
+  {
+    home,
+    passphrase,
+    ourKeyIDs,
+    signal,
+  }: { home: string; passphrase?: string; ourKeyIDs: string[]; signal?: AbortSignal },
+): Promise<void> {
+  const gpg = spawnGpgDecrypt(sealed, home, passphrase, path);
+  const stop = () => gpg.kill();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    const result = await gpg;
+    signal?.throwIfAborted();
+    // A full disk is the file's problem, not the backup's: the caller names the file, and retries.
+    if (result.failed && String(result.stderr).includes('No space left on device'))
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    checkGpgResult(result, ourKeyIDs);
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
 
 /**

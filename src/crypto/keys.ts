@@ -35,6 +35,18 @@ export async function openerFor(config: Config): Promise<Opener | undefined> {
   return useGpg ? gpgOpener(armored, keys, passphrase) : openpgpOpener(keys);
 }
 
+/** The restore key of one database as an opener: read on first use, then shared. */
+export type PrivateKey = () => Promise<Opener | undefined>;
+
+/**
+ * Reads GPG_PRIVATE_KEY_FILE once for every step of one database that decrypts (restore, drill,
+ * rekey): one opener, one GnuPG home and agent. A failure is kept, and each use reports it.
+ */
+export function sharedPrivateKey(config: Config): PrivateKey {
+  let opener: Promise<Opener | undefined> | undefined;
+  return () => (opener ??= openerFor(config));
+}
+
 /** The armored public key of a recipient (a key ID, fingerprint or email) in the local GnuPG keyring. */
 export async function exportFromKeyring(recipient: string, source = 'GPG_RECIPIENT'): Promise<string> {
   const result = await execa('gpg', ['--batch', '--armor', '--export', '--', recipient], {

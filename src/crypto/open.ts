@@ -11,6 +11,13 @@ export interface Opener {
    * tampering shows as an error at its end, so write it to a temporary file and use it only then.
    */
   open(sealed: Readable): Promise<Readable>;
+  /**
+   * Where the decrypter is another program: it writes the plaintext into the file at `path` itself
+   * (overwriting it: the caller creates it, with the mode it wants), so the plaintext need not pass
+   * through this process. Resolves once the whole message is decrypted and checked; until then the
+   * file holds unauthenticated plaintext, as with open().
+   */
+  openToFile?(sealed: Readable, path: string, signal?: AbortSignal): Promise<void>;
 }
 
 /**

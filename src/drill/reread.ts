@@ -85,7 +85,7 @@ export async function rereadCopy(
       source:
         copy.location === 'local'
           ? { path: stores.local.pathOf(copy.key) }
-          : { store, key: copy.key, downloadPath: join(work.workDir, manifest.file.name) },
+          : { store, key: copy.key, downloadPath: join(work.workDir, `${manifest.file.name}.download`) },
       manifest,
       where,
       opener: work.opener,

@@ -1,44 +1,75 @@
 import { createWriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../backup/hash.js';
 import { discardPartial } from '../backup/partial.js';
 import { ioFailure } from '../core/errors.js';
 import type { Opener } from '../crypto/open.js';
+import { hashFile } from './source.js';
 
 export interface DecryptOptions {
   opener: Opener;
   targetPath: string;
   signal?: AbortSignal;
-  /** Called every second or so with the plaintext bytes written so far. */
-  onProgress?: (bytesWritten: number) => void;
 }
 
-const PROGRESS_INTERVAL_MS = 1_000;
-
 /**
- * Decrypts a sealed stream into targetPath, hashing the plaintext on the way. The plaintext is
- * unauthenticated until the last byte (see Opener.open), so it goes to a .partial file that is
- * renamed into place only once the whole stream ended cleanly; any failure removes it.
+ * Decrypts a sealed stream into targetPath, hashing the plaintext. The plaintext is unauthenticated
+ * until the last byte (see Opener.open), so it goes to a .partial file that is renamed into place
+ * only once the whole stream ended cleanly; any failure removes it.
  */
 export async function decryptStream(
   sealed: Readable,
-  { opener, targetPath, signal, onProgress }: DecryptOptions,
+  { opener, targetPath, signal }: DecryptOptions,
+): Promise<{ bytes: number; sha256: string }> {
+  const partial = `${targetPath}.partial`;
+  try {
+    const written = opener.openToFile
+      ? await decryptToFile(opener.openToFile.bind(opener), sealed, partial, signal)
+      : await decryptThrough(opener, sealed, partial, signal);
+    await rename(partial, targetPath);
+    return written;
+  } catch (error) {
+    // Stops the source too: a download stream left paused would hold its socket and file open.
+    sealed.destroy();
+    await rm(partial, { force: true });
+    throw ioFailure(error, 'DecryptionFailed', `cannot write ${partial}`, signal);
+  }
+}
+
+/**
+ * The decrypter writes the file itself, then the file is hashed from the page cache: the
+ * plaintext never passes through a pipe to this process, which would copy every byte twice more.
+ */
+async function decryptToFile(
+  openToFile: NonNullable<Opener['openToFile']>,
+  sealed: Readable,
+  partial: string,
+  signal?: AbortSignal,
+): Promise<{ bytes: number; sha256: string }> {
+  // Created here, so the plaintext's file is ours alone (0600) whatever the decrypter's umask.
+  await writeFile(partial, '', { mode: 0o600 });
+  await openToFile(sealed, partial, signal);
+  return hashFile(partial, signal);
+}
+
+/** The plaintext comes back through this process: hashed on its way into the file. */
+async function decryptThrough(
+  opener: Opener,
+  sealed: Readable,
+  partial: string,
+  signal?: AbortSignal,
 ): Promise<{ bytes: number; sha256: string }> {
   const plaintext = await opener.open(sealed);
-  const partial = `${targetPath}.partial`;
   const hash = new HashingStream();
   const writer = createWriteStream(partial, { mode: 0o600 });
-  const progress = setInterval(() => onProgress?.(writer.bytesWritten), PROGRESS_INTERVAL_MS);
   try {
     await pipeline(plaintext, hash, writer, { signal });
-    await rename(partial, targetPath);
     return { bytes: hash.bytes, sha256: hash.digest() };
   } catch (error) {
+    // Before the caller removes the file: a writer still opening it would create it again.
     await discardPartial(writer, partial);
-    throw ioFailure(error, 'DecryptionFailed', `cannot write ${partial}`, signal);
-  } finally {
-    clearInterval(progress);
+    throw error;
   }
 }

@@ -16,7 +16,11 @@ export type StoredFile =
   | {
       store: BackupStore;
       key: string;
-      /** The download is kept here while it runs, so that a retry resumes after its bytes. */
+      /**
+       * The download goes here as it runs, so that a retry resumes after its bytes. It stays after
+       * success: the caller removes it with its work folder (removing a large file waits on the
+       * disk, better done beside other work than in this step).
+       */
       downloadPath: string;
     };
 
@@ -66,7 +70,6 @@ export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Prom
     const decryptMs = elapsed();
     checkFile(reading.read, options);
     if (archive.sha256 !== undefined) checkArchive(archive.sha256, options);
-    if ('store' in options.source) await rm(partialOf(options.source), { force: true });
     return {
       archivePath: archive.path,
       fetch: {
@@ -91,11 +94,9 @@ interface ReadState {
   sha256(): string;
 }
 
-const partialOf = (source: { downloadPath: string }) => `${source.downloadPath}.download`;
-
 /**
  * The stored file's bytes as a stream, counted and hashed on the way. A download appends to its
- * .download file as it goes; the next attempt reads that back first, then fetches only the rest.
+ * downloadPath as it goes; the next attempt reads that back first, then fetches only the rest.
  */
 async function readStored(
   source: StoredFile,
@@ -111,7 +112,7 @@ async function readStored(
     read.bytes += chunk.length;
     onProgress?.(read.bytes);
   };
-  const resumedFrom = 'store' in source ? await keptBytes(partialOf(source), size) : 0;
+  const resumedFrom = 'store' in source ? await keptBytes(source.downloadPath, size) : 0;
   async function* chunks(): AsyncGenerator<Buffer> {
     if ('path' in source) {
       for await (const chunk of createReadStream(source.path, { highWaterMark: READ_CHUNK_BYTES })) {
@@ -140,9 +141,9 @@ async function* downloaded(
   resumedFrom: number,
   note: (chunk: Buffer) => void,
 ): AsyncGenerator<Buffer> {
-  const partial = partialOf(source);
+  const { downloadPath } = source;
   if (resumedFrom > 0) {
-    for await (const chunk of createReadStream(partial, {
+    for await (const chunk of createReadStream(downloadPath, {
       end: resumedFrom - 1,
       highWaterMark: READ_CHUNK_BYTES,
     })) {
@@ -150,7 +151,7 @@ async function* downloaded(
       yield chunk as Buffer;
     }
   }
-  const writer = createWriteStream(partial, { flags: resumedFrom > 0 ? 'a' : 'w', mode: 0o600 });
+  const writer = createWriteStream(downloadPath, { flags: resumedFrom > 0 ? 'a' : 'w', mode: 0o600 });
   try {
     for await (const chunk of await source.store.read(source.key, { start: resumedFrom })) {
       // Kept before it is used: what an interrupted attempt fetched is never fetched again.
@@ -185,7 +186,7 @@ async function keepPlain(stream: Readable, options: FetchCheckDecryptOptions): P
   await pipeline(stream, discard, { signal: options.signal });
   const bytes = options.manifest.file.bytes;
   if ('path' in options.source) return { path: options.source.path, bytes };
-  await rename(partialOf(options.source), options.archivePath);
+  await rename(options.source.downloadPath, options.archivePath);
   return { path: options.archivePath, bytes };
 }
 
@@ -226,7 +227,7 @@ async function explained(
     checkFile(read, options);
     return error;
   } catch (mismatch) {
-    if ('store' in options.source) await rm(partialOf(options.source), { force: true });
+    if ('store' in options.source) await rm(options.source.downloadPath, { force: true });
     return mismatch;
   }
 }

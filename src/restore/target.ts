@@ -156,18 +156,21 @@ export async function compareRowCounts(
   checked: number;
   mismatches: { schema: string; table: string; expected: number; found: number }[];
 }> {
-  // count(*) scans each table: as many connections as pg_restore had jobs share the work.
-  const groups = Array.from({ length: Math.max(1, Math.min(connections, tables.length)) }, (_, i) =>
-    tables.filter((_, j) => j % connections === i),
+  // count(*) scans each table: as many connections as pg_restore had jobs share the work, each
+  // taking the largest table left when it is free, so that one large table is not counted last.
+  const queue = [...tables].sort((a, b) => b.rowsInBackup - a.rowsInBackup);
+  const found = new Map<TableInScope, number>();
+  const connectionCount = Math.max(1, Math.min(connections, tables.length));
+  await Promise.all(
+    Array.from({ length: connectionCount }, () =>
+      withClient(db, async (client) => {
+        for (let table = queue.shift(); table; table = queue.shift())
+          found.set(table, (await countTableRows(client, [table]))[0]!.rows);
+      }),
+    ),
   );
-  const counted = await Promise.all(
-    groups.map(async (group) => {
-      const counts = await withClient(db, (client) => countTableRows(client, group));
-      return counts.map((count, i) => ({ ...count, expected: group[i]!.rowsInBackup }));
-    }),
-  );
+  const counted = tables.map((t) => ({ ...t, rows: found.get(t)!, expected: t.rowsInBackup }));
   const mismatches = counted
-    .flat()
     .filter((c) => c.rows !== c.expected)
     .map((c) => ({ schema: c.schema, table: c.table, expected: c.expected, found: c.rows }));
   return { checked: tables.length, mismatches };

@@ -19,7 +19,8 @@ import {
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
 import { hostTaskQueueName, restoreTaskQueueName } from '../core/plan.js';
-import { sealerFor } from '../crypto/keys.js';
+import { messageOf } from '../crypto/index.js';
+import { sealerFor, sharedPrivateKey, type PrivateKey } from '../crypto/keys.js';
 import { WorkerMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
@@ -53,15 +54,28 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
   const stores = openStores(config);
   await stores.local.ensureFolder(config.backup.dir);
   metrics.addDatabase(config, stores);
+  const privateKey = sharedPrivateKey(config);
+  if (config.restore.enabled && config.restore.privateKeyFile) warmUp(privateKey);
   return {
     ...createBackupActivities({ config, sealer, local: stores.local, remote: stores.remote }),
     ...createRetentionActivities(config, stores),
-    ...createRestoreActivities(config, stores),
+    ...createRestoreActivities(config, stores, privateKey),
     ...createReportActivities(config, metrics),
     ...createDrillActivities(config),
-    ...createRereadActivities(config, stores),
-    ...createRekeyActivities(config, stores),
+    ...createRereadActivities(config, stores, privateKey),
+    ...createRekeyActivities(config, stores, privateKey),
   };
+}
+
+/**
+ * A worker that may restore reads its key at start, in the background: the first restore does not
+ * wait for gpg to import it and start its agent, and a key that cannot be used shows in the log now
+ * rather than in the middle of an incident. Restores report the same error when they need the key.
+ */
+function warmUp(privateKey: PrivateKey): void {
+  privateKey().catch((error: unknown) =>
+    console.warn(`warning: ${messageOf(error)}; restores on this worker will fail until it is fixed`),
+  );
 }
 
 export interface RunningWorker {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backupctl, expectOneLineError, installedBackupctl, type CliRun } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
@@ -175,7 +175,8 @@ describe('bad input that only the worker can judge, and a name with quotes and s
     expectOneLineError(run, 4, new RegExp(`^error: --file: ${quote(path)}: no manifest beside it`));
   });
 
-  it('refuses a public key as GPG_PRIVATE_KEY_FILE: exit 3', async () => {
+  it('refuses a public key as GPG_PRIVATE_KEY_FILE: exit 3, and the worker says so when it starts', async () => {
+    const warnings = vi.spyOn(console, 'warn');
     // A second worker, with the public key where the private one belongs, on the same backups.
     const wrong = await startTestWorker('fault-input-pub', {
       DB_NAME: database,
@@ -191,7 +192,11 @@ describe('bad input that only the worker can judge, and a name with quotes and s
         3,
         /^error: GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key$/,
       );
+      expect(warnings.mock.calls.map(([text]) => String(text))).toContain(
+        'warning: GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key; restores on this worker will fail until it is fixed',
+      );
     } finally {
+      warnings.mockRestore();
       await wrong.stop();
     }
   });

@@ -175,6 +175,23 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
     expect(error.message).toContain(`cannot write ${targetPath}.partial: ENOENT`);
   });
 
+  it('fails, for another try, naming the file, when the disk is full, leaving nothing', async () => {
+    // We are root in the test environment: a tmpfs of 1 MiB is a disk that fills up for real.
+    const full = tempDir('restore-full');
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', full]);
+    try {
+      const targetPath = join(full, 'archive.dump');
+      const opener = await openerOf(keyring);
+      const error = await failureOf(decryptFile({ sourcePath: sealed.sealedPath, targetPath, opener }));
+      expect(error.kind).toBe('DecryptionFailed');
+      expect(error.retryable).toBe(true);
+      expect(error.message).toBe(`cannot write ${targetPath}.partial: no space left on device`);
+      expect(readdirSync(full)).toEqual([]);
+    } finally {
+      await execa('umount', ['--lazy', full]);
+    }
+  });
+
   it('stops when aborted, leaving nothing', async () => {
     const dir = tempDir('restore');
     const opener = await openerOf(keyring);

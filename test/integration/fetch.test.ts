@@ -34,12 +34,11 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
   });
 
   function fetchInto(dir: string, described = manifest) {
-    const downloadPath = join(dir, key);
     return fetchCheckDecrypt({
-      source: { store, key, downloadPath },
+      source: { store, key, downloadPath: join(dir, `${key}.download`) },
       manifest: described,
       where: `s3://.../${key}`,
-      archivePath: downloadPath,
+      archivePath: join(dir, key),
     });
   }
 

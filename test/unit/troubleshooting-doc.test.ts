@@ -174,7 +174,7 @@ export function extractMessages(files: string[]): Message[] {
           }
         }
         // The CLI's own warnings.
-        if (/^console\.(error|log)$/.test(callee)) {
+        if (/^console\.(error|log|warn)$/.test(callee)) {
           const first = node.arguments[0];
           if (first && pieces(first, () => undefined)[0]?.startsWith('warning:')) record(first, file);
         }
