@@ -5,6 +5,7 @@
 // database gets primary keys, VACUUM (FREEZE, ANALYZE) (so the first timed read does not pay for
 // hint bits) and a comment that marks it complete; later runs reuse it as it is.
 import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
 import pg from 'pg';
 import { log } from './util.mjs';
 
@@ -148,6 +149,15 @@ export async function databaseSize(connection, database) {
     );
     return rows[0] ? { size: Number(rows[0].size), complete: rows[0].comment === COMPLETE_MARK } : undefined;
   });
+}
+
+/**
+ * Starts a timed run from a quiet disk: a checkpoint, then sync. A restore writes gigabytes of
+ * data and WAL; without this, the next run pays for flushing them, whichever run comes next.
+ */
+export async function settle(connection) {
+  await withClient(connection, 'postgres', (c) => c.query('CHECKPOINT'));
+  await execa('sync');
 }
 
 export async function dropDatabase(connection, database) {

@@ -35,7 +35,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
-import { benchDatabaseName, dropDatabase, ensureBenchDatabase } from './generate.mjs';
+import { benchDatabaseName, dropDatabase, ensureBenchDatabase, settle } from './generate.mjs';
 import { sampleRss, statusBytes } from './proc.mjs';
 import { log, mib, round, seconds, timed } from './util.mjs';
 
@@ -423,6 +423,7 @@ async function startBenchWorker(env, workerLog, what) {
 async function bareRestore({ libpq, pgConfig, archive, database }) {
   await execa('createdb', [database], { env: libpq });
   cleanups.push([`drop ${database}`, () => dropDatabase(pgConfig, database)]);
+  await settle(pgConfig);
   const [, ms] = await timed(() =>
     execa('pg_restore', ['--jobs=2', `--dbname=${database}`, archive], { env: libpq, stdin: 'ignore' }),
   );
@@ -442,6 +443,7 @@ async function ourRestore({ backupEnv, key, objectKey, folder, target, pgConfig 
   log(
     `our restore: backupctl restore --s3-key ${objectKey} --target-db ${target} --create-db --force --wait`,
   );
+  await settle(pgConfig);
   const [result, ms] = await timed(() =>
     execa(
       'node',
