@@ -272,8 +272,8 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
     },
 
     /**
-     * Row counts against the backup's, then the operator's SQL checks. Meanwhile the download and
-     * the plaintext go: pg_restore is done with them, and removing large files waits on the disk.
+     * Row counts against the backup's, then the operator's SQL checks. Meanwhile the plaintext goes:
+     * pg_restore is done with it, and removing a large file waits on the disk.
      */
     async verifyRestore(
       resolved: ResolvedRestore,
@@ -282,11 +282,9 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
       return asActivity(secrets, () =>
         timed(async () => {
           const db = targetDatabase(config, plan.target);
-          const files = workFiles(resolved);
           const [counts] = await Promise.all([
             compareRowCounts(db, plan.tables, plan.jobs),
-            rm(files.download, { force: true }),
-            rm(files.archive, { force: true }),
+            rm(workFiles(resolved).archive, { force: true }),
           ]);
           if (counts.mismatches.length > 0) {
             const listed = counts.mismatches

@@ -102,7 +102,7 @@ async function checkDecrypts(opener: Opener, keys: openpgp.PrivateKey[]): Promis
 }
 
 /**
- * `gpg --decrypt` from stdin to stdout, or to the file `outputPath` (which gpg opens with O_TRUNC:
+ * `gpg --decrypt` from stdin to stdout, or to the file `output.path` (which gpg opens with O_TRUNC:
  * an existing file keeps its mode). The passphrase goes through a pipe of its own (fd 3), never
  * the command line or the environment, where `ps` and /proc would show it.
  */
@@ -110,22 +110,18 @@ function spawnGpgDecrypt(
   sealed: Readable,
   home: string,
   passphrase: string | undefined,
-  outputPath?: string,
+  output?: { path: string; signal?: AbortSignal },
 ) {
   // An unprotected key needs no passphrase; gpg reads the empty one and ignores it.
   const unattended = ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3'];
   // Status lines on stderr: the recipients, for "encrypted to other keys", and whether it all went well.
-  const output = outputPath ? ['--yes', '--output', outputPath] : [];
-  return execa('gpg', [...unattended, '--quiet', '--status-fd', '2', ...output, '--decrypt'], {
+  const toFile = output ? ['--yes', '--output', output.path] : [];
+  return execa('gpg', [...unattended, '--quiet', '--status-fd', '2', ...toFile, '--decrypt'], {
     ...gpgEnv(home),
     // In an array, execa pipes the stream itself: spawn() takes only streams with an open fd.
-    stdio: [
-      [sealed, 'pipe'],
-      outputPath ? 'ignore' : 'pipe',
-      'pipe',
-      new TextEncoder().encode(passphrase ?? ''),
-    ],
+    stdio: [[sealed, 'pipe'], output ? 'ignore' : 'pipe', 'pipe', new TextEncoder().encode(passphrase ?? '')],
     buffer: { stdout: false },
+    cancelSignal: output?.signal,
     reject: false,
   });
 }
@@ -176,19 +172,12 @@ async function decryptWithGpgToFile(
     signal,
   }: { home: string; passphrase?: string; ourKeyIDs: string[]; signal?: AbortSignal },
 ): Promise<void> {
-  const gpg = spawnGpgDecrypt(sealed, home, passphrase, path);
-  const stop = () => gpg.kill();
-  signal?.addEventListener('abort', stop, { once: true });
-  try {
-    const result = await gpg;
-    signal?.throwIfAborted();
-    // A full disk is the file's problem, not the backup's: the caller names the file, and retries.
-    if (result.failed && String(result.stderr).includes('No space left on device'))
-      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-    checkGpgResult(result, ourKeyIDs);
-  } finally {
-    signal?.removeEventListener('abort', stop);
-  }
+  const result = await spawnGpgDecrypt(sealed, home, passphrase, { path, signal });
+  signal?.throwIfAborted();
+  // A full disk is the file's problem, not the backup's: the caller names the file, and retries.
+  if (result.failed && String(result.stderr).includes('No space left on device'))
+    throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+  checkGpgResult(result, ourKeyIDs);
 }
 
 /**

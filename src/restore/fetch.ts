@@ -16,11 +16,7 @@ export type StoredFile =
   | {
       store: BackupStore;
       key: string;
-      /**
-       * The download goes here as it runs, so that a retry resumes after its bytes. It stays after
-       * success: the caller removes it with its work folder (removing a large file waits on the
-       * disk, better done beside other work than in this step).
-       */
+      /** The download goes here as it runs, so that a retry resumes after its bytes. */
       downloadPath: string;
     };
 
@@ -70,6 +66,9 @@ export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Prom
     const decryptMs = elapsed();
     checkFile(reading.read, options);
     if (archive.sha256 !== undefined) checkArchive(archive.sha256, options);
+    // At once: a file removed before the kernel has written it out costs nothing, and kept, it
+    // would be written to disk while pg_restore needs the disk.
+    if ('store' in options.source) await rm(options.source.downloadPath, { force: true });
     return {
       archivePath: archive.path,
       fetch: {
