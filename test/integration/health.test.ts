@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,7 +170,13 @@ describe('backupctl health on the real services', () => {
   });
 
   it('(b) reports a damaged remote object as drift, in health and in the retention sweep', async () => {
-    await stores.remote!.putBytes(backup.key, 'not the backup');
+    const damaged = join(tempDir('damaged'), 'copy');
+    await writeFile(damaged, 'not the backup');
+    // In the class its manifest records (STANDARD_IA for a weekly backup, taken on a Sunday): the
+    // damage must be the one drift, whatever the day.
+    await stores.remote!.putFile(backup.key, damaged, {
+      storageClass: config.s3!.storageClasses![backup.kind],
+    });
     const run = await health();
     expect(run.exitCode).toBe(1);
     expect(run.line('copies')).toContain(
