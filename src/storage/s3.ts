@@ -169,6 +169,9 @@ export class S3Store implements BackupStore {
       if (error instanceof S3ServiceException && error.name === 'RestoreAlreadyInProgress') {
         return 'in-progress';
       }
+      // A store without an archive tier (SeaweedFS) records GLACIER as a name, keeps the object
+      // readable, and refuses the request: a monthly backup there is read as it is.
+      if (error instanceof S3ServiceException && NO_ARCHIVE_TIER.has(error.name)) return 'readable';
       throw toStoreError('DownloadFailed', error, `request a restore of ${this.location}${key}`);
     }
   }
@@ -498,6 +501,9 @@ async function runConcurrently<T>(
 
 /** Storage classes whose objects must be restored before a read; GLACIER_IR is read at once. */
 export const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+
+/** How stores without an archive tier refuse RestoreObject. */
+const NO_ARCHIVE_TIER = new Set(['MethodNotAllowed', 'NotImplemented']);
 
 /** S3's Restore header: ongoing-request="true" while the copy is made, "false" once it is readable. */
 function thawStateOf(restoreHeader: string | undefined): ThawState | undefined {

@@ -114,3 +114,14 @@ describe.each(drivers)('%s store', (_name, makeStore) => {
     expect(await store.abortIncomplete('abandoned.bin')).toBe(0);
   });
 });
+
+describe('s3 store without an archive tier (SeaweedFS)', () => {
+  it('reads an object stored as GLACIER as it is: it refuses RestoreObject, and the object is readable', async () => {
+    const store = s3StoreOf(testConfig({ DB_NAME: 'x', S3_PREFIX: `${uniqueName('no-archive')}/` }));
+    await store.putFile('monthly.dump.gpg', sampleFile(1024), { storageClass: 'GLACIER' });
+    expect((await store.stat('monthly.dump.gpg'))?.storageClass).toBe('GLACIER');
+    expect(await store.thaw('monthly.dump.gpg', { days: 1, tier: 'Standard' })).toBe('readable');
+    expect(await readAll(store, 'monthly.dump.gpg')).toHaveLength(1024);
+    await store.remove('monthly.dump.gpg');
+  });
+});
