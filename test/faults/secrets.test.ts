@@ -5,7 +5,7 @@ import { execa, execaSync, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { CLI, backupctl, expectOneLineError, type CliRun } from '../helpers/cli.js';
+import { CLI, backupctl, expectOneLineError, programBaseEnv, type CliRun } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { decodedPayloads } from '../helpers/histories.js';
@@ -140,7 +140,7 @@ describe('secrets under success and failure (fault 10)', () => {
     env = testEnv({});
     tools = recordingTools();
     worker = execa(process.execPath, [CLI, '--config', configFile, 'worker'], {
-      env: { PATH: `${tools.dir}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/root', ...env },
+      env: { ...programBaseEnv(`${tools.dir}:${process.env.PATH ?? ''}`), ...env },
       extendEnv: false,
       reject: false,
       all: true,

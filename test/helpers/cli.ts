@@ -31,10 +31,23 @@ export async function installedBackupctl(args: string[], env: Record<string, str
   return run(interpreter!, [...(argument ? [argument] : []), CLI, ...args], env, process.env.PATH ?? '');
 }
 
+/**
+ * What every program a test starts gets besides its own variables. TMPDIR is the run's own folder
+ * (global-teardown.ts): a worker's gpg home goes there, and its agent is stopped at the end of the
+ * run even when the worker was killed outright.
+ */
+export function programBaseEnv(path = process.env.PATH ?? ''): Record<string, string> {
+  return {
+    PATH: path,
+    HOME: process.env.HOME ?? '/root',
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+  };
+}
+
 async function run(file: string, args: string[], env: Record<string, string>, path: string): Promise<CliRun> {
   if (!existsSync(CLI)) throw new Error('dist/ is missing: run npm run build (npm test does)');
   const result = await execa(file, args, {
-    env: { PATH: path, HOME: process.env.HOME ?? '/root', ...env },
+    env: { ...programBaseEnv(path), ...env },
     extendEnv: false,
     reject: false,
     timeout: 120_000,

@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { CLI } from './cli.js';
+import { CLI, programBaseEnv } from './cli.js';
 
 /**
  * `backupctl worker` as a process of its own, with only the given environment: a worker that a
@@ -7,7 +7,7 @@ import { CLI } from './cli.js';
  */
 export function startWorkerProcess(env: Record<string, string>): ResultPromise {
   return execa(process.execPath, [CLI, 'worker'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
+    env: { ...programBaseEnv(), ...env },
     extendEnv: false,
     reject: false,
     stdio: 'ignore',

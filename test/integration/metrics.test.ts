@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackup, waitForBackup } from '../../src/client/index.js';
-import { CLI, backupctl } from '../helpers/cli.js';
+import { CLI, backupctl, programBaseEnv } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
 import { servicesEnv, testConfig, testEnv, uniqueName } from '../helpers/services.js';
@@ -216,8 +216,7 @@ describe('metrics, textfile and failure webhook on the real services', () => {
     const [metricsPort, sdkPort] = [await freePort(), await freePort()];
     const worker = execa(process.execPath, [CLI, 'worker'], {
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/root',
+        ...programBaseEnv(),
         ...testEnv({
           ...overrides,
           METRICS_PORT: String(metricsPort),

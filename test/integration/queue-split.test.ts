@@ -12,7 +12,7 @@ import {
 } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { hostTaskQueueName, restoreTaskQueueName } from '../../src/core/plan.js';
-import { CLI, backupctl } from '../helpers/cli.js';
+import { CLI, backupctl, programBaseEnv } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { dropDatabase, seedDatabase, tableFingerprints } from '../helpers/postgres.js';
@@ -45,7 +45,7 @@ const running: WorkerProcess[] = [];
 /** `backupctl worker` as its own process, ready once it polls its host queue. */
 async function startWorkerProcess(name: string, env: Record<string, string>): Promise<WorkerProcess> {
   const child = execa(process.execPath, [CLI, 'worker'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
+    env: { ...programBaseEnv(), ...env },
     extendEnv: false,
     reject: false,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -177,7 +177,7 @@ describe('task queues split between a backup worker and a restore-capable worker
       process.execPath,
       [CLI, 'restore', '--s3-key', backupKey, '--target-db', target, '--create-db', '--force', '--wait'],
       {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...shared },
+        env: { ...programBaseEnv(), ...shared },
         extendEnv: false,
         reject: false,
         timeout: 10_000,
