@@ -42,6 +42,7 @@ export interface FetchCheckDecryptResult {
 }
 
 const READ_CHUNK_BYTES = 1024 * 1024;
+const DOWNLOAD_BUFFER_BYTES = 8 * READ_CHUNK_BYTES;
 
 /**
  * The restore's first three steps in one pass over the stored file, as the backup's dump, verify
@@ -150,10 +151,17 @@ async function* downloaded(
       yield chunk as Buffer;
     }
   }
-  const writer = createWriteStream(downloadPath, { flags: resumedFrom > 0 ? 'a' : 'w', mode: 0o600 });
+  // Room for a few chunks: waiting for each write to reach the file before passing the chunk on
+  // would make the download, the disk and the decrypter take turns (measured: 0.2-0.4 s of 1.5 s).
+  const writer = createWriteStream(downloadPath, {
+    flags: resumedFrom > 0 ? 'a' : 'w',
+    mode: 0o600,
+    highWaterMark: DOWNLOAD_BUFFER_BYTES,
+  });
   try {
     for await (const chunk of await source.store.read(source.key, { start: resumedFrom })) {
-      // Kept before it is used: what an interrupted attempt fetched is never fetched again.
+      // Queued for the file before it is used: what an interrupted attempt fetched (the file's
+      // bytes, a prefix of the object) is never fetched again.
       if (!writer.write(chunk)) await once(writer, 'drain');
       note(chunk as Buffer);
       yield chunk as Buffer;
