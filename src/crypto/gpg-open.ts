@@ -195,8 +195,10 @@ const GPG_REASONS: [string, Meaning][] = [
 ];
 
 function gpgFailure(result: Result, ourKeyIDs: string[]): unknown {
-  // A failed read of the sealed file, which the caller reports as such.
-  if ((result.cause as { syscall?: unknown } | undefined)?.syscall) return result.cause;
+  // The sealed stream failed (a read error, or a download that could not be kept): that is the
+  // problem, not what gpg made of the input cut short. The caller reports it as such.
+  const cause = result.cause as { syscall?: unknown } | undefined;
+  if (cause instanceof BackupError || cause?.syscall) return cause;
   const stderr = String(result.stderr);
   if (stderr.includes('decryption failed: No secret key'))
     return encryptedToOtherKeys(recipientsOf(stderr), ourKeyIDs);

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BackupError, configError } from '../core/errors.js';
+import { BackupError, configError, ioFailure } from '../core/errors.js';
 import type { Manifest } from '../core/manifest.js';
 import type { Opener } from '../crypto/open.js';
 import type { BackupStore } from '../storage/types.js';
@@ -158,17 +158,34 @@ async function* downloaded(
     mode: 0o600,
     highWaterMark: DOWNLOAD_BUFFER_BYTES,
   });
+  // A failed write (a full disk) stays in writer.errored and fails the next chunk: with no
+  // listener it would be thrown out of the worker. It names the download, not the archive.
+  writer.on('error', () => {});
+  const cannotKeep = (error: unknown) => ioFailure(error, 'DownloadFailed', `cannot write ${downloadPath}`);
+  let writeFailure: Error | undefined;
   try {
     for await (const chunk of await source.store.read(source.key, { start: resumedFrom })) {
+      if (writer.errored) throw cannotKeep(writer.errored);
       // Queued for the file before it is used: what an interrupted attempt fetched (the file's
       // bytes, a prefix of the object) is never fetched again.
-      if (!writer.write(chunk)) await once(writer, 'drain');
+      if (!writer.write(chunk))
+        await once(writer, 'drain').catch((error: unknown) => Promise.reject(cannotKeep(error)));
       note(chunk as Buffer);
       yield chunk as Buffer;
     }
   } finally {
-    await new Promise<void>((resolve) => writer.end(resolve));
+    writeFailure = await closed(writer);
   }
+  // Every chunk was read; the last ones must be in the file too: an unencrypted download becomes
+  // the archive itself.
+  if (writeFailure) throw cannotKeep(writeFailure);
+}
+
+/** Ends a file writer once its queued writes are done; resolves to the write's failure, if any. */
+function closed(writer: WriteStream): Promise<Error | undefined> {
+  return new Promise((resolve) =>
+    writer.end((error?: Error | null) => resolve(error ?? writer.errored ?? undefined)),
+  );
 }
 
 /** The plaintext archive; its SHA-256 when it was computed here (decrypted, not read as stored). */

@@ -1,12 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
 import type { Manifest } from '../../src/core/manifest.js';
+import { openerFor, sealerFor } from '../../src/crypto/keys.js';
 import { fetchCheckDecrypt } from '../../src/restore/fetch.js';
 import type { S3Store } from '../../src/storage/s3.js';
 import { tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
+import { createKeyring } from '../helpers/gpg.js';
 import { s3StoreOf } from '../helpers/s3.js';
 import { testConfig, uniqueName } from '../helpers/services.js';
 
@@ -68,4 +73,77 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
     expect(error.message).toMatch(/truncated/);
     expect(existsSync(join(dir, `${key}.download`))).toBe(false);
   });
+});
+
+describe('fetchCheckDecrypt when the download cannot be kept (a full disk)', () => {
+  const plaintext = randomBytes(3 * 1024 * 1024);
+  const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  const objects = { plain: 'app-backup-20240316-020000.dump', sealed: 'app-backup-20240316-020000.dump.gpg' };
+  let store: S3Store;
+  let sealed: Buffer;
+  let privateKeyFile: string;
+
+  beforeAll(async () => {
+    const keyring = await createKeyring();
+    privateKeyFile = keyring.privateKeyFile;
+    const env = { DB_NAME: 'x', GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile };
+    const sealer = await sealerFor(loadConfig({ env }));
+    sealed = Buffer.concat(await (await sealer.seal(Readable.from([plaintext]))).toArray());
+    store = s3StoreOf(testConfig({ DB_NAME: 'fetch', S3_PREFIX: `${uniqueName('fetch-full')}/` }));
+    await store.putBytes(objects.plain, plaintext);
+    await store.putBytes(objects.sealed, sealed);
+  });
+
+  afterAll(async () => {
+    await Promise.all(Object.values(objects).map((key) => store.remove(key)));
+  });
+
+  // The whole object fits the writer's buffer, so the write fails after the last chunk was read:
+  // the download must still fail, or an unencrypted archive would be the cut file.
+  it.each(['none', 'gpg', 'openpgp'] as const)(
+    'fails for another try, naming the download, and keeps only its first bytes (decrypter: %s)',
+    async (decrypter) => {
+      const encrypted = decrypter !== 'none';
+      const key = encrypted ? objects.sealed : objects.plain;
+      const file = encrypted ? sealed : plaintext;
+      const manifest = {
+        file: { name: key, key, bytes: file.length, sha256: sha256(file) },
+        archive: { bytes: plaintext.length, sha256: sha256(plaintext), tocEntries: 1 },
+        encryption: { method: encrypted ? 'openpgp' : 'none', recipients: [] },
+      } as unknown as Manifest;
+      const opener = encrypted
+        ? await openerFor(
+            loadConfig({
+              env: { DB_NAME: 'x', GPG_PRIVATE_KEY_FILE: privateKeyFile, RESTORE_DECRYPTER: decrypter },
+            }),
+          )
+        : undefined;
+      // We are root in the test environment: a tmpfs of 1 MiB is a disk that fills up for real.
+      const full = tempDir('fetch-full');
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', full]);
+      try {
+        const downloadPath = join(full, `${key}.download`);
+        const archiveDir = tempDir('fetch-archive');
+        const error = await failureOf(
+          fetchCheckDecrypt({
+            source: { store, key, downloadPath },
+            manifest,
+            where: `s3://.../${key}`,
+            opener,
+            archivePath: join(archiveDir, objects.plain),
+          }),
+        );
+        expect(error).toMatchObject({ kind: 'DownloadFailed', retryable: true });
+        expect(error.message).toBe(`cannot write ${downloadPath}: no space left on device`);
+        // What was written is a prefix of the object, for the next attempt to resume after.
+        const kept = readFileSync(downloadPath);
+        expect(kept.length).toBeGreaterThan(0);
+        expect(kept.equals(file.subarray(0, kept.length))).toBe(true);
+        expect(readdirSync(full)).toEqual([`${key}.download`]);
+        expect(readdirSync(archiveDir)).toEqual([]);
+      } finally {
+        await execa('umount', ['--lazy', full]);
+      }
+    },
+  );
 });
