@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration tests share one Temporal server, one bucket and one PostgreSQL: run files one by one.
     fileParallelism: false,
+    // Tests marked concurrent (the docs examples, each with its own database and queue): two at a time.
+    maxConcurrency: 2,
     pool: 'forks',
     testTimeout: 120_000,
     // The pinned AWS SDK warns on each process that its 2027 releases need Node 22.

@@ -12,7 +12,8 @@ import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
 // drift from the program. One test per docs file; its `sh` blocks run in one bash, in order, with a
 // seeded database (DB_NAME), a test key, a worker on a task queue of the file's own, `backupctl`
 // and the stand-ins of test/helpers/docs.ts on PATH. Databases whose names start with DB_NAME and
-// the schedules of DB_NAME are removed after each file.
+// the schedules of DB_NAME are removed after each file. Two files run at a time (maxConcurrency):
+// nothing of one is the other's, and most of their time is spent waiting on the services.
 
 const DOCS = join(REPO_ROOT, 'docs');
 const FILES = readdirSync(DOCS)
@@ -32,7 +33,7 @@ beforeAll(async () => {
 });
 
 describe('docs: every shell example runs', () => {
-  it.each(FILES)(
+  it.concurrent.each(FILES)(
     'docs/%s',
     async (name) => {
       const blocks = fencedBlocks(readFileSync(join(DOCS, name), 'utf8'));
