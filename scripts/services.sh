@@ -378,7 +378,9 @@ start_seaweedfs() {
   # otherwise waits ~20 s (default 10 s timeout) before electing itself leader.
   # -volume.preStopSeconds=1: default 10 s delay on SIGTERM makes stop/restart slow.
   # Iceberg/Lance catalog ports are disabled; telemetry is off (no internet anyway).
-  spawn seaweedfs "$WEED_BIN" server \
+  # -logdir: its log files beside its data, not in /tmp (errors still reach its stderr log).
+  mkdir -p "$RUN/seaweedfs/logs"
+  spawn seaweedfs "$WEED_BIN" -logdir="$RUN/seaweedfs/logs" server \
     -dir="$RUN/seaweedfs/data" \
     -ip="$HOST" -ip.bind="$HOST" \
     -master.port="$SEAWEED_MASTER_PORT" \
