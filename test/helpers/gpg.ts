@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { loadConfig } from '../../src/config/index.js';
 
 export interface TestKeyring {
   home: string;
@@ -62,4 +63,19 @@ export async function createKeyring(
       );
     },
   };
+}
+
+/** The two decrypters a restore can use (RESTORE_DECRYPTER): each must keep the same contract. */
+export const DECRYPTERS = ['gpg', 'openpgp'] as const;
+export type Decrypter = (typeof DECRYPTERS)[number];
+
+/** A restore worker's configuration: privateKeyFile (GPG_PRIVATE_KEY_FILE) read by decrypter. */
+export function restoreConfig(privateKeyFile: string, decrypter: Decrypter, passphrase?: string) {
+  const env = {
+    DB_NAME: 'x',
+    GPG_PRIVATE_KEY_FILE: privateKeyFile,
+    GPG_PASSPHRASE: passphrase,
+    RESTORE_DECRYPTER: decrypter,
+  };
+  return loadConfig({ env });
 }

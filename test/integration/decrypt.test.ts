@@ -19,7 +19,7 @@ import type { Opener } from '../../src/crypto/open.js';
 import { decryptStream, type DecryptOptions } from '../../src/restore/decrypt.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
-import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
+import { createKeyring, DECRYPTERS, restoreConfig, type TestKeyring } from '../helpers/gpg.js';
 import { eventually, processesMatching } from '../helpers/processes.js';
 
 // Restores must read what our backups wrote and what plain gpg wrote, and must never leave behind a
@@ -31,19 +31,6 @@ function decryptFile({ sourcePath, ...options }: DecryptOptions & { sourcePath: 
 }
 
 const MiB = 1024 * 1024;
-const DECRYPTERS = ['gpg', 'openpgp'] as const;
-type Decrypter = (typeof DECRYPTERS)[number];
-
-function restoreConfig(privateKeyFile: string, decrypter: Decrypter, passphrase?: string) {
-  const env = {
-    DB_NAME: 'x',
-    GPG_PRIVATE_KEY_FILE: privateKeyFile,
-    GPG_PASSPHRASE: passphrase,
-    RESTORE_DECRYPTER: decrypter,
-  };
-  return loadConfig({ env });
-}
-
 /** Writes size random bytes to path and, sealed by our backup's sealer for keyring, to path.gpg. */
 async function sealedFile(dir: string, keyring: TestKeyring, size: number) {
   const plaintextPath = join(dir, 'archive.dump');

@@ -11,17 +11,19 @@ import { fetchCheckDecrypt } from '../../src/restore/fetch.js';
 import type { S3Store } from '../../src/storage/s3.js';
 import { tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
-import { createKeyring } from '../helpers/gpg.js';
+import { createKeyring, DECRYPTERS, restoreConfig } from '../helpers/gpg.js';
 import { s3StoreOf } from '../helpers/s3.js';
 import { testConfig, uniqueName } from '../helpers/services.js';
 
 // The restore's one pass over a stored file, against SeaweedFS: a retried download keeps what the
 // last attempt got, and a file that is not the manifest's is refused and not kept.
 
+const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
 describe('fetchCheckDecrypt of an unencrypted object', () => {
   const key = 'app-backup-20240315-020000.dump';
   const bytes = randomBytes(3 * 1024 * 1024 + 17);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = sha256Of(bytes);
   const manifest = {
     file: { name: key, key, bytes: bytes.length, sha256 },
     archive: { bytes: bytes.length, sha256, tocEntries: 1 },
@@ -77,7 +79,6 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
 
 describe('fetchCheckDecrypt when the download cannot be kept (a full disk)', () => {
   const plaintext = randomBytes(3 * 1024 * 1024);
-  const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
   const objects = { plain: 'app-backup-20240316-020000.dump', sealed: 'app-backup-20240316-020000.dump.gpg' };
   let store: S3Store;
   let sealed: Buffer;
@@ -100,24 +101,18 @@ describe('fetchCheckDecrypt when the download cannot be kept (a full disk)', () 
 
   // The whole object fits the writer's buffer, so the write fails after the last chunk was read:
   // the download must still fail, or an unencrypted archive would be the cut file.
-  it.each(['none', 'gpg', 'openpgp'] as const)(
+  it.each(['none', ...DECRYPTERS] as const)(
     'fails for another try, naming the download, and keeps only its first bytes (decrypter: %s)',
     async (decrypter) => {
       const encrypted = decrypter !== 'none';
       const key = encrypted ? objects.sealed : objects.plain;
       const file = encrypted ? sealed : plaintext;
       const manifest = {
-        file: { name: key, key, bytes: file.length, sha256: sha256(file) },
-        archive: { bytes: plaintext.length, sha256: sha256(plaintext), tocEntries: 1 },
+        file: { name: key, key, bytes: file.length, sha256: sha256Of(file) },
+        archive: { bytes: plaintext.length, sha256: sha256Of(plaintext), tocEntries: 1 },
         encryption: { method: encrypted ? 'openpgp' : 'none', recipients: [] },
       } as unknown as Manifest;
-      const opener = encrypted
-        ? await openerFor(
-            loadConfig({
-              env: { DB_NAME: 'x', GPG_PRIVATE_KEY_FILE: privateKeyFile, RESTORE_DECRYPTER: decrypter },
-            }),
-          )
-        : undefined;
+      const opener = encrypted ? await openerFor(restoreConfig(privateKeyFile, decrypter)) : undefined;
       // We are root in the test environment: a tmpfs of 1 MiB is a disk that fills up for real.
       const full = tempDir('fetch-full');
       await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', full]);
