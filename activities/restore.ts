@@ -127,6 +127,8 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
             where: backup.where,
             opener,
             archivePath: files.archive,
+            // Implied by the file's SHA-256 and OpenPGP's integrity check, and it costs RTO.
+            hashArchive: false,
             signal: signal(),
             onProgress: throttled((bytes) => record({ bytes })),
           }),

@@ -90,6 +90,8 @@ export async function rereadCopy(
       where,
       opener: work.opener,
       archivePath: join(work.workDir, manifest.file.name.replace(/\.gpg$/, '')),
+      // A reread is there to check every copy, down to the archive's own SHA-256.
+      hashArchive: true,
       signal: work.signal,
       onProgress: (bytes) => work.onProgress?.({ step: 'fetch, check, decrypt', bytes }),
     });

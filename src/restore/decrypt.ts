@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../backup/hash.js';
@@ -11,22 +11,33 @@ import { hashFile } from './source.js';
 export interface DecryptOptions {
   opener: Opener;
   targetPath: string;
+  /**
+   * Whether to read back a plaintext the decrypter wrote itself, for its SHA-256. A plaintext that
+   * passes through this process is hashed on its way, whatever this says.
+   */
+  hashWritten: boolean;
   signal?: AbortSignal;
 }
 
+/** The plaintext written: its size, and its SHA-256 when it was computed. */
+export interface Decrypted {
+  bytes: number;
+  sha256?: string;
+}
+
 /**
- * Decrypts a sealed stream into targetPath, hashing the plaintext. The plaintext is unauthenticated
- * until the last byte (see Opener.open), so it goes to a .partial file that is renamed into place
- * only once the whole stream ended cleanly; any failure removes it.
+ * Decrypts a sealed stream into targetPath. The plaintext is unauthenticated until the last byte
+ * (see Opener.open), so it goes to a .partial file that is renamed into place only once the whole
+ * stream ended cleanly; any failure removes it.
  */
 export async function decryptStream(
   sealed: Readable,
-  { opener, targetPath, signal }: DecryptOptions,
-): Promise<{ bytes: number; sha256: string }> {
+  { opener, targetPath, hashWritten, signal }: DecryptOptions,
+): Promise<Decrypted> {
   const partial = `${targetPath}.partial`;
   try {
     const written = opener.openToFile
-      ? await decryptToFile(opener.openToFile.bind(opener), sealed, partial, signal)
+      ? await decryptToFile(opener.openToFile.bind(opener), sealed, partial, hashWritten, signal)
       : await decryptThrough(opener, sealed, partial, signal);
     await rename(partial, targetPath);
     return written;
@@ -39,19 +50,20 @@ export async function decryptStream(
 }
 
 /**
- * The decrypter writes the file itself, then the file is hashed from the page cache: the
- * plaintext never passes through a pipe to this process, which would copy every byte twice more.
+ * The decrypter writes the file itself: the plaintext never passes through a pipe to this process,
+ * which would copy every byte twice more. Hashing it means reading it back from the page cache.
  */
 async function decryptToFile(
   openToFile: NonNullable<Opener['openToFile']>,
   sealed: Readable,
   partial: string,
+  hashWritten: boolean,
   signal?: AbortSignal,
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<Decrypted> {
   // Created here, so the plaintext's file is ours alone (0600) whatever the decrypter's umask.
   await writeFile(partial, '', { mode: 0o600 });
   await openToFile(sealed, partial, signal);
-  return hashFile(partial, signal);
+  return hashWritten ? hashFile(partial, signal) : { bytes: (await stat(partial)).size };
 }
 
 /** The plaintext comes back through this process: hashed on its way into the file. */
@@ -60,7 +72,7 @@ async function decryptThrough(
   sealed: Readable,
   partial: string,
   signal?: AbortSignal,
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<Decrypted> {
   const plaintext = await opener.open(sealed);
   const hash = new HashingStream();
   const writer = createWriteStream(partial, { mode: 0o600 });

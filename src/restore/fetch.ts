@@ -8,7 +8,7 @@ import { BackupError, configError, ioFailure } from '../core/errors.js';
 import type { Manifest } from '../core/manifest.js';
 import type { Opener } from '../crypto/open.js';
 import type { BackupStore } from '../storage/types.js';
-import { decryptStream } from './decrypt.js';
+import { decryptStream, type Decrypted } from './decrypt.js';
 
 /** Where the stored file is: a file on this host, read in place, or an object to download. */
 export type StoredFile =
@@ -29,6 +29,13 @@ export interface FetchCheckDecryptOptions {
   opener?: Opener;
   /** Where the plaintext archive goes (encrypted backups, and downloads of unencrypted ones). */
   archivePath: string;
+  /**
+   * Whether to read back an archive that gpg wrote, for its SHA-256 (its size is always compared).
+   * The stored file's SHA-256 and OpenPGP's integrity check (gpg's DECRYPTION_OKAY) already say it
+   * is the archive the backup encrypted, so this checks our chain of checks: a reread, which exists
+   * to check, does it; a restore, whose time is its RTO, does not (0.3 s of 1.5 s at 341 MB).
+   */
+  hashArchive: boolean;
   signal?: AbortSignal;
   onProgress?: (bytesRead: number) => void;
 }
@@ -66,7 +73,7 @@ export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Prom
       : await keepPlain(reading.stream, options);
     const decryptMs = elapsed();
     checkFile(reading.read, options);
-    if (archive.sha256 !== undefined) checkArchive(archive.sha256, options);
+    if (encrypted) checkArchive(archive, options);
     // At once: a file removed before the kernel has written it out costs nothing, and kept, it
     // would be written to disk while pg_restore needs the disk.
     if ('store' in options.source) await rm(options.source.downloadPath, { force: true });
@@ -189,16 +196,15 @@ function closed(writer: WriteStream): Promise<Error | undefined> {
 }
 
 /** The plaintext archive; its SHA-256 when it was computed here (decrypted, not read as stored). */
-interface ArchiveFile {
+interface ArchiveFile extends Decrypted {
   path: string;
-  bytes: number;
-  sha256?: string;
 }
 
 async function decrypt(sealed: Readable, options: FetchCheckDecryptOptions): Promise<ArchiveFile> {
   const written = await decryptStream(sealed, {
     opener: options.opener!,
     targetPath: options.archivePath,
+    hashWritten: options.hashArchive,
     signal: options.signal,
   });
   return { path: options.archivePath, ...written };
@@ -226,11 +232,12 @@ function checkFile(read: ReadState, { manifest, where }: FetchCheckDecryptOption
   );
 }
 
-function checkArchive(sha256: string, { manifest }: FetchCheckDecryptOptions): void {
-  if (sha256 === manifest.archive.sha256) return;
+function checkArchive({ bytes, sha256 }: Decrypted, { manifest }: FetchCheckDecryptOptions): void {
+  const expected = manifest.archive;
+  if (bytes === expected.bytes && (sha256 === undefined || sha256 === expected.sha256)) return;
   throw new BackupError(
     'DecryptionFailed',
-    `the decrypted archive has sha256 ${sha256}, the manifest says ${manifest.archive.sha256}`,
+    `the decrypted archive has ${bytes} bytes${sha256 === undefined ? '' : ` with sha256 ${sha256}`}, the manifest says ${expected.bytes}${sha256 === undefined ? '' : ` with sha256 ${expected.sha256}`}`,
     { retryable: false },
   );
 }

@@ -25,9 +25,13 @@ import { eventually, processesMatching } from '../helpers/processes.js';
 // Restores must read what our backups wrote and what plain gpg wrote, and must never leave behind a
 // file that did not decrypt to the very end. Both decrypters keep this contract, with the same words.
 
-/** What a restore does with a stored file: stream it through the decrypter into targetPath. */
-function decryptFile({ sourcePath, ...options }: DecryptOptions & { sourcePath: string }) {
-  return decryptStream(createReadStream(sourcePath), options);
+/** What a reread does with a stored file: stream it through the decrypter into targetPath, hashed. */
+function decryptFile({
+  sourcePath,
+  hashWritten = true,
+  ...options
+}: Omit<DecryptOptions, 'hashWritten'> & { sourcePath: string; hashWritten?: boolean }) {
+  return decryptStream(createReadStream(sourcePath), { hashWritten, ...options });
 }
 
 const MiB = 1024 * 1024;

@@ -46,6 +46,7 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
       manifest: described,
       where: `s3://.../${key}`,
       archivePath: join(dir, key),
+      hashArchive: true,
     });
   }
 
@@ -77,7 +78,7 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
   });
 });
 
-describe('fetchCheckDecrypt when the download cannot be kept (a full disk)', () => {
+describe('fetchCheckDecrypt of a sealed object, and of objects that cannot be kept', () => {
   const plaintext = randomBytes(3 * 1024 * 1024);
   const objects = { plain: 'app-backup-20240316-020000.dump', sealed: 'app-backup-20240316-020000.dump.gpg' };
   let store: S3Store;
@@ -97,6 +98,50 @@ describe('fetchCheckDecrypt when the download cannot be kept (a full disk)', () 
 
   afterAll(async () => {
     await Promise.all(Object.values(objects).map((key) => store.remove(key)));
+  });
+
+  const sealedManifest = (archive: Partial<Manifest['archive']>) =>
+    ({
+      file: { name: objects.sealed, key: objects.sealed, bytes: sealed.length, sha256: sha256Of(sealed) },
+      archive: { bytes: plaintext.length, sha256: sha256Of(plaintext), tocEntries: 1, ...archive },
+      encryption: { method: 'openpgp', recipients: [] },
+    }) as unknown as Manifest;
+
+  // A restore leaves the archive's SHA-256 to the file's and OpenPGP's own checks, unless the
+  // decrypter computed it anyway: openpgp.js's plaintext passes through us, gpg's does not.
+  it.each(DECRYPTERS)('compares the archive with the manifest (decrypter: %s)', async (decrypter) => {
+    const opener = await openerFor(restoreConfig(privateKeyFile, decrypter));
+    const fetchWith = (archive: Partial<Manifest['archive']>, hashArchive: boolean) =>
+      fetchCheckDecrypt({
+        source: { store, key: objects.sealed, downloadPath: join(tempDir('fetch'), 'sealed.download') },
+        manifest: sealedManifest(archive),
+        where: `s3://.../${objects.sealed}`,
+        opener,
+        archivePath: join(tempDir('fetch-archive'), objects.plain),
+        hashArchive,
+      });
+    const otherSha256 = { sha256: '0'.repeat(64) };
+
+    const reread = await failureOf(fetchWith(otherSha256, true));
+    expect(reread).toMatchObject({ kind: 'DecryptionFailed', retryable: false });
+    expect(reread.message).toBe(
+      `the decrypted archive has ${plaintext.length} bytes with sha256 ${sha256Of(plaintext)}, the manifest says ${plaintext.length} with sha256 ${'0'.repeat(64)}`,
+    );
+    const shorter = await failureOf(fetchWith({ bytes: plaintext.length - 1 }, false));
+    expect(shorter).toMatchObject({ kind: 'DecryptionFailed', retryable: false });
+    // The SHA-256s are named only when this decrypter computed one.
+    expect(shorter.message).toMatch(
+      new RegExp(
+        `^the decrypted archive has ${plaintext.length} bytes.*, the manifest says ${plaintext.length - 1}\\b`,
+      ),
+    );
+    const restore = fetchWith(otherSha256, false);
+    if (decrypter === 'openpgp') {
+      await expect(restore).rejects.toMatchObject({ kind: 'DecryptionFailed' });
+    } else {
+      const { archivePath } = await restore;
+      expect(readFileSync(archivePath).equals(plaintext)).toBe(true);
+    }
   });
 
   // The whole object fits the writer's buffer, so the write fails after the last chunk was read:
@@ -126,6 +171,7 @@ describe('fetchCheckDecrypt when the download cannot be kept (a full disk)', () 
             where: `s3://.../${key}`,
             opener,
             archivePath: join(archiveDir, objects.plain),
+            hashArchive: true,
           }),
         );
         expect(error).toMatchObject({ kind: 'DownloadFailed', retryable: true });
