@@ -54,7 +54,14 @@ export function toolError(
     if (pattern.test(stderr))
       return new BackupError(kind, `${tool} failed${where}: ${reason}`, { retryable: false });
   }
-  const line = stderr.split('\n').find((l) => /error|fatal/i.test(l)) ?? stderr.split('\n')[0] ?? '';
+  // The line with the level first: pg_restore's context line before it ("from TOC entry 3349; 0
+  // 16548 TABLE DATA public error_log postgres") may hold the word too.
+  const lines = stderr.split('\n');
+  const line =
+    lines.find((l) => /\b(error|fatal):/i.test(l)) ??
+    lines.find((l) => /error|fatal/i.test(l)) ??
+    lines[0] ??
+    '';
   const detail = line.replace(/^\S+: (error: )?/, '').trim() || `exit code ${result.exitCode}`;
   return new BackupError(kind, `${tool} failed${where}: ${detail}`, { retryable: true });
 }
