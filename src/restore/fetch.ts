@@ -235,9 +235,11 @@ function checkFile(read: ReadState, { manifest, where }: FetchCheckDecryptOption
 function checkArchive({ bytes, sha256 }: Decrypted, { manifest }: FetchCheckDecryptOptions): void {
   const expected = manifest.archive;
   if (bytes === expected.bytes && (sha256 === undefined || sha256 === expected.sha256)) return;
+  // The SHA-256s only when this one was computed (see hashArchive).
+  const withSha256 = (value?: string) => (sha256 === undefined ? '' : ` with sha256 ${value}`);
   throw new BackupError(
     'DecryptionFailed',
-    `the decrypted archive has ${bytes} bytes${sha256 === undefined ? '' : ` with sha256 ${sha256}`}, the manifest says ${expected.bytes}${sha256 === undefined ? '' : ` with sha256 ${expected.sha256}`}`,
+    `the decrypted archive has ${bytes} bytes${withSha256(sha256)}, the manifest says ${expected.bytes}${withSha256(expected.sha256)}`,
     { retryable: false },
   );
 }
