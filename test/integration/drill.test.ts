@@ -14,6 +14,7 @@ import {
 } from '../../src/client/index.js';
 import type { Config } from '../../src/config/index.js';
 import type { DrillReport } from '../../src/core/outcome.js';
+import { manifestKeyFor } from '../../src/core/naming.js';
 import { RESTORE_PHASES } from '../../src/core/restore.js';
 import { readDrillReports } from '../../src/drill/reports.js';
 import { backupctl } from '../helpers/cli.js';
@@ -181,6 +182,28 @@ describe('re-read', () => {
     // Each copy's download and plaintext are gone.
     expect(readdirSync(join(config.backup.dir, '.reread'))).toEqual([]);
     await remote.putBytes(first.key, whole);
+  });
+
+  // A restore leaves the archive's SHA-256 to the file's and OpenPGP's checks; a re-read compares it.
+  it("compares each archive's SHA-256 with its manifest", async () => {
+    const manifestPath = manifestKeyFor(first.localPath)!;
+    const original = readFileSync(manifestPath, 'utf8');
+    const manifest = JSON.parse(original) as { archive: { bytes: number; sha256: string } };
+    const real = manifest.archive.sha256;
+    writeFileSync(
+      manifestPath,
+      JSON.stringify({ ...manifest, archive: { ...manifest.archive, sha256: '0'.repeat(64) } }),
+    );
+    try {
+      const error = await failureOf(waitForReread(await startReread(client, options())));
+      expect(error.kind).toBe('DecryptionFailed');
+      expect(error.message).toMatch(/^re-read: 1 of 4 backup copies unreadable: local /);
+      expect(error.message).toContain(
+        `the decrypted archive has ${manifest.archive.bytes} bytes with sha256 ${real}, the manifest says ${manifest.archive.bytes} with sha256 ${'0'.repeat(64)}`,
+      );
+    } finally {
+      writeFileSync(manifestPath, original);
+    }
   });
 
   it('passes over intact copies, through the CLI', async () => {
