@@ -1,11 +1,17 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatStamp } from '../core/naming.js';
 import { DRILL_REPORT_PREFIX, REPORTS_FOLDER, type DrillReport } from '../core/outcome.js';
 
-// Drill reports on disk: BACKUP_DIR/reports/drill-<YYYYMMDD-HHMMSS>.json, read by drills list and health.
+// Drill reports on disk: BACKUP_DIR/reports/drill-<YYYYMMDD-HHMMSS>-<run>.json, read by drills list
+// and health.
 
-/** Writes the report whole or not at all (a reader never sees half of one); 0600 in a 0700 folder. */
+/**
+ * Writes the report whole or not at all (a reader never sees half of one); 0600 in a 0700 folder.
+ * Named by its start and its run (the first 8 hex digits of the workflow id's SHA-256): two drills
+ * started in the same second keep a report each, and a retried write replaces its own.
+ */
 export async function writeDrillReport(
   backupDir: string,
   timeZone: string,
@@ -14,7 +20,8 @@ export async function writeDrillReport(
   const folder = join(backupDir, REPORTS_FOLDER);
   await mkdir(folder, { recursive: true, mode: 0o700 });
   const stamp = formatStamp(new Date(report.startedAt), timeZone);
-  const path = join(folder, `${DRILL_REPORT_PREFIX}${stamp}.json`);
+  const run = createHash('sha256').update(report.workflowId).digest('hex').slice(0, 8);
+  const path = join(folder, `${DRILL_REPORT_PREFIX}${stamp}-${run}.json`);
   await writeFile(`${path}.partial`, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
   await rename(`${path}.partial`, path);
   return path;

@@ -1,5 +1,9 @@
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scratchDatabaseName, withinTarget } from '../../src/core/drill.js';
+import type { DrillReport } from '../../src/core/outcome.js';
+import { readDrillReports, writeDrillReport } from '../../src/drill/reports.js';
+import { tempDir } from '../helpers/files.js';
 
 describe('scratchDatabaseName', () => {
   const at = new Date('2024-03-15T04:00:07Z');
@@ -27,5 +31,31 @@ describe('withinTarget', () => {
     expect(withinTarget(1_000, 1_000)).toBe(true);
     expect(withinTarget(1_001, 1_000)).toBe(false);
     expect(withinTarget(undefined, 1_000)).toBe(false);
+  });
+});
+
+describe('drill reports on disk', () => {
+  const report = (workflowId: string, ok: boolean): DrillReport => ({
+    database: 'app',
+    workflowId,
+    startedAt: '2026-12-07T04:00:00.250Z',
+    finishedAt: '2026-12-07T04:00:00.900Z',
+    ok,
+    scratchDatabase: 'app_drill_20261207_040000',
+    phases: [],
+    rtoTargetMs: 1_800_000,
+    withinTarget: ok,
+    scratchDropped: true,
+  });
+
+  it('keeps a report per drill, even for two started in the same second; a retry replaces its own', async () => {
+    const dir = tempDir('reports');
+    const first = await writeDrillReport(dir, 'UTC', report('drill-app-a', true));
+    const second = await writeDrillReport(dir, 'UTC', report('drill-app-b', false));
+    expect(first).not.toBe(second);
+    expect(basename(first)).toMatch(/^drill-20261207-040000-[0-9a-f]{8}\.json$/);
+    expect(await writeDrillReport(dir, 'UTC', report('drill-app-a', true))).toBe(first);
+    const kept = await readDrillReports(dir);
+    expect(kept.map((r) => r.report.workflowId).sort()).toEqual(['drill-app-a', 'drill-app-b']);
   });
 });
