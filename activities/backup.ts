@@ -11,6 +11,7 @@ import {
   type Manifest,
 } from '../src/core/manifest.js';
 import { hostTaskQueueName, planBackup, type BackupPlan } from '../src/core/plan.js';
+import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/index.js';
 import { startDump, type DumpFacts } from '../src/postgres/dump.js';
 import type { FsStore } from '../src/storage/fs.js';
@@ -180,23 +181,19 @@ export function createBackupActivities(deps: BackupDeps) {
         if (!remote) throw new Error('uploadBackup called without a remote store');
         const resumeFrom =
           (Context.current().info.heartbeatDetails as UploadCheckpoint | undefined) ?? sentWhileDumping;
-        const started = performance.now();
-        const result = await heartbeating(
-          (record) =>
-            remote.putFile(plan.key, local.pathOf(plan.key), {
-              storageClass: plan.remote?.storageClass,
-              resumeFrom,
-              onCheckpoint: record,
-              signal: signal(),
-            }),
-          resumeFrom,
+        const result = await timed(() =>
+          heartbeating(
+            (record) =>
+              remote.putFile(plan.key, local.pathOf(plan.key), {
+                storageClass: plan.remote?.storageClass,
+                resumeFrom,
+                onCheckpoint: record,
+                signal: signal(),
+              }),
+            resumeFrom,
+          ),
         );
-        return {
-          ...result,
-          location: remote.location,
-          storageClass: plan.remote?.storageClass,
-          durationMs: Math.round(performance.now() - started),
-        };
+        return { ...result, location: remote.location, storageClass: plan.remote?.storageClass };
       });
     },
 

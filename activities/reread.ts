@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
+import { timed } from '../src/core/timed.js';
 import type { PrivateKey } from '../src/crypto/keys.js';
 import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
 import type { Stores } from '../src/storage/index.js';
@@ -43,24 +44,24 @@ export function createRereadActivities(config: Config, stores: Stores, privateKe
       workflowId: string;
       copy: RereadCopy;
     }): Promise<{ fileBytes: number; archiveBytes: number; durationMs: number }> {
-      return asActivity(secrets, async () => {
-        const started = performance.now();
-        const workDir = join(
-          config.backup.dir,
-          '.reread',
-          request.workflowId.replace(/[^A-Za-z0-9._-]/g, '_'),
-        );
-        const result = await heartbeating(async (record) =>
-          rereadCopy(stores, request.copy, {
-            workDir,
-            toolsIn: config.database,
-            opener: await privateKey(),
-            signal: Context.current().cancellationSignal,
-            onProgress: record,
-          }),
-        );
-        return { ...result, durationMs: Math.round(performance.now() - started) };
-      });
+      return asActivity(secrets, () =>
+        timed(async () => {
+          const workDir = join(
+            config.backup.dir,
+            '.reread',
+            request.workflowId.replace(/[^A-Za-z0-9._-]/g, '_'),
+          );
+          return heartbeating(async (record) =>
+            rereadCopy(stores, request.copy, {
+              workDir,
+              toolsIn: config.database,
+              opener: await privateKey(),
+              signal: Context.current().cancellationSignal,
+              onProgress: record,
+            }),
+          );
+        }),
+      );
     },
   };
 }

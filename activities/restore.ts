@@ -14,6 +14,7 @@ import {
   type TableInScope,
   type RestoreStatus,
 } from '../src/core/restore.js';
+import { timed } from '../src/core/timed.js';
 import type { PrivateKey } from '../src/crypto/keys.js';
 import { fetchCheckDecrypt, type FetchCheckDecryptResult, type StoredFile } from '../src/restore/fetch.js';
 import { findBackup, type FoundBackup } from '../src/restore/source.js';
@@ -61,11 +62,6 @@ export interface VerifyOutcome {
 export function createRestoreActivities(config: Config, stores: Stores, privateKey: PrivateKey) {
   const secrets = secretsOf(config);
   const signal = () => Context.current().cancellationSignal;
-  const timed = async <T>(work: () => Promise<T>): Promise<T & { durationMs: number }> => {
-    const started = performance.now();
-    const result = await work();
-    return { ...result, durationMs: Math.round(performance.now() - started) };
-  };
 
   return {
     /** Runs on the restore queue: finds the backup, and checks this worker can decrypt it. */
@@ -106,8 +102,9 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
     },
 
     /**
-     * Fetch, check and decrypt in one pass (see fetchCheckDecrypt): a remote copy is downloaded into
-     * the work folder, resuming after what an earlier attempt kept; a local one is read in place.
+     * Fetch, check and decrypt, one after the other (see fetchCheckDecrypt): a remote copy is
+     * downloaded into the work folder, resuming after what an earlier attempt kept; a local one is
+     * read in place.
      */
     async fetchCheckDecrypt(resolved: ResolvedRestore): Promise<FetchCheckDecryptResult> {
       return asActivity(secrets, async () => {

@@ -148,8 +148,8 @@ async function phase<T>(
 }
 
 /**
- * Fetch, check and decrypt run over one stream in one activity (as the backup's dump, verify and
- * encrypt do); each still gets its phase, timed so that the phases add up to the wall time.
+ * Fetch, check and decrypt run one after the other in one activity (a retry resumes the download
+ * it kept); each still gets its phase, timed so that the phases add up to the wall time.
  */
 async function fetchCheckDecrypt(status: RestoreStatus, host: Activities, resolved: ResolvedRestore) {
   status.state = 'fetching';
@@ -165,16 +165,20 @@ async function fetchCheckDecrypt(status: RestoreStatus, host: Activities, resolv
     {
       phase: 'fetch',
       // Scheduling and the activity's start count here, so the phases add up to the step's time.
-      durationMs: Date.now() - started - (decrypt.durationMs - fetch.durationMs),
+      durationMs: Date.now() - started - check.durationMs - decrypt.durationMs,
       detail: fetch.downloaded
         ? `${fetch.bytes} bytes from ${resolved.backup.where}${fetch.resumedFrom ? ` (${fetch.resumedFrom} kept from an earlier attempt)` : ''}`
         : `read in place: ${resolved.backup.where}`,
     },
-    { phase: 'check', durationMs: 0, detail: `sha256 ${check.sha256} (computed while fetching)` },
+    {
+      phase: 'check',
+      durationMs: check.durationMs,
+      detail: `sha256 ${check.sha256} (computed while fetching)`,
+    },
     {
       phase: 'decrypt',
-      durationMs: decrypt.durationMs - fetch.durationMs,
-      detail: encrypted ? `${decrypt.bytes} bytes of archive, alongside the fetch` : 'not encrypted',
+      durationMs: decrypt.durationMs,
+      detail: encrypted ? `${decrypt.bytes} bytes of archive` : 'not encrypted',
     },
   );
   return opened;

@@ -44,7 +44,7 @@ export interface RestoreRequest {
 export const RESTORE_STATES = [
   'resolving',
   'thawing',
-  /** Fetching, checking and decrypting: one pass over the stored file. */
+  /** Fetching, checking and decrypting: one activity, one step after the other. */
   'fetching',
   'validating',
   'planning',

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { execa, type Result } from 'execa';
 import * as openpgp from 'openpgp';
@@ -31,8 +31,8 @@ export async function gpgOpener(
   const ourKeyIDs = keyIDsOf(keys);
   const opener: Opener = {
     open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs),
-    openToFile: (sealed, path, signal) =>
-      decryptWithGpgToFile(sealed, path, { home, passphrase, ourKeyIDs, signal }),
+    openFile: (sealedPath, path, signal) =>
+      decryptWithGpgToFile(sealedPath, path, { home, passphrase, ourKeyIDs, signal }),
   };
   await checkDecrypts(opener, keys);
   return opener;
@@ -102,12 +102,12 @@ async function checkDecrypts(opener: Opener, keys: openpgp.PrivateKey[]): Promis
 }
 
 /**
- * `gpg --decrypt` from stdin to stdout, or to the file `output.path` (which gpg opens with O_TRUNC:
- * an existing file keeps its mode). The passphrase goes through a pipe of its own (fd 3), never
- * the command line or the environment, where `ps` and /proc would show it.
+ * `gpg --decrypt` of a stream on stdin to stdout, or of a file to the file `output.path` (which gpg
+ * opens with O_TRUNC: an existing file keeps its mode). The passphrase goes through a pipe of its
+ * own (fd 3), never the command line or the environment, where `ps` and /proc would show it.
  */
 function spawnGpgDecrypt(
-  sealed: Readable,
+  sealed: Readable | { path: string },
   home: string,
   passphrase: string | undefined,
   output?: { path: string; signal?: AbortSignal },
@@ -116,10 +116,17 @@ function spawnGpgDecrypt(
   const unattended = ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3'];
   // Status lines on stderr: the recipients, for "encrypted to other keys", and whether it all went well.
   const toFile = output ? ['--yes', '--output', output.path] : [];
-  return execa('gpg', [...unattended, '--quiet', '--status-fd', '2', ...toFile, '--decrypt'], {
+  // gpg reads 8 KiB at a time: from a file it needs nobody; from a pipe, each read waits on us.
+  const input = 'path' in sealed ? ['--', resolve(sealed.path)] : [];
+  return execa('gpg', [...unattended, '--quiet', '--status-fd', '2', ...toFile, '--decrypt', ...input], {
     ...gpgEnv(home),
     // In an array, execa pipes the stream itself: spawn() takes only streams with an open fd.
-    stdio: [[sealed, 'pipe'], output ? 'ignore' : 'pipe', 'pipe', new TextEncoder().encode(passphrase ?? '')],
+    stdio: [
+      'path' in sealed ? 'ignore' : [sealed, 'pipe'],
+      output ? 'ignore' : 'pipe',
+      'pipe',
+      new TextEncoder().encode(passphrase ?? ''),
+    ],
     buffer: { stdout: false },
     cancelSignal: output?.signal,
     reject: false,
@@ -159,11 +166,11 @@ function decryptWithGpg(
 }
 
 /**
- * gpg writes the plaintext into the file itself: it never passes through this process, which
- * would otherwise read, copy and write every byte once more on its one thread.
+ * gpg reads the sealed file and writes the plaintext into the file itself: neither passes through
+ * this process, which would otherwise read, copy and write every byte once more on its one thread.
  */
 async function decryptWithGpgToFile(
-  sealed: Readable,
+  sealedPath: string,
   path: string,
   {
     home,
@@ -172,7 +179,7 @@ async function decryptWithGpgToFile(
     signal,
   }: { home: string; passphrase?: string; ourKeyIDs: string[]; signal?: AbortSignal },
 ): Promise<void> {
-  const result = await spawnGpgDecrypt(sealed, home, passphrase, { path, signal });
+  const result = await spawnGpgDecrypt({ path: sealedPath }, home, passphrase, { path, signal });
   signal?.throwIfAborted();
   // A full disk is the file's problem, not the backup's: the caller names the file, and retries.
   if (result.failed && String(result.stderr).includes('No space left on device'))
@@ -195,8 +202,8 @@ const GPG_REASONS: [string, Meaning][] = [
 ];
 
 function gpgFailure(result: Result, ourKeyIDs: string[]): unknown {
-  // The sealed stream failed (a read error, or a download that could not be kept): that is the
-  // problem, not what gpg made of the input cut short. The caller reports it as such.
+  // The sealed stream failed (a read error): that is the problem, not what gpg made of the input
+  // cut short. The caller reports it as such.
   const cause = result.cause as { syscall?: unknown } | undefined;
   if (cause instanceof BackupError || cause?.syscall) return cause;
   const stderr = String(result.stderr);

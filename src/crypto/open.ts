@@ -12,12 +12,12 @@ export interface Opener {
    */
   open(sealed: Readable): Promise<Readable>;
   /**
-   * Where the decrypter is another program: it writes the plaintext into the file at `path` itself
-   * (overwriting it: the caller creates it, with the mode it wants), so the plaintext need not pass
-   * through this process. Resolves once the whole message is decrypted and checked; until then the
-   * file holds unauthenticated plaintext, as with open().
+   * Where the decrypter is another program: it reads the file at `sealedPath` and writes the
+   * plaintext into the file at `path` itself (overwriting it: the caller creates it, with the mode it
+   * wants), so neither passes through this process. Resolves once the whole message is decrypted and
+   * checked; until then the file holds unauthenticated plaintext, as with open().
    */
-  openToFile?(sealed: Readable, path: string, signal?: AbortSignal): Promise<void>;
+  openFile?(sealedPath: string, path: string, signal?: AbortSignal): Promise<void>;
 }
 
 /**

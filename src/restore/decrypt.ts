@@ -1,6 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../backup/hash.js';
 import { discardPartial } from '../backup/partial.js';
@@ -26,54 +25,52 @@ export interface Decrypted {
 }
 
 /**
- * Decrypts a sealed stream into targetPath. The plaintext is unauthenticated until the last byte
- * (see Opener.open), so it goes to a .partial file that is renamed into place only once the whole
- * stream ended cleanly; any failure removes it.
+ * Decrypts the sealed file at sealedPath into targetPath. The plaintext is unauthenticated until
+ * the last byte (see Opener.open), so it goes to a .partial file that is renamed into place only once
+ * the whole file decrypted cleanly; any failure removes it.
  */
-export async function decryptStream(
-  sealed: Readable,
+export async function decryptFile(
+  sealedPath: string,
   { opener, targetPath, hashWritten, signal }: DecryptOptions,
 ): Promise<Decrypted> {
   const partial = `${targetPath}.partial`;
   try {
-    const written = opener.openToFile
-      ? await decryptToFile(opener.openToFile.bind(opener), sealed, partial, hashWritten, signal)
-      : await decryptThrough(opener, sealed, partial, signal);
+    const written = opener.openFile
+      ? await decryptToFile(opener.openFile.bind(opener), sealedPath, partial, hashWritten, signal)
+      : await decryptThrough(opener, sealedPath, partial, signal);
     await rename(partial, targetPath);
     return written;
   } catch (error) {
-    // Stops the source too: a download stream left paused would hold its socket and file open.
-    sealed.destroy();
     await rm(partial, { force: true });
     throw ioFailure(error, 'DecryptionFailed', `cannot write ${partial}`, signal);
   }
 }
 
 /**
- * The decrypter writes the file itself: the plaintext never passes through a pipe to this process,
- * which would copy every byte twice more. Hashing it means reading it back from the page cache.
+ * The decrypter reads the sealed file and writes the plaintext itself: no byte of either passes
+ * through a pipe to this process. Hashing the plaintext means reading it back from the page cache.
  */
 async function decryptToFile(
-  openToFile: NonNullable<Opener['openToFile']>,
-  sealed: Readable,
+  openFile: NonNullable<Opener['openFile']>,
+  sealedPath: string,
   partial: string,
   hashWritten: boolean,
   signal?: AbortSignal,
 ): Promise<Decrypted> {
   // Created here, so the plaintext's file is ours alone (0600) whatever the decrypter's umask.
   await writeFile(partial, '', { mode: 0o600 });
-  await openToFile(sealed, partial, signal);
+  await openFile(sealedPath, partial, signal);
   return hashWritten ? hashFile(partial, signal) : { bytes: (await stat(partial)).size };
 }
 
 /** The plaintext comes back through this process: hashed on its way into the file. */
 async function decryptThrough(
   opener: Opener,
-  sealed: Readable,
+  sealedPath: string,
   partial: string,
   signal?: AbortSignal,
 ): Promise<Decrypted> {
-  const plaintext = await opener.open(sealed);
+  const plaintext = await opener.open(createReadStream(sealedPath, { highWaterMark: 1024 * 1024 }));
   const hash = new HashingStream();
   const writer = createWriteStream(partial, { mode: 0o600 });
   try {

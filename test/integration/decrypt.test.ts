@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { BackupError } from '../../src/core/errors.js';
 import { sealerFor, openerFor } from '../../src/crypto/keys.js';
 import type { Opener } from '../../src/crypto/open.js';
-import { decryptStream, type DecryptOptions } from '../../src/restore/decrypt.js';
+import { decryptFile, type DecryptOptions } from '../../src/restore/decrypt.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
 import { createKeyring, DECRYPTERS, restoreConfig, type TestKeyring } from '../helpers/gpg.js';
@@ -25,13 +25,13 @@ import { eventually, processesMatching } from '../helpers/processes.js';
 // Restores must read what our backups wrote and what plain gpg wrote, and must never leave behind a
 // file that did not decrypt to the very end. Both decrypters keep this contract, with the same words.
 
-/** What a reread does with a stored file: stream it through the decrypter into targetPath, hashed. */
-function decryptFile({
+/** What a reread does with a stored file: decrypt it into targetPath, hashed. */
+function decrypted({
   sourcePath,
   hashWritten = true,
   ...options
 }: Omit<DecryptOptions, 'hashWritten'> & { sourcePath: string; hashWritten?: boolean }) {
-  return decryptStream(createReadStream(sourcePath), { hashWritten, ...options });
+  return decryptFile(sourcePath, { hashWritten, ...options });
 }
 
 const MiB = 1024 * 1024;
@@ -50,7 +50,7 @@ async function sealedFile(dir: string, keyring: TestKeyring, size: number) {
 /** Decrypts a damaged file: it must fail as DecryptionFailed, for good, and leave nothing behind. */
 async function expectNothingRestored(sourcePath: string, opener: Opener): Promise<BackupError> {
   const dir = tempDir('restore');
-  const error = await failureOf(decryptFile({ sourcePath, targetPath: join(dir, 'archive.dump'), opener }));
+  const error = await failureOf(decrypted({ sourcePath, targetPath: join(dir, 'archive.dump'), opener }));
   expect(error.kind).toBe('DecryptionFailed');
   expect(error.retryable).toBe(false);
   expect(readdirSync(dir)).toEqual([]);
@@ -78,7 +78,7 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
 
   it('restores what our backups encrypt, byte for byte, readable by the owner only', async () => {
     const targetPath = join(tempDir('restore'), 'archive.dump');
-    const result = await decryptFile({
+    const result = await decrypted({
       sourcePath: sealed.sealedPath,
       targetPath,
       opener: await openerOf(keyring),
@@ -95,7 +95,7 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
     writeFileSync(plaintextPath, randomBytes(2 * MiB + 5));
     await keyring.encrypt(plaintextPath, `${plaintextPath}.gpg`);
     const targetPath = join(dir, 'restored.dump');
-    const result = await decryptFile({
+    const result = await decrypted({
       sourcePath: `${plaintextPath}.gpg`,
       targetPath,
       opener: await openerOf(keyring),
@@ -160,7 +160,7 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
   it('fails, for another try, when the target cannot be written', async () => {
     const targetPath = join(tempDir('restore'), 'missing-dir', 'archive.dump');
     const opener = await openerOf(keyring);
-    const error = await failureOf(decryptFile({ sourcePath: sealed.sealedPath, targetPath, opener }));
+    const error = await failureOf(decrypted({ sourcePath: sealed.sealedPath, targetPath, opener }));
     expect(error.kind).toBe('DecryptionFailed');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain(`cannot write ${targetPath}.partial: ENOENT`);
@@ -173,7 +173,7 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
     try {
       const targetPath = join(full, 'archive.dump');
       const opener = await openerOf(keyring);
-      const error = await failureOf(decryptFile({ sourcePath: sealed.sealedPath, targetPath, opener }));
+      const error = await failureOf(decrypted({ sourcePath: sealed.sealedPath, targetPath, opener }));
       expect(error.kind).toBe('DecryptionFailed');
       expect(error.retryable).toBe(true);
       expect(error.message).toBe(`cannot write ${targetPath}.partial: no space left on device`);
@@ -187,7 +187,7 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
     const dir = tempDir('restore');
     const opener = await openerOf(keyring);
     const signal = AbortSignal.abort();
-    const error = await decryptFile({
+    const error = await decrypted({
       sourcePath: sealed.sealedPath,
       targetPath: join(dir, 'archive.dump'),
       opener,
@@ -211,7 +211,7 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
     it('is unlocked with GPG_PASSPHRASE, and refused without it or with a wrong one', async () => {
       const keyring = await createKeyring('default', passphrase);
       const { sealedPath, plaintextPath } = await sealedFile(tempDir('locked'), keyring, MiB);
-      const result = await decryptFile({
+      const result = await decrypted({
         sourcePath: sealedPath,
         targetPath: join(tempDir('restore'), 'archive.dump'),
         opener: await openerOf(keyring, passphrase),
@@ -256,7 +256,7 @@ describe.each(DECRYPTERS)('decrypting a backup with %s', (decrypter) => {
       let peak = before;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
       try {
-        const result = await decryptFile({
+        const result = await decrypted({
           sourcePath: sealedPath,
           targetPath: join(tempDir('large'), 'large.dump'),
           opener,

@@ -140,7 +140,7 @@ describe('DR drill', () => {
       expect(report.rtoMs).toBeUndefined();
       expect(report.error).toContain(`${second.localPath}: ${original.length} bytes with sha256`);
       expect(report.error).toMatch(/the stored file is damaged or not the one backed up/);
-      // Fetch, check and decrypt are one pass: the check failed it, so the phases end before it.
+      // Fetch, check and decrypt are one activity: the check failed it, so the phases end before it.
       expect(report.phases.map((p) => p.phase)).toEqual(['resolve', 'thaw']);
       expect(await databaseExists(report.scratchDatabase)).toBe(false);
     } finally {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { openerFor, sealerFor } from '../../src/crypto/keys.js';
+import type { Opener } from '../../src/crypto/open.js';
 import { fetchCheckDecrypt } from '../../src/restore/fetch.js';
 import type { S3Store } from '../../src/storage/s3.js';
 import { tempDir } from '../helpers/files.js';
@@ -15,7 +16,7 @@ import { createKeyring, DECRYPTERS, restoreConfig } from '../helpers/gpg.js';
 import { s3StoreOf } from '../helpers/s3.js';
 import { testConfig, uniqueName } from '../helpers/services.js';
 
-// The restore's one pass over a stored file, against SeaweedFS: a retried download keeps what the
+// The restore's first three steps over a stored file, against SeaweedFS: a retried download keeps what the
 // last attempt got, and a file that is not the manifest's is refused and not kept.
 
 const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -143,6 +144,52 @@ describe('fetchCheckDecrypt of a sealed object, and of objects that cannot be ke
       expect(readFileSync(archivePath).equals(plaintext)).toBe(true);
     }
   });
+
+  it.each(DECRYPTERS)(
+    'refuses a file that is not the manifest before decrypting any of it (decrypter: %s)',
+    async (decrypter) => {
+      const opener = (await openerFor(restoreConfig(privateKeyFile, decrypter)))!;
+      const calls: string[] = [];
+      const watched: Opener = {
+        open: (sealed) => (calls.push('open'), opener.open(sealed)),
+        ...(opener.openFile && {
+          openFile: (sealedPath, path, signal) => (
+            calls.push('openFile'),
+            opener.openFile!(sealedPath, path, signal)
+          ),
+        }),
+      };
+      const manifest = sealedManifest({});
+      const dir = tempDir('fetch');
+      const archiveDir = tempDir('fetch-archive');
+      const error = await failureOf(
+        fetchCheckDecrypt({
+          source: { store, key: objects.sealed, downloadPath: join(dir, 'sealed.download') },
+          manifest: { ...manifest, file: { ...manifest.file, sha256: '0'.repeat(64) } },
+          where: `s3://.../${objects.sealed}`,
+          opener: watched,
+          archivePath: join(archiveDir, objects.plain),
+          hashArchive: false,
+        }),
+      );
+      expect(error).toMatchObject({ kind: 'DownloadFailed', retryable: false });
+      expect(calls).toEqual([]);
+      expect(readdirSync(dir)).toEqual([]);
+      expect(readdirSync(archiveDir)).toEqual([]);
+
+      // The same object, rightly described, goes through the same decrypter.
+      const { archivePath } = await fetchCheckDecrypt({
+        source: { store, key: objects.sealed, downloadPath: join(dir, 'sealed.download') },
+        manifest,
+        where: `s3://.../${objects.sealed}`,
+        opener: watched,
+        archivePath: join(archiveDir, objects.plain),
+        hashArchive: false,
+      });
+      expect(calls).toEqual([decrypter === 'gpg' ? 'openFile' : 'open']);
+      expect(readFileSync(archivePath).equals(plaintext)).toBe(true);
+    },
+  );
 
   // The whole object fits the writer's buffer, so the write fails after the last chunk was read:
   // the download must still fail, or an unencrypted archive would be the cut file.
