@@ -5,7 +5,7 @@ import { configError } from '../src/core/errors.js';
 import type { DrillReport } from '../src/core/outcome.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
 import type { RestoreStatus } from '../src/core/restore.js';
-import { writeDrillReport } from '../src/drill/reports.js';
+import { drillRunTag, writeDrillReport } from '../src/drill/reports.js';
 import { dropDatabase, inspectTarget, targetDatabase } from '../src/restore/target.js';
 import { restoreStatusQuery } from '../workflows/shared.js';
 import { asActivity } from './failure.js';
@@ -32,12 +32,17 @@ export function createDrillActivities(config: Config) {
 
   return {
     /** Runs on the restore queue: names the scratch database, and refuses one that is DB_NAME or exists. */
-    async planDrill(request: { database?: string; startedAt: string }): Promise<DrillPlan> {
+    async planDrill(request: {
+      database?: string;
+      startedAt: string;
+      workflowId: string;
+    }): Promise<DrillPlan> {
       return asActivity(secrets, async () => {
         const name = scratchDatabaseName(
           config.database.name,
           new Date(request.startedAt),
           config.backup.timeZone,
+          drillRunTag(request.workflowId),
         );
         const { exists } = await inspectTarget(scratch(name), []);
         if (exists)

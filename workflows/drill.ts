@@ -50,7 +50,7 @@ async function drill(request: DrillRequest): Promise<DrillResult> {
   const { workflowId, taskQueue, startTime } = workflowInfo();
   const startedAt = new Date(startTime).toISOString();
   const planner = proxyActivities<DrillActivities>(restoreQueueOptions(taskQueue));
-  const plan = await planner.planDrill({ database: request.database, startedAt });
+  const plan = await planner.planDrill({ database: request.database, startedAt, workflowId });
   const host = proxyActivities<DrillActivities>(hostActivityOptions(plan.hostTaskQueue, plan.retryAttempts));
   const restore = await restoreIntoScratch(plan, taskQueue, `${workflowId}-restore`, host);
   return CancellationScope.nonCancellable(async () => {

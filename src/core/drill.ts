@@ -6,11 +6,17 @@ import { formatStamp } from './naming.js';
 const MAX_IDENTIFIER_BYTES = 63;
 
 /**
- * <DB_NAME>_drill_<YYYYMMDD_HHMMSS>: letters, digits and underscores only, the database's part cut so
- * that the whole fits in 63 bytes and the server keeps it as written.
+ * <DB_NAME>_drill_<YYYYMMDD_HHMMSS>_<run>: letters, digits and underscores only, the database's part
+ * cut so that the whole fits in 63 bytes and the server keeps it as written. The run (see
+ * drillRunTag) keeps apart two drills of one database started in the same second.
  */
-export function scratchDatabaseName(database: string, startedAt: Date, timeZone: string): string {
-  const suffix = `_drill_${formatStamp(startedAt, timeZone).replace('-', '_')}`;
+export function scratchDatabaseName(
+  database: string,
+  startedAt: Date,
+  timeZone: string,
+  run: string,
+): string {
+  const suffix = `_drill_${formatStamp(startedAt, timeZone).replace('-', '_')}_${run}`;
   const base = database.replace(/[^A-Za-z0-9_]+/g, '_').slice(0, MAX_IDENTIFIER_BYTES - suffix.length);
   return `${base}${suffix}`;
 }

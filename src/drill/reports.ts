@@ -8,9 +8,18 @@ import { DRILL_REPORT_PREFIX, REPORTS_FOLDER, type DrillReport } from '../core/o
 // and health.
 
 /**
+ * A drill run's tag in the names of its scratch database and its report: the first 8 hex digits of
+ * the SHA-256 of its workflow id. Two drills started in the same second get apart; a retry of one
+ * gets the same.
+ */
+export function drillRunTag(workflowId: string): string {
+  return createHash('sha256').update(workflowId).digest('hex').slice(0, 8);
+}
+
+/**
  * Writes the report whole or not at all (a reader never sees half of one); 0600 in a 0700 folder.
- * Named by its start and its run (the first 8 hex digits of the workflow id's SHA-256): two drills
- * started in the same second keep a report each, and a retried write replaces its own.
+ * Named by its start and its run: two drills started in the same second keep a report each, and a
+ * retried write replaces its own.
  */
 export async function writeDrillReport(
   backupDir: string,
@@ -20,8 +29,7 @@ export async function writeDrillReport(
   const folder = join(backupDir, REPORTS_FOLDER);
   await mkdir(folder, { recursive: true, mode: 0o700 });
   const stamp = formatStamp(new Date(report.startedAt), timeZone);
-  const run = createHash('sha256').update(report.workflowId).digest('hex').slice(0, 8);
-  const path = join(folder, `${DRILL_REPORT_PREFIX}${stamp}-${run}.json`);
+  const path = join(folder, `${DRILL_REPORT_PREFIX}${stamp}-${drillRunTag(report.workflowId)}.json`);
   await writeFile(`${path}.partial`, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
   await rename(`${path}.partial`, path);
   return path;

@@ -90,7 +90,7 @@ describe('DR drill', () => {
       rtoTargetMs: 30 * 60_000,
       backup: { key: first.key, fileBytes: first.fileBytes },
     });
-    expect(report.scratchDatabase).toMatch(new RegExp(`^${source}_drill_\\d{8}_\\d{6}$`));
+    expect(report.scratchDatabase).toMatch(new RegExp(`^${source}_drill_\\d{8}_\\d{6}_[0-9a-f]{8}$`));
     expect(report.phases.map((p) => p.phase)).toEqual(RESTORE_PHASES.filter((p) => p !== 'approval'));
     expect(report.phases.find((p) => p.phase === 'verify')?.detail).toMatch(
       /row counts of 4 tables match; SQL checks passed/,

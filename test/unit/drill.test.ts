@@ -2,27 +2,39 @@ import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scratchDatabaseName, withinTarget } from '../../src/core/drill.js';
 import type { DrillReport } from '../../src/core/outcome.js';
-import { readDrillReports, writeDrillReport } from '../../src/drill/reports.js';
+import { drillRunTag, readDrillReports, writeDrillReport } from '../../src/drill/reports.js';
 import { tempDir } from '../helpers/files.js';
 
 describe('scratchDatabaseName', () => {
   const at = new Date('2024-03-15T04:00:07Z');
 
-  it('is <DB_NAME>_drill_<YYYYMMDD_HHMMSS> in the backup time zone', () => {
-    expect(scratchDatabaseName('app', at, 'UTC')).toBe('app_drill_20240315_040007');
-    expect(scratchDatabaseName('app', at, 'Europe/Berlin')).toBe('app_drill_20240315_050007');
+  it('is <DB_NAME>_drill_<YYYYMMDD_HHMMSS>_<run> in the backup time zone', () => {
+    expect(scratchDatabaseName('app', at, 'UTC', '5d1f03a7')).toBe('app_drill_20240315_040007_5d1f03a7');
+    expect(scratchDatabaseName('app', at, 'Europe/Berlin', '5d1f03a7')).toBe(
+      'app_drill_20240315_050007_5d1f03a7',
+    );
+  });
+
+  it('keeps apart two drills started in the same second', () => {
+    const names = ['drill-app-a', 'drill-app-b'].map((id) =>
+      scratchDatabaseName('app', at, 'UTC', drillRunTag(id)),
+    );
+    expect(names[0]).not.toBe(names[1]);
+    expect(names[0]).toBe(scratchDatabaseName('app', at, 'UTC', drillRunTag('drill-app-a')));
   });
 
   it('keeps letters, digits and underscores only', () => {
-    expect(scratchDatabaseName('my-app "prod"', at, 'UTC')).toBe('my_app_prod__drill_20240315_040007');
+    expect(scratchDatabaseName('my-app "prod"', at, 'UTC', '5d1f03a7')).toBe(
+      'my_app_prod__drill_20240315_040007_5d1f03a7',
+    );
   });
 
   it('fits in 63 bytes, so the server never cuts it down to DB_NAME', () => {
     const long = 'a'.repeat(63);
-    const name = scratchDatabaseName(long, at, 'UTC');
+    const name = scratchDatabaseName(long, at, 'UTC', '5d1f03a7');
     expect(name).toHaveLength(63);
     expect(name).not.toBe(long);
-    expect(name.endsWith('_drill_20240315_040007')).toBe(true);
+    expect(name.endsWith('_drill_20240315_040007_5d1f03a7')).toBe(true);
   });
 });
 
