@@ -26,7 +26,7 @@ export interface RunOutcome {
   failed?: number;
 }
 
-/** A DR drill's report: BACKUP_DIR/reports/drill-<YYYYMMDD-HHMMSS>.json. */
+/** A DR drill's report: BACKUP_DIR/reports/drill-<YYYYMMDD-HHMMSS>-<run>.json (see writeDrillReport). */
 export interface DrillReport {
   database: string;
   workflowId: string;
