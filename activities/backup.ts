@@ -1,19 +1,24 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Context, log } from '@temporalio/activity';
+import {
+  attemptFiles,
+  dumpOutcome,
+  earlierOutcome,
+  forgetAttempt,
+  keepAttempt,
+  keptFacts,
+  type DumpOutcome,
+} from '../src/backup/attempt.js';
 import { dumpVerifyEncrypt } from '../src/backup/pipeline.js';
 import { secretsOf, type Config } from '../src/config/index.js';
+import { backupManifest } from '../src/core/backup-manifest.js';
 import type { StorageClass } from '../src/core/classify.js';
-import {
-  MANIFEST_FORMAT_VERSION,
-  parseManifest,
-  serializeManifest,
-  type Manifest,
-} from '../src/core/manifest.js';
+import { parseManifest, serializeManifest, type Manifest } from '../src/core/manifest.js';
 import { hostTaskQueueName, planBackup, type BackupPlan } from '../src/core/plan.js';
 import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/index.js';
-import { startDump, type DumpFacts } from '../src/postgres/dump.js';
+import { startDump } from '../src/postgres/dump.js';
 import type { FsStore } from '../src/storage/fs.js';
 import type { BackupStore, GrowingUpload, PutResult, UploadCheckpoint } from '../src/storage/types.js';
 import { asActivity } from './failure.js';
@@ -27,54 +32,7 @@ export interface BackupDeps {
   remote?: BackupStore;
 }
 
-/**
- * The outcome of the fused dump step, one entry per runbook step so the history shows each: the
- * steps stream into each other (the plaintext never touches the disk), but each reports its own.
- */
-export interface DumpOutcome {
-  dump: {
-    bytes: number;
-    sha256: string;
-    tables: number;
-    totalRows: number;
-    serverVersion: string;
-    durationMs: number;
-  };
-  verify: { tocEntries: number; durationMs: number };
-  encrypt: {
-    method: Sealer['name'];
-    recipients: string[];
-    bytes: number;
-    sha256: string;
-    localPath: string;
-    durationMs: number;
-  };
-  /** The parts already sent while the file was written; the upload step finishes from here. */
-  upload?: UploadCheckpoint;
-}
-
 export type UploadOutcome = PutResult & { location: string; storageClass?: StorageClass; durationMs: number };
-
-/** A backup's work files live in BACKUP_DIR/.work, on the same file system as the backup. */
-function workFiles(config: Config, plan: BackupPlan) {
-  const folder = join(config.backup.dir, '.work');
-  return {
-    folder,
-    /** What pg_dump found (versions, row counts), for the manifest. */
-    facts: join(folder, `${plan.stem}.facts.json`),
-    /** The dump step's outcome, so a retry after it finished returns it again. */
-    outcome: join(folder, `${plan.stem}.outcome.json`),
-  };
-}
-
-async function readJsonIfPresent<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
 
 /** Activities of the backup workflow; the plain work lives in src/, these adapt it to Temporal. */
 export function createBackupActivities(deps: BackupDeps) {
@@ -128,9 +86,9 @@ export function createBackupActivities(deps: BackupDeps) {
      */
     async dumpVerifyEncrypt(plan: BackupPlan): Promise<DumpOutcome> {
       return asActivity(secrets, async () => {
-        const files = workFiles(config, plan);
+        const files = attemptFiles(config.backup.dir, plan.stem);
         const target = local.pathOf(plan.key);
-        const earlier = await readJsonIfPresent<DumpOutcome>(files.outcome);
+        const earlier = await earlierOutcome(files);
         if (earlier && (await local.stat(plan.key))?.size === earlier.encrypt.bytes) return earlier;
 
         await local.ensureFolder(files.folder);
@@ -150,27 +108,8 @@ export function createBackupActivities(deps: BackupDeps) {
             onProgress: (bytes) => record({ bytes }),
           }),
         );
-        const outcome: DumpOutcome = {
-          dump: {
-            bytes: result.archive.bytes,
-            sha256: result.archive.sha256,
-            tables: result.facts.tables.length,
-            totalRows: result.facts.tables.reduce((sum, t) => sum + t.rows, 0),
-            serverVersion: result.facts.serverVersion,
-            durationMs: result.times.dumpMs,
-          },
-          verify: { tocEntries: result.archive.tocEntries, durationMs: result.times.verifyMs },
-          encrypt: {
-            method: sealer.name,
-            recipients: sealer.fingerprints,
-            ...result.file,
-            localPath: target,
-            durationMs: result.times.encryptMs,
-          },
-          upload: await upload?.settle(result.file.bytes),
-        };
-        await writeFile(files.facts, JSON.stringify(result.facts), { mode: 0o600 });
-        await writeFile(files.outcome, JSON.stringify(outcome), { mode: 0o600 });
+        const outcome = dumpOutcome(result, sealer, target, await upload?.settle(result.file.bytes));
+        await keepAttempt(files, result.facts, outcome);
         return outcome;
       });
     },
@@ -206,43 +145,23 @@ export function createBackupActivities(deps: BackupDeps) {
       input: { dump: DumpOutcome; upload?: UploadOutcome },
     ): Promise<Manifest> {
       return asActivity(secrets, async () => {
-        const files = workFiles(config, plan);
-        const facts = await readJsonIfPresent<DumpFacts>(files.facts);
+        const files = attemptFiles(config.backup.dir, plan.stem);
+        const facts = await keptFacts(files);
         // No facts but a local manifest: an earlier attempt wrote it and was not reported.
         if (!facts)
           return parseManifest(await readFile(local.pathOf(plan.manifestKey), 'utf8'), plan.manifestKey);
-        const { dump, verify, encrypt } = input.dump;
-        const manifest: Manifest = {
-          formatVersion: MANIFEST_FORMAT_VERSION,
-          database: plan.database,
-          serverVersion: facts.serverVersion,
-          pgDumpVersion: facts.pgDumpVersion,
-          kind: plan.kind,
-          label: plan.label,
-          createdAt: plan.createdAt,
-          completedAt: new Date().toISOString(),
+        const manifest = backupManifest({
+          plan,
+          found: facts,
+          outcome: input.dump,
+          upload: input.upload,
           compression: config.backup.compression,
-          archive: { bytes: dump.bytes, sha256: dump.sha256, tocEntries: verify.tocEntries },
-          file: {
-            name: plan.key.split('/').pop()!,
-            key: plan.key,
-            bytes: encrypt.bytes,
-            sha256: encrypt.sha256,
-          },
-          encryption: { method: encrypt.method, recipients: encrypt.recipients },
-          tables: facts.tables,
-          remote: input.upload && {
-            location: input.upload.location,
-            key: input.upload.key,
-            etag: input.upload.etag,
-            storageClass: input.upload.storageClass,
-          },
-        };
+          completedAt: new Date().toISOString(),
+        });
         const text = serializeManifest(manifest);
         if (remote && input.upload) await remote.putBytes(plan.manifestKey, text);
         await local.putBytes(plan.manifestKey, text);
-        await rm(files.outcome, { force: true });
-        await rm(files.facts, { force: true });
+        await forgetAttempt(files);
         return manifest;
       });
     },
@@ -254,7 +173,7 @@ export function createBackupActivities(deps: BackupDeps) {
     async discardIncompleteBackup(plan: BackupPlan): Promise<{ removed: string[] }> {
       return asActivity(secrets, async () => {
         const removed: string[] = [];
-        const files = workFiles(config, plan);
+        const files = attemptFiles(config.backup.dir, plan.stem);
         for (const path of [files.facts, files.outcome, `${local.pathOf(plan.key)}.partial`]) {
           await rm(path, { force: true });
         }
