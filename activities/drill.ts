@@ -4,7 +4,7 @@ import { scratchDatabaseName } from '../src/core/drill.js';
 import { configError } from '../src/core/errors.js';
 import type { DrillReport } from '../src/core/outcome.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
-import type { RestoreStatus } from '../src/core/restore.js';
+import type { RestoreStatus } from '../src/core/restore/status.js';
 import { drillRunTag, writeDrillReport } from '../src/drill/reports.js';
 import { dropDatabase, inspectTarget, targetDatabase } from '../src/restore/target.js';
 import { restoreStatusQuery } from '../workflows/shared.js';

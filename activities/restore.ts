@@ -1,22 +1,30 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { secretsOf, type Config, type DatabaseConfig } from '../src/config/index.js';
-import type { ToolPlace } from '../src/core/command.js';
-import { BackupError, configError } from '../src/core/errors.js';
+import { secretsOf, type Config } from '../src/config/index.js';
+import { configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
+import { restoreLog } from '../src/core/restore/log.js';
 import {
-  isPartial,
-  tablesInScope,
+  foreignKeysRefusal,
+  restorePlan,
+  tablesToReplace,
   type RestorePlan,
-  type RestoreRequest,
-  type TableInScope,
-  type RestoreStatus,
-} from '../src/core/restore.js';
+} from '../src/core/restore/plan.js';
+import { isPartial, type RestoreRequest } from '../src/core/restore/request.js';
+import type { RestoreStatus } from '../src/core/restore/status.js';
+import { checkRowCounts, checkTocEntries } from '../src/core/restore/verify.js';
 import { timed } from '../src/core/timed.js';
 import type { PrivateKey } from '../src/crypto/keys.js';
 import { fetchCheckDecrypt, type FetchCheckDecryptResult, type StoredFile } from '../src/restore/fetch.js';
+import {
+  closeKeepingLimit,
+  finishFiles,
+  makeWorkDir,
+  removePlaintext,
+  restoreWorkDir,
+  workFiles,
+  writeUseList,
+} from '../src/restore/files.js';
 import { findBackup, type FoundBackup } from '../src/restore/source.js';
 import {
   closeTarget,
@@ -29,8 +37,8 @@ import {
   reopenTarget,
   runPgRestore,
   runVerifySql,
+  selectionList,
   targetDatabase,
-  wholeTablesListOf,
 } from '../src/restore/target.js';
 import type { Stores } from '../src/storage/index.js';
 import type { ThawState } from '../src/storage/types.js';
@@ -78,7 +86,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
           workflowId: request.workflowId,
           backup,
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
-          workDir: join(config.backup.dir, '.restore', request.workflowId.replace(/[^A-Za-z0-9._-]/g, '_')),
+          workDir: restoreWorkDir(config.backup.dir, request.workflowId),
           approvers: config.restore.approvers,
           approvalTimeoutSeconds:
             request.approvalTimeoutSeconds ?? config.restore.approvalTimeoutMinutes * 60,
@@ -110,8 +118,8 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
       return asActivity(secrets, async () => {
         const { backup } = resolved;
         const { manifest } = backup;
-        await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
-        const files = workFiles(resolved);
+        await makeWorkDir(resolved.workDir);
+        const files = workFiles(resolved.workDir, manifest.file.name);
         const source: StoredFile =
           backup.from === 'remote'
             ? { store: stores.remote!, key: backup.key, downloadPath: files.download }
@@ -141,14 +149,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
       return asActivity(secrets, () =>
         timed(async () => {
           const tocEntries = await listArchive(archivePath, config.database, signal());
-          const expected = resolved.backup.manifest.archive.tocEntries;
-          if (tocEntries !== expected) {
-            throw new BackupError(
-              'RestoreFailed',
-              `pg_restore --list reads ${tocEntries} entries, the manifest recorded ${expected}`,
-              { retryable: false },
-            );
-          }
+          checkTocEntries(tocEntries, resolved.backup.manifest.archive.tocEntries);
           return { tocEntries };
         }),
       );
@@ -157,58 +158,22 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
     /** What will be replaced, where, and how old the backup is: for the approver, before any change. */
     async planRestore(resolved: ResolvedRestore, request: RestoreRequest, now: string): Promise<RestorePlan> {
       return asActivity(secrets, async () => {
-        const { manifest } = resolved.backup;
         const db = targetDatabase(config, request.target);
-        const inScope = tablesInScope(manifest, request);
-        if (isPartial(request) && inScope.length === 0) {
-          throw configError('--table/--schema/--use-list: selects no table of this backup');
-        }
+        const inScope = tablesToReplace(resolved.backup.manifest, request);
         const target = await inspectTarget(db, inScope);
-        if (!target.exists && !request.createDb) {
-          throw configError(
-            `--target-db: database "${db.name}" does not exist on ${db.host}:${db.port}; pass --create-db to create it`,
-          );
-        }
-        const scope = isPartial(request) ? 'partial' : 'full';
-        if (scope === 'partial' && target.exists) await refuseForeignKeysInto(db, inScope);
-        return {
-          backup: {
-            key: resolved.backup.key,
-            location: resolved.backup.location,
-            kind: manifest.kind,
-            label: manifest.label,
-            createdAt: manifest.createdAt,
-            ageHours: Math.round(((Date.parse(now) - Date.parse(manifest.createdAt)) / 36e5) * 10) / 10,
-            fileBytes: manifest.file.bytes,
-            archiveBytes: manifest.archive.bytes,
-            encrypted: manifest.encryption.method !== 'none',
-            tocEntries: manifest.archive.tocEntries,
-            serverVersion: manifest.serverVersion,
-          },
-          target: {
-            host: db.host,
-            port: db.port,
-            database: db.name,
-            exists: target.exists,
-            create: !target.exists,
-          },
-          scope,
-          tables: target.tables,
-          schemas: [...new Set(target.tables.map((t) => t.schema))],
+        const plan = restorePlan({
+          backup: resolved.backup,
+          target: { host: db.host, port: db.port, name: db.name, ...target },
+          request,
           jobs: resolved.jobs,
-          steps: [
-            ...(target.exists ? [] : [`create database "${db.name}"`]),
-            `refuse new connections to "${db.name}" and end the open ones`,
-            `pg_restore --clean --if-exists --jobs=${resolved.jobs}: replace ${scope === 'full' ? 'everything in the backup' : `${target.tables.length} tables`}`,
-            ...(request.tables?.length
-              ? [
-                  'each table comes back whole: definition, rows, indexes, constraints, triggers, owned sequences',
-                ]
-              : []),
-            `compare the row counts of ${target.tables.length} tables with the backup's`,
-            ...(resolved.hasVerifySql ? [`run ${config.restore.verifySqlFile}`] : []),
-          ],
-        };
+          verifySqlFile: resolved.hasVerifySql ? config.restore.verifySqlFile : undefined,
+          now,
+        });
+        if (isPartial(request) && target.exists) {
+          const refusal = foreignKeysRefusal(await foreignKeysInto(db, inScope));
+          if (refusal) throw refusal;
+        }
+        return plan;
       });
     },
 
@@ -217,17 +182,9 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
       return asActivity(secrets, async () => {
         const db = targetDatabase(config, plan.target);
         if (plan.target.create) await createDatabase(db);
-        // Kept on disk: a retry must put back the limit from before the first attempt, not our 0.
-        const saved = join(resolved.workDir, 'connection-limit.json');
-        const earlier = await readFile(saved, 'utf8').then(
-          (text) => Number(JSON.parse(text)),
-          () => undefined,
-        );
-        const limit = await closeTarget(db, plan.jobs);
-        const original = earlier ?? limit;
-        await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
-        await writeFile(saved, JSON.stringify(original), { mode: 0o600 });
-        return { connectionLimit: original };
+        return {
+          connectionLimit: await closeKeepingLimit(resolved.workDir, () => closeTarget(db, plan.jobs)),
+        };
       });
     },
 
@@ -240,11 +197,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
         timed(async () => {
           const { request } = input;
           const list = await selectionList(input.archivePath, request, plan.tables, config.database);
-          const listPath = list === undefined ? undefined : join(resolved.workDir, 'restore.list');
-          if (listPath) {
-            await mkdir(resolved.workDir, { recursive: true, mode: 0o700 });
-            await writeFile(listPath, list!, { mode: 0o600 });
-          }
+          const listPath = list === undefined ? undefined : await writeUseList(resolved.workDir, list);
           const target = targetDatabase(config, plan.target);
           await endOtherSessions(target);
           await heartbeating(() =>
@@ -283,21 +236,9 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
           const db = targetDatabase(config, plan.target);
           const [counts] = await Promise.all([
             compareRowCounts(db, plan.tables, plan.jobs),
-            rm(workFiles(resolved).archive, { force: true }),
+            removePlaintext(workFiles(resolved.workDir, resolved.backup.manifest.file.name).archive),
           ]);
-          if (counts.mismatches.length > 0) {
-            const listed = counts.mismatches
-              .slice(0, 5)
-              .map((m) => `${m.schema}.${m.table} has ${m.found} rows, the backup had ${m.expected}`)
-              .join('; ');
-            throw new BackupError(
-              'RestoreFailed',
-              `row counts differ in ${counts.mismatches.length} tables: ${listed}`,
-              {
-                retryable: false,
-              },
-            );
-          }
+          checkRowCounts(counts.mismatches);
           if (config.restore.verifySqlFile) await runVerifySql(db, config.restore.verifySqlFile, signal());
           return { tablesChecked: counts.checked, sqlChecks: Boolean(config.restore.verifySqlFile) };
         }),
@@ -311,49 +252,23 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
       finishedAt: string,
     ): Promise<{ logPath: string }> {
       return asActivity(secrets, async () => {
-        await rm(resolved.workDir, { recursive: true, force: true });
-        const logs = join(config.backup.dir, 'logs');
-        await mkdir(logs, { recursive: true, mode: 0o700 });
+        const text = restoreLog({
+          workflowId: resolved.workflowId,
+          backupWhere: resolved.backup.where,
+          backupCreatedAt: resolved.backup.manifest.createdAt,
+          status,
+          finishedAt,
+        });
         const stamp = formatStamp(new Date(finishedAt), config.backup.timeZone);
-        const logPath = join(
-          logs,
-          `restore-${stamp}-${resolved.workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.log`,
-        );
-        await writeFile(logPath, restoreLog(resolved, status, finishedAt), { mode: 0o600 });
+        const logPath = await finishFiles(config.backup.dir, resolved.workDir, {
+          stamp,
+          workflowId: resolved.workflowId,
+          text,
+        });
         return { logPath };
       });
     },
   };
-}
-
-/** A restore's large files, in its work folder: the download (kept for a resumed fetch) and the plaintext. */
-function workFiles({ workDir, backup }: ResolvedRestore): { download: string; archive: string } {
-  const name = backup.manifest.file.name;
-  return { download: join(workDir, `${name}.download`), archive: join(workDir, name.replace(/\.gpg$/, '')) };
-}
-
-/**
- * The --use-list for a partial restore: the user's own, or, for --table, one that brings each
- * table back whole (with its indexes, constraints, triggers and sequences). None for --schema only.
- */
-async function selectionList(
-  archivePath: string,
-  request: RestoreRequest,
-  tables: TableInScope[],
-  place: ToolPlace,
-): Promise<string | undefined> {
-  if (request.useList) return request.useList;
-  if (request.tables?.length) return wholeTablesListOf(archivePath, tables, place);
-  return undefined;
-}
-
-async function refuseForeignKeysInto(db: DatabaseConfig, tables: TableInScope[]): Promise<void> {
-  const [first, ...others] = await foreignKeysInto(db, tables);
-  if (!first) return;
-  throw configError(
-    `--table/--schema: ${first.from} has a foreign key (${first.constraint}) to ${first.to}${others.length ? ` (and ${others.length} more)` : ''}, so pg_restore --clean cannot replace ${first.to} alone`,
-    `restore ${first.from} with it (another --table), or restore into a new database (--target-db D --create-db)`,
-  );
 }
 
 /** Calls through at most about once a second. */
@@ -365,33 +280,6 @@ function throttled(report: (bytes: number) => void): (bytes: number) => void {
     last = now;
     report(bytes);
   };
-}
-
-function restoreLog(resolved: ResolvedRestore, status: RestoreStatus, finishedAt: string): string {
-  const { plan, decision } = status;
-  return [
-    `restore ${resolved.workflowId}: ${status.state} at ${finishedAt}`,
-    `backup: ${resolved.backup.where} (taken ${resolved.backup.manifest.createdAt})`,
-    ...(plan
-      ? [
-          `target: ${plan.target.database} on ${plan.target.host}:${plan.target.port} (${plan.scope}, ${plan.tables.length} tables)`,
-        ]
-      : []),
-    ...(decision
-      ? [
-          `${decision.approved ? 'approved' : 'rejected'} by ${decision.by} at ${decision.at}${decision.reason ? `: ${decision.reason}` : ''}`,
-        ]
-      : []),
-    ...status.refused.map((r) => `refused ${r.signal} from ${r.by ?? '(no name)'} at ${r.at}: ${r.why}`),
-    ...status.phases.map(
-      (p) => `${p.phase.padEnd(9)} ${(p.durationMs / 1000).toFixed(1).padStart(8)} s  ${p.detail}`,
-    ),
-    ...(status.error ? [`error: ${status.error}`] : []),
-    ...(status.targetTouched && status.state === 'failed'
-      ? ['the target may be partly restored: run the restore again']
-      : []),
-    '',
-  ].join('\n');
 }
 
 export type RestoreActivities = ReturnType<typeof createRestoreActivities>;

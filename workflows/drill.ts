@@ -8,7 +8,7 @@ import {
 import type { DrillActivities, DrillPlan } from '../activities/drill.js';
 import { withinTarget } from '../src/core/drill.js';
 import type { DrillReport } from '../src/core/outcome.js';
-import type { RestoreStatus } from '../src/core/restore.js';
+import type { RestoreStatus } from '../src/core/restore/status.js';
 import { restoreWorkflow, type RestoreResult } from './restore.js';
 import { reportedRun } from './report.js';
 import { DATABASE_ATTRIBUTE, describeFailure, hostActivityOptions, restoreQueueOptions } from './shared.js';

@@ -10,14 +10,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RestoreActivities, ResolvedRestore } from '../activities/restore.js';
-import {
-  mayApprove,
-  type ApprovalInput,
-  type RestorePhase,
-  type RestoreRequest,
-  type RestoreState,
-  type RestoreStatus,
-} from '../src/core/restore.js';
+import { mayApprove, type ApprovalInput } from '../src/core/restore/approval.js';
+import type { RestoreRequest } from '../src/core/restore/request.js';
+import type { RestorePhase, RestoreState, RestoreStatus } from '../src/core/restore/status.js';
 import {
   approveSignal,
   describeFailure,

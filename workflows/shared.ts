@@ -10,7 +10,8 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { restoreTaskQueueName } from '../src/core/plan.js';
-import type { ApprovalInput, RestoreStatus } from '../src/core/restore.js';
+import type { ApprovalInput } from '../src/core/restore/approval.js';
+import type { RestoreStatus } from '../src/core/restore/status.js';
 
 export const BACKUP_WORKFLOW = 'backupWorkflow';
 export const RETENTION_WORKFLOW = 'retentionWorkflow';

@@ -14,7 +14,7 @@ import {
 import type { Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
 import { restoreTaskQueueName } from '../core/plan.js';
-import type { RestoreRequest, RestoreSource } from '../core/restore.js';
+import type { RestoreRequest, RestoreSource } from '../core/restore/request.js';
 import { formatRestoreStatus } from './format.js';
 
 // `backupctl restore | approve | reject | status`: flags in, the client API, lines out.

@@ -9,7 +9,9 @@ import {
   restoreStatusQuery,
 } from '../../workflows/shared.js';
 import { BackupError, configError } from '../core/errors.js';
-import type { ApprovalInput, RestoreRequest, RestoreStatus } from '../core/restore.js';
+import type { ApprovalInput } from '../core/restore/approval.js';
+import type { RestoreRequest } from '../core/restore/request.js';
+import type { RestoreStatus } from '../core/restore/status.js';
 import { waitWatching, workflowId } from './index.js';
 
 export type { RestoreRequest, RestoreResult, RestoreStatus };

@@ -7,7 +7,8 @@ import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { manifestKeyFor } from '../core/naming.js';
-import { newestBefore, relativeS3Key, type RestoreSource } from '../core/restore.js';
+import type { RestoreSource } from '../core/restore/request.js';
+import { newestBefore, relativeS3Key } from '../core/restore/source.js';
 import { storeList, type Stores } from '../storage/index.js';
 
 /** A complete backup found for a restore: its manifest, and the one copy the restore reads. */

@@ -3,13 +3,10 @@ import type pg from 'pg';
 import type { Config, DatabaseConfig } from '../config/index.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError } from '../core/errors.js';
-import {
-  pgRestoreArgs,
-  wholeTablesList,
-  type PgRestoreOptions,
-  type RestoreTarget,
-  type TableInScope,
-} from '../core/restore.js';
+import { pgRestoreArgs, type PgRestoreOptions } from '../core/restore/pg-restore-args.js';
+import type { TableInScope } from '../core/restore/plan.js';
+import type { RestoreRequest, RestoreTarget } from '../core/restore/request.js';
+import { wholeTablesList } from '../core/restore/toc.js';
 import { connect, databaseError, libpqVars } from '../postgres/connection.js';
 import { countTableRows } from '../postgres/dump.js';
 import { runPgTool, toolError } from '../postgres/tools.js';
@@ -214,6 +211,21 @@ export async function wholeTablesListOf(
     readArchive(['--schema-only', '--file=-'], path, place, signal),
   ]);
   return wholeTablesList(toc, schemaSql, tables);
+}
+
+/**
+ * The --use-list for a partial restore: the user's own, or, for --table, one that brings each
+ * table back whole (with its indexes, constraints, triggers and sequences). None for --schema only.
+ */
+export async function selectionList(
+  archivePath: string,
+  request: Pick<RestoreRequest, 'useList' | 'tables'>,
+  tables: TableInScope[],
+  place: ToolPlace,
+): Promise<string | undefined> {
+  if (request.useList) return request.useList;
+  if (request.tables?.length) return wholeTablesListOf(archivePath, tables, place);
+  return undefined;
 }
 
 async function readArchive(

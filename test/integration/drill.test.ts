@@ -15,7 +15,7 @@ import {
 import type { Config } from '../../src/config/index.js';
 import type { DrillReport } from '../../src/core/outcome.js';
 import { manifestKeyFor } from '../../src/core/naming.js';
-import { RESTORE_PHASES } from '../../src/core/restore.js';
+import { RESTORE_PHASES } from '../../src/core/restore/status.js';
 import { readDrillReports } from '../../src/drill/reports.js';
 import { backupctl } from '../helpers/cli.js';
 import { failureOf } from '../helpers/errors.js';

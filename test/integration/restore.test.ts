@@ -15,7 +15,7 @@ import {
   type StartRestoreOptions,
 } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore.js';
+import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore/status.js';
 import { startWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../workflows/shared.js';
 import { backupctl } from '../helpers/cli.js';

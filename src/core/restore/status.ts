@@ -1,0 +1,48 @@
+import type { Decision, RefusedSignal } from './approval.js';
+import type { RestorePlan } from './plan.js';
+
+// Where a restore is, as its workflow publishes it (the status query) and its log records it.
+
+export const RESTORE_STATES = [
+  'resolving',
+  'thawing',
+  /** Fetching, checking and decrypting: one activity, one step after the other. */
+  'fetching',
+  'validating',
+  'planning',
+  'awaiting-approval',
+  'restoring',
+  'verifying',
+  'completed',
+  'dry-run-completed',
+  'rejected',
+  'failed',
+] as const;
+export type RestoreState = (typeof RESTORE_STATES)[number];
+
+/** The phases whose times make the measured RTO (the wait for a human is reported apart). */
+export const RESTORE_PHASES = [
+  'resolve',
+  'thaw',
+  'fetch',
+  'check',
+  'decrypt',
+  'validate',
+  'plan',
+  'approval',
+  'prepare',
+  'restore',
+  'verify',
+] as const;
+export type RestorePhase = (typeof RESTORE_PHASES)[number];
+
+export interface RestoreStatus {
+  state: RestoreState;
+  plan?: RestorePlan;
+  phases: { phase: RestorePhase; durationMs: number; detail: string }[];
+  decision?: Decision;
+  refused: RefusedSignal[];
+  /** True from the moment pg_restore may have changed the target: after a failure, it may be partial. */
+  targetTouched: boolean;
+  error?: string;
+}
