@@ -1,13 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  attemptFiles,
-  dumpOutcome,
-  earlierOutcome,
-  forgetAttempt,
-  keepAttempt,
-  keptFacts,
-} from '../../../src/backup/attempt.js';
+import * as attempt from '../../../src/backup/attempt.js';
 import type { PipelineResult } from '../../../src/backup/pipeline.js';
 import { tempDir } from '../../helpers/files.js';
 
@@ -28,34 +21,34 @@ const result: PipelineResult = {
 describe('dumpOutcome', () => {
   it('reports each runbook step: the dump with its row total, the verification, the encryption', () => {
     const upload = { key: 'k', uploadId: 'u', partSize: 5, size: 10, parts: [] };
-    expect(dumpOutcome(result, { name: 'openpgp', fingerprints: ['ABCD'] }, '/b/k.dump.gpg', upload)).toEqual(
-      {
-        dump: {
-          bytes: 1000,
-          sha256: 'archive-sha',
-          tables: 2,
-          totalRows: 42,
-          serverVersion: '15.20',
-          durationMs: 30,
-        },
-        verify: { tocEntries: 36, durationMs: 20 },
-        encrypt: {
-          method: 'openpgp',
-          recipients: ['ABCD'],
-          bytes: 1100,
-          sha256: 'file-sha',
-          localPath: '/b/k.dump.gpg',
-          durationMs: 10,
-        },
-        upload,
+    expect(
+      attempt.dumpOutcome(result, { name: 'openpgp', fingerprints: ['ABCD'] }, '/b/k.dump.gpg', upload),
+    ).toEqual({
+      dump: {
+        bytes: 1000,
+        sha256: 'archive-sha',
+        tables: 2,
+        totalRows: 42,
+        serverVersion: '15.20',
+        durationMs: 30,
       },
-    );
+      verify: { tocEntries: 36, durationMs: 20 },
+      encrypt: {
+        method: 'openpgp',
+        recipients: ['ABCD'],
+        bytes: 1100,
+        sha256: 'file-sha',
+        localPath: '/b/k.dump.gpg',
+        durationMs: 10,
+      },
+      upload,
+    });
   });
 });
 
 describe('a dump attempt kept for the next', () => {
   it('lives in BACKUP_DIR/.work, named by the stem', () => {
-    expect(attemptFiles('/b', 'app-backup-1')).toEqual({
+    expect(attempt.attemptFiles('/b', 'app-backup-1')).toEqual({
       folder: '/b/.work',
       facts: '/b/.work/app-backup-1.facts.json',
       outcome: '/b/.work/app-backup-1.outcome.json',
@@ -63,24 +56,24 @@ describe('a dump attempt kept for the next', () => {
   });
 
   it('is nothing before a dump finished, what it kept after, and nothing once forgotten', async () => {
-    const files = attemptFiles(tempDir('attempt'), 'app-backup-1');
-    expect(await earlierOutcome(files)).toBeUndefined();
-    expect(await keptFacts(files)).toBeUndefined();
+    const files = attempt.attemptFiles(tempDir('attempt'), 'app-backup-1');
+    expect(await attempt.earlierOutcome(files)).toBeUndefined();
+    expect(await attempt.keptFacts(files)).toBeUndefined();
 
     mkdirSync(files.folder);
-    const outcome = dumpOutcome(result, { name: 'none', fingerprints: [] }, '/b/k.dump', undefined);
-    await keepAttempt(files, result.facts, outcome);
-    expect(await keptFacts(files)).toEqual(result.facts);
-    expect(await earlierOutcome(files)).toEqual(JSON.parse(JSON.stringify(outcome)));
+    const outcome = attempt.dumpOutcome(result, { name: 'none', fingerprints: [] }, '/b/k.dump', undefined);
+    await attempt.keepAttempt(files, result.facts, outcome);
+    expect(await attempt.keptFacts(files)).toEqual(result.facts);
+    expect(await attempt.earlierOutcome(files)).toEqual(JSON.parse(JSON.stringify(outcome)));
 
-    await forgetAttempt(files);
-    expect(await earlierOutcome(files)).toBeUndefined();
-    expect(await keptFacts(files)).toBeUndefined();
+    await attempt.forgetAttempt(files);
+    expect(await attempt.earlierOutcome(files)).toBeUndefined();
+    expect(await attempt.keptFacts(files)).toBeUndefined();
   });
 
   it('fails on a file it cannot read, rather than dumping again over it', async () => {
-    const files = attemptFiles(tempDir('attempt'), 'app-backup-1');
+    const files = attempt.attemptFiles(tempDir('attempt'), 'app-backup-1');
     mkdirSync(files.outcome, { recursive: true });
-    await expect(earlierOutcome(files)).rejects.toThrow(/EISDIR/);
+    await expect(attempt.earlierOutcome(files)).rejects.toThrow(/EISDIR/);
   });
 });

@@ -47,13 +47,12 @@ describe('tablesInScope', () => {
 
   it('chooses from a real pg_restore --list the tables whose data its user kept', () => {
     const toc = readFileSync(new URL('../../../fixtures/tables.toc', import.meta.url), 'utf8');
+    const names = ['billing.invoices', 'odd schema.Mixed Case', 'public.images', 'public.users'];
     const backup = {
-      tables: [
-        { schema: 'billing', table: 'invoices', rows: 7 },
-        { schema: 'odd schema', table: 'Mixed Case', rows: 1 },
-        { schema: 'public', table: 'images', rows: 4 },
-        { schema: 'public', table: 'users', rows: 2 },
-      ],
+      tables: names.map((name) => {
+        const [schema, table] = name.split('.') as [string, string];
+        return { schema, table, rows: 1 };
+      }),
     };
     const edited = toc.replace(/^(\d+; \d+ \d+ TABLE DATA public images )/m, ';$1');
     expect(tablesInScope(backup, { useList: toc })).toHaveLength(4);
