@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { execa, type Result } from 'execa';
 import * as openpgp from 'openpgp';
 import { BackupError, configError } from '../core/errors.js';
-import { messageOf } from './index.js';
+import { messageOf } from './seal.js';
 import { decryptionFailed, encryptedToOtherKeys, keyIDsOf, type Meaning, type Opener } from './open.js';
 import { toolEnv } from '../process/env.js';
 

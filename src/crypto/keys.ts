@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import type { Config } from '../config/index.js';
 import { readTextFile } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
-import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './index.js';
+import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './seal.js';
 import { gpgAvailable, gpgOpener } from './gpg-open.js';
 import { openpgpOpener, readPrivateKeys, type Opener } from './open.js';
 import { toolEnv } from '../process/env.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import * as openpgp from 'openpgp';
 import { BackupError, configError } from '../core/errors.js';
-import { armoredKeyBlocks, messageOf } from './index.js';
+import { armoredKeyBlocks, messageOf } from './seal.js';
 
 /** The mirror of a Sealer: turns what is stored back into the plaintext archive. */
 export interface Opener {

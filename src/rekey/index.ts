@@ -5,8 +5,8 @@ import { pipeline as pipe, Readable, Writable, type Transform } from 'node:strea
 import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
 import { backupCopies, newestFirst, readManifest } from '../backup/catalog.js';
-import { HashingStream } from '../backup/hash.js';
-import { discardPartial } from '../backup/partial.js';
+import { HashingStream } from '../stream/hashing.js';
+import { discardPartial } from '../stream/partial-file.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError, ioFailure } from '../core/errors.js';
 import { serializeManifest, type Manifest } from '../core/manifest.js';
