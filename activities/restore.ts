@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { secretsOf, type Config, type DatabaseConfig } from '../src/config/index.js';
 import type { ToolPlace } from '../src/core/command.js';
 import { BackupError, configError } from '../src/core/errors.js';
+import { isEncrypted } from '../src/core/manifest.js';
 import { formatStamp } from '../src/core/naming.js';
 import { hostTaskQueueName } from '../src/core/plan.js';
 import {
@@ -15,7 +16,7 @@ import {
   type RestoreStatus,
 } from '../src/core/restore.js';
 import { timed } from '../src/core/timed.js';
-import type { PrivateKey } from '../src/crypto/keys.js';
+import { openerForBackup, type PrivateKey } from '../src/crypto/keys.js';
 import { fetchCheckDecrypt, type FetchCheckDecryptResult, type StoredFile } from '../src/restore/fetch.js';
 import { findBackup, type FoundBackup } from '../src/restore/source.js';
 import {
@@ -68,7 +69,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
     async resolveRestore(request: RestoreRequest & { workflowId: string }): Promise<ResolvedRestore> {
       return asActivity(secrets, async () => {
         const backup = await findBackup(config, stores, request.source);
-        if (backup.manifest.encryption.method !== 'none' && !(await privateKey())) {
+        if (!(await openerForBackup(backup.manifest, privateKey))) {
           throw configError(
             'GPG_PRIVATE_KEY_FILE: not set on this worker, and the backup is encrypted; restores run on workers that hold the private key',
           );
@@ -116,7 +117,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
           backup.from === 'remote'
             ? { store: stores.remote!, key: backup.key, downloadPath: files.download }
             : { path: backup.from === 'file' ? backup.key : stores.local.pathOf(backup.key) };
-        const opener = manifest.encryption.method === 'none' ? undefined : await privateKey();
+        const opener = await openerForBackup(manifest, privateKey);
         return heartbeating((record) =>
           fetchCheckDecrypt({
             source,
@@ -181,7 +182,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
             ageHours: Math.round(((Date.parse(now) - Date.parse(manifest.createdAt)) / 36e5) * 10) / 10,
             fileBytes: manifest.file.bytes,
             archiveBytes: manifest.archive.bytes,
-            encrypted: manifest.encryption.method !== 'none',
+            encrypted: isEncrypted(manifest),
             tocEntries: manifest.archive.tocEntries,
             serverVersion: manifest.serverVersion,
           },

@@ -10,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RestoreActivities, ResolvedRestore } from '../activities/restore.js';
+import { isEncrypted } from '../src/core/manifest.js';
 import {
   mayApprove,
   type ApprovalInput,
@@ -160,7 +161,7 @@ async function fetchCheckDecrypt(status: RestoreStatus, host: Activities, resolv
     [resolved],
   );
   const { fetch, check, decrypt } = opened;
-  const encrypted = resolved.backup.manifest.encryption.method !== 'none';
+  const encrypted = isEncrypted(resolved.backup.manifest);
   status.phases.push(
     {
       phase: 'fetch',

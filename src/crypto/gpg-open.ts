@@ -30,6 +30,7 @@ export async function gpgOpener(
   await importKeys(home, armored);
   const ourKeyIDs = keyIDsOf(keys);
   const opener: Opener = {
+    decrypts: true,
     open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs),
     openFile: (sealedPath, path, signal) =>
       decryptWithGpgToFile(sealedPath, path, { home, passphrase, ourKeyIDs, signal }),
