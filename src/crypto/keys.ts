@@ -52,7 +52,7 @@ export async function openerForBackup(
 
 /**
  * Reads GPG_PRIVATE_KEY_FILE once for every step of one database that decrypts (restore, drill,
- * rekey): one opener, one GnuPG home and agent. A failure is kept, and each use reports it.
+ * key rotation): one opener, one GnuPG home and agent. A failure is kept, and each use reports it.
  */
 export function sharedPrivateKey(config: Config): PrivateKey {
   let opener: Promise<Opener | undefined> | undefined;
