@@ -17,7 +17,7 @@ import type { StorageClass } from '../src/core/classify.js';
 import { parseManifest, serializeManifest, type Manifest } from '../src/core/manifest.js';
 import { hostTaskQueueName, planBackup, type BackupPlan } from '../src/core/plan.js';
 import { timed } from '../src/core/timed.js';
-import type { Sealer } from '../src/crypto/index.js';
+import type { Sealer } from '../src/crypto/seal.js';
 import { startDump } from '../src/postgres/dump.js';
 import type { FsStore } from '../src/storage/fs.js';
 import type { BackupStore, GrowingUpload, PutResult, UploadCheckpoint } from '../src/storage/types.js';

@@ -55,7 +55,7 @@ export function createRereadActivities(config: Config, stores: Stores, privateKe
             rereadCopy(stores, request.copy, {
               workDir,
               toolsIn: config.database,
-              opener: await privateKey(),
+              privateKey,
               signal: Context.current().cancellationSignal,
               onProgress: record,
             }),

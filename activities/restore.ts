@@ -14,7 +14,7 @@ import { isPartial, type RestoreRequest } from '../src/core/restore/request.js';
 import type { RestoreStatus } from '../src/core/restore/status.js';
 import { checkRowCounts, checkTocEntries } from '../src/core/restore/verify.js';
 import { timed } from '../src/core/timed.js';
-import type { PrivateKey } from '../src/crypto/keys.js';
+import { openerForBackup, type PrivateKey } from '../src/crypto/keys.js';
 import { fetchCheckDecrypt, type FetchCheckDecryptResult, type StoredFile } from '../src/restore/fetch.js';
 import {
   closeKeepingLimit,
@@ -76,7 +76,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
     async resolveRestore(request: RestoreRequest & { workflowId: string }): Promise<ResolvedRestore> {
       return asActivity(secrets, async () => {
         const backup = await findBackup(config, stores, request.source);
-        if (backup.manifest.encryption.method !== 'none' && !(await privateKey())) {
+        if (!(await openerForBackup(backup.manifest, privateKey))) {
           throw configError(
             'GPG_PRIVATE_KEY_FILE: not set on this worker, and the backup is encrypted; restores run on workers that hold the private key',
           );
@@ -124,7 +124,7 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
           backup.from === 'remote'
             ? { store: stores.remote!, key: backup.key, downloadPath: files.download }
             : { path: backup.from === 'file' ? backup.key : stores.local.pathOf(backup.key) };
-        const opener = manifest.encryption.method === 'none' ? undefined : await privateKey();
+        const opener = await openerForBackup(manifest, privateKey);
         return heartbeating((record) =>
           fetchCheckDecrypt({
             source,

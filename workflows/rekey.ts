@@ -1,6 +1,7 @@
 import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { RekeyActivities, RekeyRequest } from '../activities/rekey.js';
-import type { RekeyedBackup, RekeyItem } from '../src/rekey/index.js';
+import type { RekeyedBackup } from '../src/rekey/backup.js';
+import type { RekeyItem } from '../src/rekey/plan.js';
 import { reportedRun } from './report.js';
 import { describeFailure, hostActivityOptions, restoreQueueOptions } from './shared.js';
 
@@ -30,10 +31,10 @@ export interface RekeyResult {
 }
 
 /**
- * Key rotation: every retained encrypted backup of the database re-encrypted to new recipients, one
- * activity per backup (all its copies), each resumable. The plan runs on the restore queue (the worker
- * must hold the current private key) and skips what is done, so running it again after a failure
- * finishes the rest. One failed backup does not stop the others; the run fails at the end, naming each.
+ * Key rotation (`backupctl rekey`): every retained encrypted backup of the database re-encrypted to
+ * new recipients, one activity per backup (all its copies), each resumable. The plan runs on the
+ * restore queue (the worker must hold the current private key) and skips what is done, so running it
+ * again after a failure finishes the rest. One failed backup does not stop the others; the run fails at the end, naming each.
  */
 export async function rekeyWorkflow(request: RekeyRequest): Promise<RekeyResult> {
   return reportedRun(

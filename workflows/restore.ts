@@ -10,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RestoreActivities, ResolvedRestore } from '../activities/restore.js';
+import { isEncrypted } from '../src/core/manifest.js';
 import { mayApprove, type ApprovalInput } from '../src/core/restore/approval.js';
 import type { RestoreRequest } from '../src/core/restore/request.js';
 import type { RestorePhase, RestoreState, RestoreStatus } from '../src/core/restore/status.js';
@@ -155,7 +156,7 @@ async function fetchCheckDecrypt(status: RestoreStatus, host: Activities, resolv
     [resolved],
   );
   const { fetch, check, decrypt } = opened;
-  const encrypted = resolved.backup.manifest.encryption.method !== 'none';
+  const encrypted = isEncrypted(resolved.backup.manifest);
   status.phases.push(
     {
       phase: 'fetch',

@@ -3,13 +3,13 @@ import { rename } from 'node:fs/promises';
 import { PassThrough, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ioFailure } from '../core/errors.js';
-import type { Sealer } from '../crypto/index.js';
+import type { Sealer } from '../crypto/seal.js';
 import type { DumpFacts, RunningDump } from '../postgres/dump.js';
 import { startTocReader } from '../postgres/verify.js';
 import type { GrowingUpload } from '../storage/types.js';
-import { Gather } from './gather.js';
-import { HashingStream, PartHashingStream } from './hash.js';
-import { discardPartial } from './partial.js';
+import { Gather } from '../stream/gather.js';
+import { HashingStream, PartHashingStream } from '../stream/hashing.js';
+import { discardPartial } from '../stream/partial-file.js';
 
 export interface StepTimes {
   dumpMs: number;

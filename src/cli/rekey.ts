@@ -3,9 +3,9 @@ import { connectClient, hasPollers, startRekey, waitForRekey, type RekeyResult }
 import { readTextFile, type Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
 import { restoreTaskQueueName } from '../core/plan.js';
-import type { RekeyPlan } from '../rekey/index.js';
+import type { RekeyPlan } from '../rekey/plan.js';
 
-// `backupctl rekey`: re-encrypt every retained backup to new recipients (docs/key-rotation.md).
+// Key rotation (`backupctl rekey`): re-encrypt every retained backup to new recipients (docs/key-rotation.md).
 
 interface RekeyFlags {
   recipientsFile?: string;
@@ -89,7 +89,7 @@ async function newPublicKeys(flags: RekeyFlags): Promise<string> {
 
 async function dryRun(cfg: Config, publicKeys: string, json?: boolean): Promise<void> {
   const [{ planRekey }, { openStores }, { readNewRecipients }] = await Promise.all([
-    import('../rekey/index.js'),
+    import('../rekey/plan.js'),
     import('../storage/index.js'),
     import('../rekey/recipients.js'),
   ]);

@@ -24,6 +24,14 @@ export interface Manifest {
   remote?: { location: string; key: string; etag?: string; storageClass?: StorageClass };
 }
 
+/**
+ * Whether the stored file is encrypted, so a restore needs the private key. A pure predicate, for the
+ * workflows; a worker asks the opener instead (openerForBackup).
+ */
+export function isEncrypted(manifest: Pick<Manifest, 'encryption'>): boolean {
+  return manifest.encryption.method !== 'none';
+}
+
 export function serializeManifest(manifest: Manifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

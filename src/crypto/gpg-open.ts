@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { execa, type Result } from 'execa';
 import * as openpgp from 'openpgp';
 import { BackupError, configError } from '../core/errors.js';
-import { messageOf } from './index.js';
+import { messageOf } from './seal.js';
 import { decryptionFailed, encryptedToOtherKeys, keyIDsOf, type Meaning, type Opener } from './open.js';
 import { toolEnv } from '../process/env.js';
 
@@ -30,6 +30,7 @@ export async function gpgOpener(
   await importKeys(home, armored);
   const ourKeyIDs = keyIDsOf(keys);
   const opener: Opener = {
+    decrypts: true,
     open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs),
     openFile: (sealedPath, path, signal) =>
       decryptWithGpgToFile(sealedPath, path, { home, passphrase, ourKeyIDs, signal }),

@@ -2,9 +2,10 @@ import { execa } from 'execa';
 import type { Config } from '../config/index.js';
 import { readTextFile } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
-import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './index.js';
+import { isEncrypted, type Manifest } from '../core/manifest.js';
+import { noEncryption, openpgpSealer, readPublicKeys, type Sealer } from './seal.js';
 import { gpgAvailable, gpgOpener } from './gpg-open.js';
-import { openpgpOpener, readPrivateKeys, type Opener } from './open.js';
+import { noDecryption, openpgpOpener, readPrivateKeys, type Opener } from './open.js';
 import { toolEnv } from '../process/env.js';
 
 /**
@@ -39,8 +40,19 @@ export async function openerFor(config: Config): Promise<Opener | undefined> {
 export type PrivateKey = () => Promise<Opener | undefined>;
 
 /**
+ * The opener a backup needs, from its manifest's encryption method: noDecryption for an unencrypted
+ * one, on any worker; else the restore key, undefined when this worker holds none.
+ */
+export async function openerForBackup(
+  manifest: Pick<Manifest, 'encryption'>,
+  privateKey: PrivateKey,
+): Promise<Opener | undefined> {
+  return isEncrypted(manifest) ? privateKey() : noDecryption;
+}
+
+/**
  * Reads GPG_PRIVATE_KEY_FILE once for every step of one database that decrypts (restore, drill,
- * rekey): one opener, one GnuPG home and agent. A failure is kept, and each use reports it.
+ * key rotation): one opener, one GnuPG home and agent. A failure is kept, and each use reports it.
  */
 export function sharedPrivateKey(config: Config): PrivateKey {
   let opener: Promise<Opener | undefined> | undefined;

@@ -2,10 +2,15 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import * as openpgp from 'openpgp';
 import { BackupError, configError } from '../core/errors.js';
-import { armoredKeyBlocks, messageOf } from './index.js';
+import { armoredKeyBlocks, messageOf } from './seal.js';
 
-/** The mirror of a Sealer: turns what is stored back into the plaintext archive. */
+/**
+ * The mirror of a Sealer: turns what is stored back into the plaintext archive. "No encryption" is a
+ * real opener (noDecryption), as it is a real sealer, so callers never branch on a missing key.
+ */
 export interface Opener {
+  /** False for noDecryption: the stored file is the archive itself, and can be used as it is. */
+  readonly decrypts: boolean;
   /**
    * Decrypts as the bytes arrive. The plaintext is unauthenticated until the stream has ended:
    * tampering shows as an error at its end, so write it to a temporary file and use it only then.
@@ -19,6 +24,12 @@ export interface Opener {
    */
   openFile?(sealedPath: string, path: string, signal?: AbortSignal): Promise<void>;
 }
+
+/** The opener of an unencrypted backup: the stored bytes are the archive. */
+export const noDecryption: Opener = {
+  decrypts: false,
+  open: async (sealed) => sealed,
+};
 
 /**
  * Reads every armored private key in a text, unlocking each with the passphrase when it is
@@ -74,6 +85,7 @@ async function unlocked(
 export function openpgpOpener(keys: openpgp.PrivateKey[]): Opener {
   const ourKeyIDs = keyIDsOf(keys);
   return {
+    decrypts: true,
     async open(sealed) {
       try {
         const message = await openpgp.readMessage({

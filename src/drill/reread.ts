@@ -4,7 +4,8 @@ import { backupCopies, newestFirst, readManifest } from '../backup/catalog.js';
 import type { Config } from '../config/index.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
-import type { Opener } from '../crypto/open.js';
+import { isEncrypted } from '../core/manifest.js';
+import { openerForBackup, type PrivateKey } from '../crypto/keys.js';
 import { fetchCheckDecrypt } from '../restore/fetch.js';
 import { readWholeArchive } from '../restore/target.js';
 import { storeList, type Stores } from '../storage/index.js';
@@ -38,7 +39,7 @@ export async function listRereadCopies(config: Config, stores: Stores): Promise<
       key: manifest.file.key,
       location: store === stores.local ? 'local' : 'remote',
       createdAt: manifest.createdAt,
-      encrypted: manifest.encryption.method !== 'none',
+      encrypted: isEncrypted(manifest),
       ...(ARCHIVE_CLASSES.has(storageClass)
         ? { skip: `archived (${storageClass}): reading it needs a thaw, which costs a retrieval` }
         : {}),
@@ -51,7 +52,8 @@ export interface RereadWork {
   workDir: string;
   /** Where pg_restore runs: here, or in DOCKER_CONTAINER. */
   toolsIn: ToolPlace;
-  opener?: Opener;
+  /** This worker's restore key: the opener of each encrypted copy. */
+  privateKey: PrivateKey;
   signal?: AbortSignal;
   onProgress?: (progress: { step: string; bytes?: number }) => void;
 }
@@ -88,7 +90,7 @@ export async function rereadCopy(
           : { store, key: copy.key, downloadPath: join(work.workDir, `${manifest.file.name}.download`) },
       manifest,
       where,
-      opener: work.opener,
+      opener: await openerForBackup(manifest, work.privateKey),
       archivePath: join(work.workDir, manifest.file.name.replace(/\.gpg$/, '')),
       // A reread is there to check every copy, down to the archive's own SHA-256.
       hashArchive: true,

@@ -1,6 +1,6 @@
 import type * as openpgp from 'openpgp';
 import { BackupError, configError } from '../core/errors.js';
-import { messageOf, openpgpSealer, readPublicKeys, type Sealer } from '../crypto/index.js';
+import { messageOf, openpgpSealer, readPublicKeys, type Sealer } from '../crypto/seal.js';
 
 /** The keys a rotation re-encrypts to, as the manifest records them and as the messages name them. */
 export interface NewRecipients {

@@ -1,8 +1,8 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { HashingStream } from '../backup/hash.js';
-import { discardPartial } from '../backup/partial.js';
+import { HashingStream } from '../stream/hashing.js';
+import { discardPartial } from '../stream/partial-file.js';
 import { ioFailure } from '../core/errors.js';
 import type { Opener } from '../crypto/open.js';
 import { hashFile } from './source.js';

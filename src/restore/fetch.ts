@@ -24,8 +24,11 @@ export interface FetchCheckDecryptOptions {
   manifest: Manifest;
   /** Where the file is, for messages: a path or an s3:// address. */
   where: string;
-  /** Required when the backup is encrypted. */
-  opener?: Opener;
+  /**
+   * What opens this backup, as openerForBackup chose it from the manifest: noDecryption when it is
+   * not encrypted; undefined when it is, and this worker holds no private key.
+   */
+  opener: Opener | undefined;
   /** Where the plaintext archive goes (encrypted backups, and downloads of unencrypted ones). */
   archivePath: string;
   /**
@@ -63,14 +66,14 @@ const DOWNLOAD_BUFFER_BYTES = 8 * READ_CHUNK_BYTES;
  * pipe 1.16-1.33 s and 1.2-1.3 s of CPU.
  */
 export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Promise<FetchCheckDecryptResult> {
-  const encrypted = options.manifest.encryption.method !== 'none';
-  if (encrypted && !options.opener) {
+  const { opener } = options;
+  if (!opener) {
     throw configError('GPG_PRIVATE_KEY_FILE: not set on this worker; the backup is encrypted');
   }
   const fetched = await timed(() => fetchStored(options));
   const check = await timed(() => checkFile(fetched, options));
   const archive = await timed(() =>
-    encrypted ? decrypt(fetched.path, options) : keepPlain(fetched.path, options),
+    opener.decrypts ? decrypt(fetched.path, opener, options) : keepPlain(fetched.path, options),
   );
   // At once: a file removed before the kernel has written it out costs nothing, and kept, it
   // would be written to disk while pg_restore needs the disk.
@@ -193,10 +196,14 @@ interface ArchiveFile extends Decrypted {
 }
 
 /** Decrypts into archivePath and compares the archive with the manifest; a failure leaves nothing. */
-async function decrypt(sealedPath: string, options: FetchCheckDecryptOptions): Promise<ArchiveFile> {
+async function decrypt(
+  sealedPath: string,
+  opener: Opener,
+  options: FetchCheckDecryptOptions,
+): Promise<ArchiveFile> {
   try {
     const written = await decryptFile(sealedPath, {
-      opener: options.opener!,
+      opener,
       targetPath: options.archivePath,
       hashWritten: options.hashArchive,
       signal: options.signal,

@@ -19,7 +19,7 @@ import {
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
 import { hostTaskQueueName, restoreTaskQueueName } from '../core/plan.js';
-import { messageOf } from '../crypto/index.js';
+import { messageOf } from '../crypto/seal.js';
 import { sealerFor, sharedPrivateKey, type PrivateKey } from '../crypto/keys.js';
 import { WorkerMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/server.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { openerFor, sealerFor } from '../../src/crypto/keys.js';
-import type { Opener } from '../../src/crypto/open.js';
+import { noDecryption, type Opener } from '../../src/crypto/open.js';
 import { fetchCheckDecrypt } from '../../src/restore/fetch.js';
 import type { S3Store } from '../../src/storage/s3.js';
 import { tempDir } from '../helpers/files.js';
@@ -46,6 +46,7 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
       source: { store, key, downloadPath: join(dir, `${key}.download`) },
       manifest: described,
       where: `s3://.../${key}`,
+      opener: noDecryption,
       archivePath: join(dir, key),
       hashArchive: true,
     });
@@ -151,6 +152,7 @@ describe('fetchCheckDecrypt of a sealed object, and of objects that cannot be ke
       const opener = (await openerFor(restoreConfig(privateKeyFile, decrypter)))!;
       const calls: string[] = [];
       const watched: Opener = {
+        decrypts: true,
         open: (sealed) => (calls.push('open'), opener.open(sealed)),
         ...(opener.openFile && {
           openFile: (sealedPath, path, signal) => (
@@ -204,7 +206,7 @@ describe('fetchCheckDecrypt of a sealed object, and of objects that cannot be ke
         archive: { bytes: plaintext.length, sha256: sha256Of(plaintext), tocEntries: 1 },
         encryption: { method: encrypted ? 'openpgp' : 'none', recipients: [] },
       } as unknown as Manifest;
-      const opener = encrypted ? await openerFor(restoreConfig(privateKeyFile, decrypter)) : undefined;
+      const opener = encrypted ? await openerFor(restoreConfig(privateKeyFile, decrypter)) : noDecryption;
       // We are root in the test environment: a tmpfs of 1 MiB is a disk that fills up for real.
       const full = tempDir('fetch-full');
       await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', full]);

@@ -1,5 +1,5 @@
 import { configError, type BackupError } from '../errors.js';
-import type { Manifest } from '../manifest.js';
+import { isEncrypted, type Manifest } from '../manifest.js';
 import { isPartial, type RestoreRequest, type TableSelection } from './request.js';
 import { activeListLines } from './toc.js';
 
@@ -97,7 +97,7 @@ export function restorePlan({ backup, target, request, jobs, verifySqlFile, now 
       ageHours: Math.round(((Date.parse(now) - Date.parse(manifest.createdAt)) / 36e5) * 10) / 10,
       fileBytes: manifest.file.bytes,
       archiveBytes: manifest.archive.bytes,
-      encrypted: manifest.encryption.method !== 'none',
+      encrypted: isEncrypted(manifest),
       tocEntries: manifest.archive.tocEntries,
       serverVersion: manifest.serverVersion,
     },
