@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backupCopies, newestFirst, readManifest } from '../backup/catalog.js';
+import { backupCopies, newestFirst, readManifest } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';

@@ -1,4 +1,4 @@
-import { listCopies } from '../backup/catalog.js';
+import { listCopies } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { serializeManifest, type Manifest } from '../core/manifest.js';
 import { reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';

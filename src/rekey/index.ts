@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { pipeline as pipe, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
-import { backupCopies, newestFirst, readManifest } from '../backup/catalog.js';
+import { backupCopies, newestFirst, readManifest } from '../storage/catalog.js';
 import { HashingStream } from '../backup/hash.js';
 import { discardPartial } from '../backup/partial.js';
 import type { Config } from '../config/index.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { listCompleteBackups, readManifest } from '../backup/catalog.js';
+import { listCompleteBackups, readManifest } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';

@@ -1,4 +1,4 @@
-import { listCompleteBackups } from '../backup/catalog.js';
+import { listCompleteBackups } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
 import { decideRetention, type RetentionDecision } from '../core/retention.js';

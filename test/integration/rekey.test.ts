@@ -8,7 +8,7 @@ import {
   waitForRestore,
   type BackupResult,
 } from '../../src/client/index.js';
-import { readManifest } from '../../src/backup/catalog.js';
+import { readManifest } from '../../src/storage/catalog.js';
 import type { Config } from '../../src/config/index.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { openerFor } from '../../src/crypto/keys.js';

@@ -3,7 +3,7 @@ import { BackupError } from '../core/errors.js';
 import { MANIFEST_SUFFIX } from '../core/naming.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { isComplete, type StoreCopy } from '../core/reconcile.js';
-import type { BackupStore, StoredObject } from '../storage/types.js';
+import type { BackupStore, StoredObject } from './types.js';
 
 export interface CatalogEntry {
   manifestKey: string;
