@@ -13,7 +13,6 @@ import { serializeManifest, type Manifest } from '../core/manifest.js';
 import { isComplete } from '../core/reconcile.js';
 import type { Opener } from '../crypto/open.js';
 import type { Stores } from '../storage/index.js';
-import { ARCHIVE_CLASSES } from '../storage/s3.js';
 import type { BackupStore, UploadCheckpoint } from '../storage/types.js';
 import { sameKeys, wrongRecipients, type NewRecipients } from './recipients.js';
 
@@ -250,7 +249,7 @@ async function reencryptFromAny(copies: Copy[], path: string, work: RekeyWork): 
   for (const source of sources) {
     const stored = await source.store.stat(source.manifest.file.key);
     if (stored?.size !== source.manifest.file.bytes) continue;
-    if (ARCHIVE_CLASSES.has(stored.storageClass ?? 'STANDARD')) continue;
+    if (stored.archived) continue;
     try {
       work.onProgress?.({ step: `re-encrypt the ${source.location} copy` });
       return await reencrypt(source, path, work);
@@ -285,7 +284,7 @@ async function reencrypt(source: Copy, path: string, work: RekeyWork): Promise<N
   const archiveHash = new HashingStream();
   const newHash = new HashingStream();
   const writer = createWriteStream(partial, { mode: 0o600 });
-  const where = `${source.store.location}${source.location === 'local' ? '/' : ''}${manifest.file.key}`;
+  const where = source.store.describe(manifest.file.key);
   try {
     const stored = chain(await source.store.read(manifest.file.key), storedHash);
     const plaintext = chain(await work.opener!.open(stored), archiveHash);
@@ -339,7 +338,7 @@ async function fetchTo(
   try {
     await pipeline(await store.read(key), hash, writer, { signal });
     if (hash.bytes !== expected.bytes || hash.digest() !== expected.sha256) {
-      throw new BackupError('DownloadFailed', `${store.location}${key}: does not match its manifest`, {
+      throw new BackupError('DownloadFailed', `${store.describe(key)}: does not match its manifest`, {
         retryable: false,
       });
     }
@@ -431,14 +430,14 @@ async function checkStored(
   signal?: AbortSignal,
 ): Promise<void> {
   const stored = await store.stat(key);
-  const where = `${store.location}${key}`;
+  const where = store.describe(key);
   if (stored?.size !== file.bytes) {
     throw new BackupError(
       'UploadFailed',
       `${where}: ${stored?.size ?? 0} bytes after the upload, expected ${file.bytes}`,
     );
   }
-  if (ARCHIVE_CLASSES.has(stored.storageClass ?? 'STANDARD')) return;
+  if (stored.archived) return;
   const hash = new HashingStream();
   await pipeline(await store.read(key), hash, new HashSink(), { signal });
   if (hash.digest() !== file.sha256) {
@@ -472,7 +471,7 @@ async function pointAt(
     if (key === item.key) await copy.store.remove(item.key);
     throw new BackupError(
       'DownloadFailed',
-      `${copy.store.location}${item.manifestKey}: deleted while its backup was re-encrypted`,
+      `${copy.store.describe(item.manifestKey)}: deleted while its backup was re-encrypted`,
       {
         retryable: false,
       },

@@ -15,7 +15,7 @@ import { openerFor } from '../../src/crypto/keys.js';
 import { REKEY_SUFFIX, planRekey, rekeyBackup, type RekeyItem } from '../../src/rekey/index.js';
 import { readNewRecipients } from '../../src/rekey/recipients.js';
 import { openStores, type Stores } from '../../src/storage/index.js';
-import type { BackupStore } from '../../src/storage/types.js';
+import type { BackupStore, LocalStore } from '../../src/storage/types.js';
 import { backupctl } from '../helpers/cli.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
@@ -34,7 +34,7 @@ let keyB: TestKeyring;
 let testWorker: TestWorker | undefined;
 let env: Record<string, string>;
 let config: Config;
-let stores: Stores;
+let stores: Stores<LocalStore>;
 const backups: BackupResult[] = [];
 
 beforeAll(async () => {
