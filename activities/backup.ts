@@ -19,15 +19,20 @@ import { hostTaskQueueName, planBackup, type BackupPlan } from '../src/core/plan
 import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/seal.js';
 import { startDump } from '../src/postgres/dump.js';
-import type { FsStore } from '../src/storage/fs.js';
-import type { BackupStore, GrowingUpload, PutResult, UploadCheckpoint } from '../src/storage/types.js';
+import type {
+  BackupStore,
+  GrowingUpload,
+  LocalStore,
+  PutResult,
+  UploadCheckpoint,
+} from '../src/storage/types.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 
 export interface BackupDeps {
   config: Config;
   sealer: Sealer;
-  local: FsStore;
+  local: LocalStore;
   /** Undefined when no bucket is configured. */
   remote?: BackupStore;
 }
@@ -194,7 +199,7 @@ async function discardFrom(store: BackupStore, plan: BackupPlan, removed: string
     removed.push(`${store.location} unfinished upload of ${plan.key}`);
   if (!(await store.stat(plan.manifestKey)) && (await store.stat(plan.key))) {
     await store.remove(plan.key);
-    removed.push(`${store.location}${store.location.endsWith('/') ? '' : '/'}${plan.key}`);
+    removed.push(store.describe(plan.key));
   }
 }
 

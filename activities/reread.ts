@@ -7,6 +7,7 @@ import { timed } from '../src/core/timed.js';
 import type { PrivateKey } from '../src/crypto/keys.js';
 import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
 import type { Stores } from '../src/storage/index.js';
+import type { LocalStore } from '../src/storage/types.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 
@@ -17,7 +18,7 @@ export interface RereadPlan {
   retryAttempts: number;
 }
 
-export function createRereadActivities(config: Config, stores: Stores, privateKey: PrivateKey) {
+export function createRereadActivities(config: Config, stores: Stores<LocalStore>, privateKey: PrivateKey) {
   const secrets = secretsOf(config);
 
   return {

@@ -41,7 +41,7 @@ import {
   targetDatabase,
 } from '../src/restore/target.js';
 import type { Stores } from '../src/storage/index.js';
-import type { ThawState } from '../src/storage/types.js';
+import type { LocalStore, ThawState } from '../src/storage/types.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 
@@ -67,7 +67,7 @@ export interface VerifyOutcome {
   sqlChecks: boolean;
 }
 
-export function createRestoreActivities(config: Config, stores: Stores, privateKey: PrivateKey) {
+export function createRestoreActivities(config: Config, stores: Stores<LocalStore>, privateKey: PrivateKey) {
   const secrets = secretsOf(config);
   const signal = () => Context.current().cancellationSignal;
 

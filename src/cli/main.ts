@@ -147,7 +147,7 @@ program
   .action(async (options: { json?: boolean }) => {
     const cfg = config();
     const [{ listCompleteBackups }, { openStores, storeList }] = await Promise.all([
-      import('../backup/catalog.js'),
+      import('../storage/catalog.js'),
       import('../storage/index.js'),
     ]);
     const stores = storeList(openStores(cfg));

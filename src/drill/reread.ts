@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backupCopies, newestFirst, readManifest } from '../backup/catalog.js';
+import { backupCopies, newestFirst, readManifest } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import { openerForBackup, type PrivateKey } from '../crypto/keys.js';
 import { fetchCheckDecrypt } from '../restore/fetch.js';
 import { readWholeArchive } from '../restore/target.js';
 import { storeList, type Stores } from '../storage/index.js';
-import { ARCHIVE_CLASSES } from '../storage/s3.js';
+import type { LocalStore } from '../storage/types.js';
 
 // The monthly re-read: every copy of every retained backup fetched, checked, decrypted and read
 // whole by pg_restore, without restoring it, so bit rot or a lost key shows before a restore needs it.
@@ -33,15 +33,14 @@ export async function listRereadCopies(config: Config, stores: Stores): Promise<
     if (copy.manifest.database === config.database.name) copies.push(copy);
   }
   return newestFirst(copies).map(({ manifestKey, manifest, store, archive }) => {
-    const storageClass = archive?.storageClass ?? 'STANDARD';
     return {
       manifestKey,
       key: manifest.file.key,
       location: store === stores.local ? 'local' : 'remote',
       createdAt: manifest.createdAt,
       encrypted: isEncrypted(manifest),
-      ...(ARCHIVE_CLASSES.has(storageClass)
-        ? { skip: `archived (${storageClass}): reading it needs a thaw, which costs a retrieval` }
+      ...(archive?.archived
+        ? { skip: `archived (${archive.storageClass}): reading it needs a thaw, which costs a retrieval` }
         : {}),
     };
   });
@@ -64,14 +63,14 @@ export interface RereadWork {
  * wrong; a damaged copy is not retried.
  */
 export async function rereadCopy(
-  stores: Stores,
+  stores: Stores<LocalStore>,
   copy: RereadCopy,
   work: RereadWork,
 ): Promise<{ fileBytes: number; archiveBytes: number }> {
   const store = copy.location === 'local' ? stores.local : stores.remote;
   if (!store) throw configError('S3_BUCKET: not set on this worker, so it cannot read the remote copy');
   const manifest = await readManifest(store, copy.manifestKey);
-  const where = copy.location === 'local' ? join(store.location, copy.key) : `${store.location}${copy.key}`;
+  const where = store.describe(copy.key);
   const stored = await store.stat(copy.key);
   if (stored?.size !== manifest.file.bytes) {
     throw new BackupError(

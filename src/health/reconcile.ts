@@ -1,10 +1,10 @@
-import { listCopies } from '../backup/catalog.js';
+import { listCopies } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { serializeManifest, type Manifest } from '../core/manifest.js';
 import { reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
 import { hashFile } from '../restore/source.js';
 import type { Stores } from '../storage/index.js';
-import type { BackupStore } from '../storage/types.js';
+import type { BackupStore, LocalStore } from '../storage/types.js';
 
 // 3-2-1 reconciliation, the I/O: what each store holds of this database's backups (manifests, and the
 // archives' size and storage class from the store), compared by src/core/reconcile.ts. Used by
@@ -37,7 +37,10 @@ export interface RepairOutcome {
  * manifest first; then the manifest, remote then local, as the backup writes it. Deletes nothing:
  * it only writes the backup's own keys. One failure does not stop the others.
  */
-export async function repairRemoteCopies(config: Config, stores: Stores): Promise<RepairOutcome[]> {
+export async function repairRemoteCopies(
+  config: Config,
+  stores: Stores<LocalStore>,
+): Promise<RepairOutcome[]> {
   const { remote } = stores;
   if (!remote) return [];
   const copies = await collectCopies(config, stores);
@@ -55,7 +58,7 @@ export async function repairRemoteCopies(config: Config, stores: Stores): Promis
 
 async function repairOne(
   config: Config,
-  stores: Stores,
+  stores: Stores<LocalStore>,
   remote: BackupStore,
   manifestKey: string,
   manifest: Manifest,
@@ -76,7 +79,7 @@ async function repairOne(
   });
   await remote.putBytes(manifestKey, text);
   await stores.local.putBytes(manifestKey, text);
-  const where = `${remote.location}${key}${storageClass ? ` (${storageClass})` : ''}`;
+  const where = `${remote.describe(key)}${storageClass ? ` (${storageClass})` : ''}`;
   return {
     dataKey: key,
     repaired: true,

@@ -1,4 +1,4 @@
-import { listCompleteBackups } from '../backup/catalog.js';
+import { listCompleteBackups } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { storeList, type Stores } from '../storage/index.js';
 import type { BackupStore } from '../storage/types.js';

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { readManifest } from '../backup/catalog.js';
+import { readManifest } from '../storage/catalog.js';
 import { BackupError, ioFailure } from '../core/errors.js';
 import type { Stores } from '../storage/index.js';
 import type { BackupStore } from '../storage/types.js';
@@ -82,7 +82,7 @@ async function fetchTo(
   try {
     await pipeline(await store.read(key), hash, writer, { signal });
     if (hash.bytes !== expected.bytes || hash.digest() !== expected.sha256) {
-      throw new BackupError('DownloadFailed', `${store.location}${key}: does not match its manifest`, {
+      throw new BackupError('DownloadFailed', `${store.describe(key)}: does not match its manifest`, {
         retryable: false,
       });
     }

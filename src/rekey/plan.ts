@@ -1,4 +1,4 @@
-import { backupCopies, newestFirst } from '../backup/catalog.js';
+import { backupCopies, newestFirst } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { isComplete } from '../core/reconcile.js';
 import type { Stores } from '../storage/index.js';

@@ -4,7 +4,6 @@ import { pipeline as pipe, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
 import { BackupError, configError, ioFailure } from '../core/errors.js';
-import { ARCHIVE_CLASSES } from '../storage/s3.js';
 import { HashingStream } from '../stream/hashing.js';
 import { discardPartial } from '../stream/partial-file.js';
 import { sameKeys, wrongRecipients } from './recipients.js';
@@ -28,7 +27,7 @@ export async function reencryptFromAny(copies: Copy[], path: string, work: Rekey
   for (const source of sources) {
     const stored = await source.store.stat(source.manifest.file.key);
     if (stored?.size !== source.manifest.file.bytes) continue;
-    if (ARCHIVE_CLASSES.has(stored.storageClass ?? 'STANDARD')) continue;
+    if (stored.archived) continue;
     try {
       work.onProgress?.({ step: `re-encrypt the ${source.location} copy` });
       return await reencrypt(source, path, work);
@@ -63,7 +62,7 @@ async function reencrypt(source: Copy, path: string, work: RekeyWork): Promise<N
   const archiveHash = new HashingStream();
   const newHash = new HashingStream();
   const writer = createWriteStream(partial, { mode: 0o600 });
-  const where = `${source.store.location}${source.location === 'local' ? '/' : ''}${manifest.file.key}`;
+  const where = source.store.describe(manifest.file.key);
   try {
     const stored = chain(await source.store.read(manifest.file.key), storedHash);
     const plaintext = chain(await work.opener!.open(stored), archiveHash);

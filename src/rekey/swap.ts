@@ -3,7 +3,6 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackupError } from '../core/errors.js';
 import { serializeManifest, type Manifest } from '../core/manifest.js';
-import { ARCHIVE_CLASSES } from '../storage/s3.js';
 import type { BackupStore } from '../storage/types.js';
 import { HashingStream } from '../stream/hashing.js';
 import { REKEY_SUFFIX, type RekeyItem } from './plan.js';
@@ -75,14 +74,14 @@ async function checkStored(
   signal?: AbortSignal,
 ): Promise<void> {
   const stored = await store.stat(key);
-  const where = `${store.location}${key}`;
+  const where = store.describe(key);
   if (stored?.size !== file.bytes) {
     throw new BackupError(
       'UploadFailed',
       `${where}: ${stored?.size ?? 0} bytes after the upload, expected ${file.bytes}`,
     );
   }
-  if (ARCHIVE_CLASSES.has(stored.storageClass ?? 'STANDARD')) return;
+  if (stored.archived) return;
   const hash = new HashingStream();
   await pipeline(await store.read(key), hash, new HashSink(), { signal });
   if (hash.digest() !== file.sha256) {
@@ -116,7 +115,7 @@ async function pointAt(
     if (key === item.key) await copy.store.remove(item.key);
     throw new BackupError(
       'DownloadFailed',
-      `${copy.store.location}${item.manifestKey}: deleted while its backup was re-encrypted`,
+      `${copy.store.describe(item.manifestKey)}: deleted while its backup was re-encrypted`,
       {
         retryable: false,
       },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { listCompleteBackups, readManifest } from '../backup/catalog.js';
+import { listCompleteBackups, readManifest } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
@@ -67,7 +67,7 @@ async function findRemote(config: Config, stores: Stores, typedKey: string): Pro
     );
   }
   const manifest = await readManifest(remote, manifestKeyFor(key)!);
-  return { manifest, from: 'remote', key, location: remote.location, where: `${remote.location}${key}` };
+  return { manifest, from: 'remote', key, location: remote.location, where: remote.describe(key) };
 }
 
 /** The newest complete backup of this database; the local copy when there is one (no download). */
@@ -84,7 +84,7 @@ async function findLatest(config: Config, stores: Stores, before?: string): Prom
   const local = entry.locations.includes(stores.local.location);
   const store = local ? stores.local : stores.remote!;
   const key = entry.manifest.file.key;
-  const where = local ? join(store.location, key) : `${store.location}${key}`;
+  const where = store.describe(key);
   return { manifest: entry.manifest, from: local ? 'local' : 'remote', key, location: store.location, where };
 }
 

@@ -1,10 +1,9 @@
-import { listCompleteBackups } from '../backup/catalog.js';
+import { listCompleteBackups } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
 import { decideRetention, type RetentionDecision } from '../core/retention.js';
 import type { BackupKind } from '../core/classify.js';
 import { storeList, type Stores } from '../storage/index.js';
-import type { BackupStore } from '../storage/types.js';
 
 export interface PlannedBackup extends RetentionDecision {
   /** The manifest's key, the same in every store. */
@@ -82,16 +81,12 @@ export async function cleanupIncomplete(
       const manifestKey = manifestKeyFor(key);
       if (manifestKey && !objects.has(manifestKey)) {
         await store.remove(key);
-        report.orphanData.push(`${store.location}${separator(store)}${key}`);
+        report.orphanData.push(store.describe(key));
       } else if (key.endsWith(MANIFEST_SUFFIX) && !manifestsWithData.has(key)) {
         await store.remove(key);
-        report.danglingManifests.push(`${store.location}${separator(store)}${key}`);
+        report.danglingManifests.push(store.describe(key));
       }
     }
   }
   return report;
-}
-
-function separator(store: BackupStore): string {
-  return store.location.endsWith('/') ? '' : '/';
 }

@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'no
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BackupError } from '../core/errors.js';
-import type { BackupStore, PutFileOptions, PutResult, StoredObject } from './types.js';
+import type { LocalStore, PutFileOptions, PutResult, StoredObject } from './types.js';
 
 const PARTIAL_SUFFIX = '.partial';
 
@@ -12,11 +12,15 @@ const PARTIAL_SUFFIX = '.partial';
  * 0700; writes go to a .partial file renamed into place, so a crash never leaves a half file under a
  * real name. Names starting with a dot (work files) are not listed.
  */
-export class FsStore implements BackupStore {
+export class FsStore implements LocalStore {
   constructor(readonly root: string) {}
 
   get location(): string {
     return this.root;
+  }
+
+  describe(key: string): string {
+    return join(this.root, key);
   }
 
   pathOf(key: string): string {
@@ -57,7 +61,7 @@ export class FsStore implements BackupStore {
     try {
       const info = await stat(this.pathOf(key));
       return info.isFile()
-        ? { key: key.split(sep).join('/'), size: info.size, lastModified: info.mtime }
+        ? { key: key.split(sep).join('/'), size: info.size, lastModified: info.mtime, archived: false }
         : undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

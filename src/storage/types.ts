@@ -10,6 +10,11 @@ export interface StoredObject {
   lastModified: Date;
   etag?: string;
   storageClass?: string;
+  /**
+   * The store's answer to "must it be thawed before a read?": true for S3's GLACIER and DEEP_ARCHIVE
+   * (see thaw), false where every object can be read at once.
+   */
+  archived: boolean;
 }
 
 /** Where a resumable upload stands; kept in activity heartbeats so a retry continues from here. */
@@ -69,8 +74,13 @@ export interface ThawOptions {
 }
 
 export interface BackupStore {
-  /** For messages: s3://bucket/prefix or a directory path. Never holds a secret. */
+  /**
+   * The store itself, for messages and as its name in a catalog (and a manifest's remote record):
+   * s3://bucket/prefix or a directory path. Never holds a secret.
+   */
   readonly location: string;
+  /** Where a key is, for messages: s3://bucket/prefix/key, /backup/dir/key. Never holds a secret. */
+  describe(key: string): string;
   list(prefix?: string): AsyncIterable<StoredObject>;
   /** Undefined when the key does not exist. */
   stat(key: string): Promise<StoredObject | undefined>;
@@ -96,3 +106,17 @@ export interface BackupStore {
    */
   thaw?(key: string, options: ThawOptions): Promise<ThawState>;
 }
+
+/**
+ * The ability of a store on this host's disk (BACKUP_DIR): each key is a file, which tools that need a
+ * path (pg_restore, gpg, an upload's part reads) can use directly instead of a download.
+ */
+export interface LocalFiles {
+  /** The file behind a key; throws when the key would lead out of the store. */
+  pathOf(key: string): string;
+  /** Creates a folder inside the store (or the store's root) with the store's permissions. */
+  ensureFolder(path: string): Promise<void>;
+}
+
+/** A store whose keys are files on this host: the local copy of the 3-2-1 rule. */
+export type LocalStore = BackupStore & LocalFiles;

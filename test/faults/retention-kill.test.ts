@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startRetention, waitForRetention } from '../../src/client/index.js';
-import { listCompleteBackups } from '../../src/backup/catalog.js';
+import { listCompleteBackups } from '../../src/storage/catalog.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { MANIFEST_SUFFIX, manifestKeyFor } from '../../src/core/naming.js';
 import { openStores, storeList, type Stores } from '../../src/storage/index.js';

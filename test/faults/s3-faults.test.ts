@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackup, waitForBackup } from '../../src/client/index.js';
 import type { Config } from '../../src/config/index.js';
-import { createS3Client } from '../../src/storage/s3.js';
+import { createS3Client } from '../../src/storage/s3/client.js';
 import { expectCompleteBackup } from '../helpers/backups.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBackup, waitForBackup } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { createS3Client } from '../../src/storage/s3.js';
+import { createS3Client } from '../../src/storage/s3/client.js';
 import { progressQuery } from '../../workflows/shared.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';

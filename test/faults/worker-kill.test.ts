@@ -16,7 +16,7 @@ import {
 } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { parseManifest } from '../../src/core/manifest.js';
-import { createS3Client } from '../../src/storage/s3.js';
+import { createS3Client } from '../../src/storage/s3/client.js';
 import { progressQuery, restoreStatusQuery } from '../../workflows/shared.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';

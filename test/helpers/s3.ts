@@ -2,7 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { Config } from '../../src/config/index.js';
-import { S3Store, createS3Client } from '../../src/storage/s3.js';
+import { createS3Client } from '../../src/storage/s3/client.js';
+import { S3Store } from '../../src/storage/s3/store.js';
 
 export function s3StoreOf(config: Config): S3Store {
   if (!config.s3) throw new Error('the test config has no bucket');

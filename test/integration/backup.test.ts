@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackup, waitForBackup, type BackupResult } from '../../src/client/index.js';
 import type { Config } from '../../src/config/index.js';
 import { parseManifest } from '../../src/core/manifest.js';
-import { listCompleteBackups } from '../../src/backup/catalog.js';
+import { listCompleteBackups } from '../../src/storage/catalog.js';
 import { FsStore } from '../../src/storage/fs.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';

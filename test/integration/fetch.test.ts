@@ -9,7 +9,7 @@ import type { Manifest } from '../../src/core/manifest.js';
 import { openerFor, sealerFor } from '../../src/crypto/keys.js';
 import { noDecryption, type Opener } from '../../src/crypto/open.js';
 import { fetchCheckDecrypt } from '../../src/restore/fetch.js';
-import type { S3Store } from '../../src/storage/s3.js';
+import type { S3Store } from '../../src/storage/s3/store.js';
 import { tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
 import { createKeyring, DECRYPTERS, restoreConfig } from '../helpers/gpg.js';

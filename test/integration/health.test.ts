@@ -22,6 +22,7 @@ import {
   unpauseSchedules,
 } from '../../src/schedules/index.js';
 import { openStores, storeList, type Stores } from '../../src/storage/index.js';
+import type { LocalStore } from '../../src/storage/types.js';
 import { backupctl } from '../helpers/cli.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
@@ -44,7 +45,7 @@ describe('backupctl health on the real services', () => {
   const env = testEnv(overrides);
   const reports = join(overrides.BACKUP_DIR, 'reports');
   let config: Config;
-  let stores: Stores;
+  let stores: Stores<LocalStore>;
   let client: Client;
   let backup: BackupResult;
 

@@ -8,7 +8,7 @@ import {
   waitForRestore,
   type BackupResult,
 } from '../../src/client/index.js';
-import { readManifest } from '../../src/backup/catalog.js';
+import { readManifest } from '../../src/storage/catalog.js';
 import type { Config } from '../../src/config/index.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { openerFor } from '../../src/crypto/keys.js';
@@ -16,7 +16,7 @@ import { rekeyBackup } from '../../src/rekey/backup.js';
 import { REKEY_SUFFIX, planRekey, type RekeyItem } from '../../src/rekey/plan.js';
 import { readNewRecipients } from '../../src/rekey/recipients.js';
 import { openStores, type Stores } from '../../src/storage/index.js';
-import type { BackupStore } from '../../src/storage/types.js';
+import type { BackupStore, LocalStore } from '../../src/storage/types.js';
 import { backupctl } from '../helpers/cli.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
@@ -35,7 +35,7 @@ let keyB: TestKeyring;
 let testWorker: TestWorker | undefined;
 let env: Record<string, string>;
 let config: Config;
-let stores: Stores;
+let stores: Stores<LocalStore>;
 const backups: BackupResult[] = [];
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackup, startRestore, waitForBackup, waitForRestore } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { createS3Client } from '../../src/storage/s3.js';
+import { createS3Client } from '../../src/storage/s3/client.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring } from '../helpers/gpg.js';
 import { startMoto, slowDownRestores, type MotoServer } from '../helpers/moto.js';

@@ -5,7 +5,7 @@ import { classifyBackup } from '../../src/core/classify.js';
 import { cleanupIncomplete } from '../../src/retention/sweep.js';
 import type { Config } from '../../src/config/index.js';
 import { openStores, type Stores } from '../../src/storage/index.js';
-import { createS3Client } from '../../src/storage/s3.js';
+import { createS3Client } from '../../src/storage/s3/client.js';
 import { keysIn, seedBackup } from '../helpers/backups.js';
 import { tempDir } from '../helpers/files.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/services.js';
 
@@ -21,9 +21,12 @@ const IAM_ACTION: Record<string, string> = {
   RestoreObject: 's3:RestoreObject',
 };
 
-/** Every `new XCommand(` in the S3 store. */
+/** Every `new XCommand(` in the S3 driver (every file of src/storage/s3/). */
 function commandsSent(): string[] {
-  const source = readFileSync(`${REPO_ROOT}src/storage/s3.ts`, 'utf8');
+  const folder = `${REPO_ROOT}src/storage/s3/`;
+  const source = readdirSync(folder)
+    .map((name) => readFileSync(folder + name, 'utf8'))
+    .join('\n');
   return [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!))].sort();
 }
 

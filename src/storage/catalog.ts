@@ -3,7 +3,7 @@ import { BackupError } from '../core/errors.js';
 import { MANIFEST_SUFFIX } from '../core/naming.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { isComplete, type StoreCopy } from '../core/reconcile.js';
-import type { BackupStore, StoredObject } from '../storage/types.js';
+import type { BackupStore, StoredObject } from './types.js';
 
 export interface CatalogEntry {
   manifestKey: string;
@@ -74,20 +74,20 @@ export async function readManifest(store: BackupStore, key: string): Promise<Man
   if (!(await store.stat(key))) {
     throw new BackupError(
       'DownloadFailed',
-      `${store.location}${key}: no such manifest; the backup is missing or incomplete`,
+      `${store.describe(key)}: no such manifest; the backup is missing or incomplete`,
       {
         retryable: false,
         hint: 'list the backups with backupctl list',
       },
     );
   }
-  return parseManifest(await text(await store.read(key)), `${store.location}${key}`);
+  return parseManifest(await text(await store.read(key)), store.describe(key));
 }
 
 /** A manifest we cannot read does not make a backup: listings go on without it. */
 async function readManifestIfAny(store: BackupStore, key: string): Promise<Manifest | undefined> {
   try {
-    return parseManifest(await text(await store.read(key)), `${store.location}${key}`);
+    return parseManifest(await text(await store.read(key)), store.describe(key));
   } catch {
     return undefined;
   }

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/index.js';
+import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../../../src/core/manifest.js';
+import { cleanupIncomplete, deleteBackup, planRetention } from '../../../src/retention/sweep.js';
+import { MemoryStore } from '../../../src/storage/memory.js';
+
+// The retention sweep's I/O against two in-memory stores standing in for BACKUP_DIR and the bucket.
+
+const DATA = 'encrypted dump';
+const longAgo = new Date('2020-01-01T00:00:00Z');
+const now = new Date('2024-06-30T12:00:00Z');
+
+function manifestOf(stem: string, createdAt: string): Manifest {
+  return {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    database: 'app',
+    serverVersion: '16',
+    pgDumpVersion: '16',
+    kind: 'daily',
+    createdAt,
+    completedAt: createdAt,
+    compression: 6,
+    archive: { bytes: 10, sha256: 'a'.repeat(64), tocEntries: 3 },
+    file: { name: `${stem}.dump.gpg`, key: `${stem}.dump.gpg`, bytes: DATA.length, sha256: 'f'.repeat(64) },
+    encryption: { method: 'openpgp', recipients: ['ABCD'] },
+    tables: [],
+  };
+}
+
+/** A complete backup (data, then its manifest) in each store, dated long ago. */
+async function storeBackup(stores: MemoryStore[], stem: string, createdAt: string): Promise<void> {
+  for (const store of stores) {
+    await store.putBytes(`${stem}.dump.gpg`, DATA);
+    await store.putBytes(`${stem}.manifest.json`, serializeManifest(manifestOf(stem, createdAt)));
+    store.age(`${stem}.dump.gpg`, longAgo);
+    store.age(`${stem}.manifest.json`, longAgo);
+  }
+}
+
+async function keysOf(store: MemoryStore): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of store.list()) keys.push(object.key);
+  return keys;
+}
+
+describe('the retention sweep on in-memory stores', () => {
+  it('plans to delete the backups past retention, and deletes one everywhere, twice without error', async () => {
+    const local = new MemoryStore('local');
+    const remote = new MemoryStore('remote');
+    const config = loadConfig({
+      env: { DB_NAME: 'app', DAILY_RETENTION_DAYS: '7', RETENTION_KEEP_NEWEST: '1' },
+    });
+    await storeBackup([local, remote], 'app-backup-20240601-020000', '2024-06-01T02:00:00Z');
+    await storeBackup([local, remote], 'app-backup-20240629-020000', '2024-06-29T02:00:00Z');
+
+    const plan = await planRetention(config, { local, remote }, now);
+    expect(plan.map((p) => [p.id, p.action, p.locations])).toEqual([
+      ['app-backup-20240629-020000.manifest.json', 'keep', ['memory://local/', 'memory://remote/']],
+      ['app-backup-20240601-020000.manifest.json', 'delete', ['memory://local/', 'memory://remote/']],
+    ]);
+
+    const old = plan[1]!;
+    await deleteBackup({ local, remote }, old.id, old.dataKey);
+    await deleteBackup({ local, remote }, old.id, old.dataKey);
+    for (const store of [local, remote]) {
+      expect(await keysOf(store)).toEqual([
+        'app-backup-20240629-020000.dump.gpg',
+        'app-backup-20240629-020000.manifest.json',
+      ]);
+    }
+  });
+
+  it('removes old data without a manifest and manifests without data, names each where it was, and leaves the rest', async () => {
+    const local = new MemoryStore('local');
+    const remote = new MemoryStore('remote');
+    await storeBackup([local, remote], 'app-backup-20240601-020000', '2024-06-01T02:00:00Z');
+    // A run that died before its manifest, long ago; one that is still running; another database's.
+    await remote.putBytes('app-backup-20240602-020000.dump.gpg', DATA);
+    remote.age('app-backup-20240602-020000.dump.gpg', longAgo);
+    await remote.putBytes('app-backup-20240630-020000.dump.gpg', DATA);
+    await remote.putBytes('shop-backup-20240602-020000.dump.gpg', DATA);
+    remote.age('shop-backup-20240602-020000.dump.gpg', longAgo);
+    // A manifest whose data a half-done deletion already removed.
+    await local.putBytes('app-backup-20240603-020000.manifest.json', '{}');
+    local.age('app-backup-20240603-020000.manifest.json', longAgo);
+
+    const report = await cleanupIncomplete({ local, remote }, 'app-backup', new Date('2024-06-30T00:00:00Z'));
+
+    expect(report).toEqual({
+      abortedUploads: [],
+      orphanData: ['memory://remote/app-backup-20240602-020000.dump.gpg'],
+      danglingManifests: ['memory://local/app-backup-20240603-020000.manifest.json'],
+    });
+    expect(await keysOf(local)).toEqual([
+      'app-backup-20240601-020000.dump.gpg',
+      'app-backup-20240601-020000.manifest.json',
+    ]);
+    expect(await keysOf(remote)).toEqual([
+      'app-backup-20240601-020000.dump.gpg',
+      'app-backup-20240601-020000.manifest.json',
+      'app-backup-20240630-020000.dump.gpg',
+      'shop-backup-20240602-020000.dump.gpg',
+    ]);
+  });
+});
