@@ -10,7 +10,8 @@ import {
   serializeManifest,
   type Manifest,
 } from '../src/core/manifest.js';
-import { hostTaskQueueName, planBackup, type BackupPlan } from '../src/core/plan.js';
+import { planBackup, type BackupPlan } from '../src/core/plan.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/index.js';
 import { startDump, type DumpFacts } from '../src/postgres/dump.js';

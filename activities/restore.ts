@@ -5,7 +5,7 @@ import { secretsOf, type Config, type DatabaseConfig } from '../src/config/index
 import type { ToolPlace } from '../src/core/command.js';
 import { BackupError, configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
-import { hostTaskQueueName } from '../src/core/plan.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import {
   isPartial,
   tablesInScope,
