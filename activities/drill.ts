@@ -3,11 +3,10 @@ import { secretsOf, type Config } from '../src/config/index.js';
 import { scratchDatabaseName } from '../src/core/drill.js';
 import { configError } from '../src/core/errors.js';
 import type { DrillReport } from '../src/core/outcome.js';
-import { hostTaskQueueName } from '../src/core/plan.js';
 import type { RestoreStatus } from '../src/core/restore/status.js';
 import { drillRunTag, writeDrillReport } from '../src/drill/reports.js';
 import { dropDatabase, inspectTarget, targetDatabase } from '../src/restore/target.js';
-import { restoreStatusQuery } from '../workflows/shared.js';
+import { hostTaskQueueName, restoreStatusQuery } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 
 /** What a drill needs to know before it starts its restore; decided by a worker that may restore. */

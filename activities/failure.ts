@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { BackupError } from '../src/core/errors.js';
+import { redact } from '../src/core/redact.js';
 
 /**
  * Runs an activity's work and turns whatever it throws into an ApplicationFailure whose type is our
@@ -28,8 +29,4 @@ export function toFailure(error: unknown, secrets: string[]): ApplicationFailure
     nonRetryable: typed ? !typed.retryable : false,
     details: typed ? [redact(typed.hint, secrets)] : [],
   });
-}
-
-export function redact(text: string, secrets: string[]): string {
-  return secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text);
 }

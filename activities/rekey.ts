@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
-import { hostTaskQueueName } from '../src/core/plan.js';
 import type { PrivateKey } from '../src/crypto/keys.js';
 import { rekeyBackup, type RekeyedBackup } from '../src/rekey/backup.js';
 import { planRekey, type RekeyItem, type RekeyPlan } from '../src/rekey/plan.js';
 import type { RekeyProgress } from '../src/rekey/work.js';
 import { readNewRecipients } from '../src/rekey/recipients.js';
 import type { Stores } from '../src/storage/index.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 

@@ -1,9 +1,9 @@
 import { log } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import type { RunOutcome } from '../src/core/outcome.js';
+import { redact } from '../src/core/redact.js';
 import type { WorkerMetrics } from '../src/metrics/registry.js';
 import { failureNotification, postWebhook } from '../src/notify/webhook.js';
-import { redact } from './failure.js';
 
 /** A run's outcome as a workflow sends it: `database` may be left out when the workers serve only one. */
 export type ReportedRun = Omit<RunOutcome, 'database'> & { database?: string };

@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
-import { hostTaskQueueName } from '../src/core/plan.js';
 import { timed } from '../src/core/timed.js';
 import type { PrivateKey } from '../src/crypto/keys.js';
 import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
 import type { Stores } from '../src/storage/index.js';
 import type { LocalStore } from '../src/storage/types.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 

@@ -2,8 +2,8 @@ import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
-import { hostTaskQueueName } from '../src/core/plan.js';
 import { restoreLog } from '../src/core/restore/log.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import {
   foreignKeysRefusal,
   restorePlan,

@@ -1,5 +1,4 @@
 import { secretsOf, type Config } from '../src/config/index.js';
-import { hostTaskQueueName } from '../src/core/plan.js';
 import {
   cleanupIncomplete,
   deleteBackup,
@@ -10,6 +9,7 @@ import {
 import type { DriftReport } from '../src/core/reconcile.js';
 import { reconcile } from '../src/health/reconcile.js';
 import type { Stores } from '../src/storage/index.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 

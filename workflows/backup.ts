@@ -13,12 +13,13 @@ import {
   KIND_ATTRIBUTE,
   LABEL_ATTRIBUTE,
   progressQuery,
-  describeFailure,
   hostActivityOptions,
+  sharedQueueOptions,
   type BackupProgress,
   type BackupStep,
-} from './shared.js';
-import { errorKindOf, reportedRun } from './report.js';
+} from '../src/temporal/names.js';
+import { describeFailure, failedWith } from './failure.js';
+import { reportedRun } from './report.js';
 
 export interface BackupRequest {
   /** DB_NAME of the database to back up; may be left out when the workers back up only one. */
@@ -46,10 +47,7 @@ export interface BackupResult {
   durationsMs: Partial<Record<BackupStep, number>>;
 }
 
-const planner = proxyActivities<BackupActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 5 },
-});
+const planner = proxyActivities<BackupActivities>(sharedQueueOptions());
 
 /** Host activities: the steps that read and write this backup's local files. */
 function hostActivities(taskQueue: string, maximumAttempts: number) {
@@ -161,7 +159,7 @@ async function runBackup(request: BackupRequest): Promise<BackupResult> {
     progress.error = describeFailure(error);
     // Refused because another backup of the database is running: this run wrote nothing, and what
     // bears its name (the same second's) is that backup's, which a cleanup would destroy.
-    if (errorKindOf(error) === 'AlreadyRunning') {
+    if (failedWith(error, 'AlreadyRunning')) {
       progress.step = 'failed';
       throw error;
     }

@@ -9,9 +9,10 @@ import type { DrillActivities, DrillPlan } from '../activities/drill.js';
 import { withinTarget } from '../src/core/drill.js';
 import type { DrillReport } from '../src/core/outcome.js';
 import type { RestoreStatus } from '../src/core/restore/status.js';
+import { DATABASE_ATTRIBUTE, hostActivityOptions, restoreQueueOptions } from '../src/temporal/names.js';
+import { describeFailure } from './failure.js';
 import { restoreWorkflow, type RestoreResult } from './restore.js';
 import { reportedRun } from './report.js';
-import { DATABASE_ATTRIBUTE, describeFailure, hostActivityOptions, restoreQueueOptions } from './shared.js';
 
 export interface DrillRequest {
   /** DB_NAME of the database whose newest backup to restore; may be left out when workers have one. */

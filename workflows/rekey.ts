@@ -1,9 +1,11 @@
 import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { RekeyActivities, RekeyRequest } from '../activities/rekey.js';
+import type { ErrorKind } from '../src/core/errors.js';
 import type { RekeyedBackup } from '../src/rekey/backup.js';
 import type { RekeyItem } from '../src/rekey/plan.js';
+import { hostActivityOptions, restoreQueueOptions } from '../src/temporal/names.js';
+import { describeFailure, failureKind } from './failure.js';
 import { reportedRun } from './report.js';
-import { describeFailure, hostActivityOptions, restoreQueueOptions } from './shared.js';
 
 export type { RekeyRequest };
 
@@ -82,19 +84,21 @@ async function rekeyOne(
     );
     return { key, createdAt, locations, outcome: 'rekeyed', bytes: done.bytes, sha256: done.sha256 };
   } catch (error) {
-    return { key, createdAt, locations, outcome: 'failed', reason: describeFailure(error), ...kindOf(error) };
+    return {
+      key,
+      createdAt,
+      locations,
+      outcome: 'failed',
+      reason: describeFailure(error),
+      errorKind: failureKind(error),
+    };
   }
-}
-
-function kindOf(error: unknown): { errorKind?: string } {
-  const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof ApplicationFailure && cause.type ? { errorKind: cause.type } : {};
 }
 
 function rekeyFailure(result: RekeyResult): ApplicationFailure {
   const failed = result.backups.filter((b) => b.outcome === 'failed');
   return ApplicationFailure.create({
-    type: failed[0]!.errorKind ?? 'General',
+    type: failed[0]!.errorKind ?? ('General' satisfies ErrorKind),
     nonRetryable: true,
     message: `rekey: ${failed.length} of ${result.backups.length} backups not re-encrypted: ${failed
       .map((b) => `${b.key}: ${b.reason}`)

@@ -1,15 +1,9 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  log,
-  patched,
-  proxyActivities,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { CancellationScope, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ReportActivities, ReportedRun } from '../activities/report.js';
 import type { RunKind } from '../src/core/outcome.js';
-import { describeFailure } from './shared.js';
+import type { ErrorKind } from '../src/core/errors.js';
+import { reportActivityOptions } from '../src/temporal/names.js';
+import { describeFailure, failureKind } from './failure.js';
 
 /** Facts of a successful run for its report (bytes, RTO...), beyond kind, duration and result. */
 type RunDetails = Omit<Partial<ReportedRun>, 'kind' | 'database' | 'workflowId' | 'ok' | 'durationMs'>;
@@ -35,7 +29,7 @@ export async function reportedRun<T>(
       ...base,
       ok: false,
       durationMs: durationMs(),
-      errorKind: errorKindOf(error),
+      errorKind: failureKind(error) ?? ('General' satisfies ErrorKind),
       error: describeFailure(error),
     });
     throw error;
@@ -50,20 +44,9 @@ export async function reportedRun<T>(
  */
 async function report(outcome: ReportedRun): Promise<void> {
   if (!patched('report-run')) return;
-  const { reportRun } = proxyActivities<ReportActivities>({
-    // The shared queue: any worker's metrics will do, and the run's host may be the one that failed.
-    taskQueue: workflowInfo().taskQueue,
-    startToCloseTimeout: '30 seconds',
-    retry: { maximumAttempts: 3 },
-  });
+  const { reportRun } = proxyActivities<ReportActivities>(reportActivityOptions(workflowInfo().taskQueue));
   // A cancelled run still reports that it failed.
   await CancellationScope.nonCancellable(() => reportRun(outcome)).catch((error: unknown) =>
     log.warn('could not report the run', { error: describeFailure(error) }),
   );
-}
-
-/** Our error kind (ERROR_KINDS) when an activity or the workflow threw one; General otherwise. */
-export function errorKindOf(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure && cause.type ? cause.type : 'General';
 }

@@ -1,8 +1,10 @@
 import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { RereadActivities } from '../activities/reread.js';
+import type { ErrorKind } from '../src/core/errors.js';
 import type { RereadCopy } from '../src/drill/reread.js';
+import { hostActivityOptions, restoreQueueOptions } from '../src/temporal/names.js';
+import { describeFailure, failureKind } from './failure.js';
 import { reportedRun } from './report.js';
-import { describeFailure, hostActivityOptions, restoreQueueOptions } from './shared.js';
 
 export interface RereadRequest {
   /** DB_NAME of the database whose backups to read; may be left out when workers have one. */
@@ -83,21 +85,16 @@ async function reread(
       createdAt,
       outcome: 'failed',
       reason: describeFailure(error),
-      errorKind: kindOf(error),
+      errorKind: failureKind(error),
     };
   }
-}
-
-function kindOf(error: unknown): string | undefined {
-  const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
 /** One message naming every failed copy and why; the kind of the first, so the CLI's exit code says something. */
 function rereadFailure(result: RereadResult): ApplicationFailure {
   const failed = result.copies.filter((c) => c.outcome === 'failed');
   return ApplicationFailure.create({
-    type: failed[0]!.errorKind ?? 'General',
+    type: failed[0]!.errorKind ?? ('General' satisfies ErrorKind),
     nonRetryable: true,
     message: `re-read: ${failed.length} of ${result.checked} backup copies unreadable: ${failed
       .map((c) => `${c.location} ${c.key}: ${c.reason}`)

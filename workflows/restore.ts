@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   CancellationScope,
   condition,
   log,
@@ -16,12 +15,12 @@ import type { RestoreRequest } from '../src/core/restore/request.js';
 import type { RestorePhase, RestoreState, RestoreStatus } from '../src/core/restore/status.js';
 import {
   approveSignal,
-  describeFailure,
   hostActivityOptions,
   rejectSignal,
   restoreStatusQuery,
   restoreQueueOptions,
-} from './shared.js';
+} from '../src/temporal/names.js';
+import { describeFailure, failedWith, kindedFailure } from './failure.js';
 import { reportedRun } from './report.js';
 
 export interface RestoreResult {
@@ -116,8 +115,7 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
     return await finish(status, 'completed', host, resolved, connectionLimit);
   } catch (error) {
     status.error = describeFailure(error);
-    const state: RestoreState =
-      error instanceof ApplicationFailure && error.type === 'NotApproved' ? 'rejected' : 'failed';
+    const state: RestoreState = failedWith(error, 'NotApproved') ? 'rejected' : 'failed';
     await finish(status, state, host, resolved, connectionLimit).catch((finishError: unknown) =>
       log.error('cleanup after a failed restore failed', { error: describeFailure(finishError) }),
     );
@@ -264,19 +262,14 @@ async function awaitApproval(
         : 'timed out',
   );
   if (!decided) {
-    throw ApplicationFailure.create({
-      type: 'NotApproved',
-      nonRetryable: true,
-      message: `nobody approved the restore within ${formatSeconds(resolved.approvalTimeoutSeconds)}; the target was not touched`,
-    });
+    throw kindedFailure(
+      'NotApproved',
+      `nobody approved the restore within ${formatSeconds(resolved.approvalTimeoutSeconds)}; the target was not touched`,
+    );
   }
   if (!status.decision!.approved) {
     const { by, reason } = status.decision!;
-    throw ApplicationFailure.create({
-      type: 'NotApproved',
-      nonRetryable: true,
-      message: `rejected by ${by}: ${reason}; the target was not touched`,
-    });
+    throw kindedFailure('NotApproved', `rejected by ${by}: ${reason}; the target was not touched`);
   }
 }
 

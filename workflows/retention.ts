@@ -2,6 +2,7 @@ import { patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temp
 import type { RetentionActivities } from '../activities/retention.js';
 import type { DriftReport } from '../src/core/reconcile.js';
 import type { CleanupReport, PlannedBackup } from '../src/retention/sweep.js';
+import { retentionHostOptions, sharedQueueOptions } from '../src/temporal/names.js';
 import { reportedRun } from './report.js';
 
 export interface RetentionRequest {
@@ -20,10 +21,7 @@ export interface RetentionResult {
   drift?: DriftReport;
 }
 
-const shared = proxyActivities<RetentionActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 5 },
-});
+const shared = proxyActivities<RetentionActivities>(sharedQueueOptions());
 
 /**
  * The retention sweep: plan (keep or delete, and why, for each complete backup), delete what the
@@ -43,14 +41,9 @@ export async function retentionWorkflow(request: RetentionRequest = {}): Promise
 async function sweep(request: RetentionRequest): Promise<RetentionResult> {
   const asOf = request.asOf ?? new Date(workflowInfo().startTime).toISOString();
   const { database } = request;
-  const host = proxyActivities<RetentionActivities>({
-    taskQueue: await shared.retentionHost({ database }),
-    startToCloseTimeout: '10 minutes',
-    // The steps heartbeat: a worker killed mid-sweep is noticed in 20 s, and another takes over.
-    heartbeatTimeout: '20 seconds',
-    scheduleToStartTimeout: '1 hour',
-    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
-  });
+  const host = proxyActivities<RetentionActivities>(
+    retentionHostOptions(await shared.retentionHost({ database })),
+  );
   const plan = await host.planRetention({ database, asOf });
   const doomed = plan.filter((p) => p.action === 'delete');
   const deleted: string[] = [];

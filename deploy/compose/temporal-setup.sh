@@ -44,7 +44,7 @@ namespace() {
   retry temporal operator cluster health >/dev/null
   temporal operator namespace describe --namespace "$namespace" >/dev/null 2>&1 ||
     temporal operator namespace create --namespace "$namespace" --retention "${TEMPORAL_RETENTION:-30d}"
-  # workflows/shared.ts: every run is found by these. A new namespace takes a moment to be usable.
+  # src/temporal/names.ts: every run is found by these. A new namespace takes a moment to be usable.
   for name in BackupDatabase BackupKind BackupLabel; do
     search_attribute_present "$name" ||
       retry temporal operator search-attribute create --namespace "$namespace" --name "$name" --type Keyword

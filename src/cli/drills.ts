@@ -11,8 +11,8 @@ import {
 } from '../client/index.js';
 import type { Config } from '../config/index.js';
 import type { DrillReport } from '../core/outcome.js';
-import { restoreTaskQueueName } from '../core/plan.js';
 import { readDrillReports } from '../drill/reports.js';
+import { restoreTaskQueueName } from '../temporal/names.js';
 import { formatTable } from './format.js';
 
 // `backupctl drill | drills list | reread`: start a run (and follow it), or read the drill reports.

@@ -18,7 +18,14 @@ export function registerHealthCommand(program: Command, loadConfigs: () => Confi
     .action(async (options: { repair?: boolean; json?: boolean }) => {
       // Loaded here: the other commands need not pay for the health modules.
       const { checkHealth } = await import('../health/index.js');
-      const results = await checkHealth(loadConfigs(), { repair: options.repair });
+      const { openScheduleFacts } = await import('../schedules/facts.js');
+      const configs = loadConfigs();
+      // One Temporal connection for every database's schedules.
+      const schedules = await openScheduleFacts(configs[0]!.temporal);
+      const results = await checkHealth(configs, {
+        repair: options.repair,
+        scheduleFacts: (config) => schedules.factsOf(config),
+      }).finally(() => schedules.close());
       console.log(options.json ? JSON.stringify(results, null, 2) : formatHealth(results));
       const checks = results.flatMap((r) => r.checks);
       const failures = checks.filter((c) => !c.ok).length;

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { connectClient, hasPollers, startRekey, waitForRekey, type RekeyResult } from '../client/index.js';
 import { readTextFile, type Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
-import { restoreTaskQueueName } from '../core/plan.js';
 import type { RekeyPlan } from '../rekey/plan.js';
+import { restoreTaskQueueName } from '../temporal/names.js';
 
 // Key rotation (`backupctl rekey`): re-encrypt every retained backup to new recipients (docs/key-rotation.md).
 

@@ -13,8 +13,8 @@ import {
 } from '../client/index.js';
 import type { Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
-import { restoreTaskQueueName } from '../core/plan.js';
 import type { RestoreRequest, RestoreSource } from '../core/restore/request.js';
+import { restoreTaskQueueName } from '../temporal/names.js';
 import { formatRestoreStatus } from './format.js';
 
 // `backupctl restore | approve | reject | status`: flags in, the client API, lines out.

@@ -2,8 +2,13 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DrillRequest, DrillResult } from '../../workflows/drill.js';
 import type { RereadRequest, RereadResult } from '../../workflows/reread.js';
-import { DATABASE_ATTRIBUTE, DRILL_WORKFLOW, REREAD_WORKFLOW } from '../../workflows/shared.js';
-import { toBackupError, workflowId } from './index.js';
+import {
+  DATABASE_ATTRIBUTE,
+  DEFAULT_TASK_QUEUE,
+  DRILL_WORKFLOW,
+  REREAD_WORKFLOW,
+} from '../temporal/names.js';
+import { resultOf, workflowId } from './runs.js';
 
 export type { DrillRequest, DrillResult, RereadRequest, RereadResult };
 
@@ -45,17 +50,9 @@ function start(
   const request: DrillRequest & RereadRequest = { database: options.database };
   return client.workflow.start(workflowType, {
     args: [request],
-    taskQueue: options.taskQueue ?? 'durable-backup',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId: options.workflowId ?? workflowId(kind, options.database),
     typedSearchAttributes: new TypedSearchAttributes([{ key: DATABASE_ATTRIBUTE, value: options.database }]),
     staticSummary: summary,
   });
-}
-
-async function resultOf<T>(handle: WorkflowHandle): Promise<T> {
-  try {
-    return (await handle.result()) as T;
-  } catch (error) {
-    throw toBackupError(error);
-  }
 }

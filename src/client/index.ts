@@ -1,23 +1,26 @@
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, TypedSearchAttributes, type QueryDefinition } from '@temporalio/common';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { BackupRequest, BackupResult } from '../../workflows/backup.js';
+import type { RetentionRequest, RetentionResult } from '../../workflows/retention.js';
+import type { TemporalConfig } from '../config/index.js';
+import { BackupError } from '../core/errors.js';
+import { isValidLabel } from '../core/naming.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
 import {
   BACKUP_WORKFLOW,
   DATABASE_ATTRIBUTE,
+  DEFAULT_TASK_QUEUE,
   LABEL_ATTRIBUTE,
   RETENTION_WORKFLOW,
   progressQuery,
   type BackupProgress,
-} from '../../workflows/shared.js';
-import type { BackupRequest, BackupResult } from '../../workflows/backup.js';
-import type { RetentionRequest, RetentionResult } from '../../workflows/retention.js';
-import type { TemporalConfig } from '../config/index.js';
-import { BackupError, isErrorKind } from '../core/errors.js';
-import { isValidLabel } from '../core/naming.js';
-import { temporalConnectionOptions } from '../temporal/connection.js';
+} from '../temporal/names.js';
+import { resultOf, safeIdPart, waitWatching, workflowId } from './runs.js';
 
 export type { BackupProgress, BackupRequest, BackupResult, RetentionRequest, RetentionResult };
 export { BackupError, exitCodeOf } from '../core/errors.js';
 export { loadConfig, type Config } from '../config/index.js';
+export { safeIdPart, toBackupError, waitWatching, watchQuery, workflowId } from './runs.js';
 export {
   approveRestore,
   rejectRestore,
@@ -102,7 +105,7 @@ export async function startBackup(client: Client, options: StartBackupOptions): 
   };
   return client.workflow.start(BACKUP_WORKFLOW, {
     args: [request],
-    taskQueue: options.taskQueue ?? 'durable-backup',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId: options.workflowId ?? backupWorkflowId(options.database, options.label),
     typedSearchAttributes: new TypedSearchAttributes([
       { key: DATABASE_ATTRIBUTE, value: options.database },
@@ -112,20 +115,8 @@ export async function startBackup(client: Client, options: StartBackupOptions): 
   });
 }
 
-/** A database name as it may stand in a workflow or schedule id. */
-export function safeIdPart(database: string): string {
-  return database.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
-
 export function backupWorkflowId(database: string, label?: string, now = new Date()): string {
   return workflowId('backup', database, label, now);
-}
-
-/** <kind>-<database>[-<label>]-YYYYMMDD-HHMMSS-<nonce>: readable in the UI, unique per start. */
-export function workflowId(kind: string, database: string, label?: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const nonce = Math.random().toString(36).slice(2, 6);
-  return [kind, safeIdPart(database), label, stamp, nonce].filter(Boolean).join('-');
 }
 
 /**
@@ -139,71 +130,6 @@ export async function waitForBackup(
   return waitWatching<BackupResult, BackupProgress>(handle, progressQuery, onProgress);
 }
 
-/** A run's result, with a query polled meanwhile for whoever watches; failures become BackupErrors. */
-export async function waitWatching<R, Q>(
-  handle: WorkflowHandle,
-  query: QueryDefinition<Q>,
-  onChange?: (value: Q) => void,
-): Promise<R> {
-  const poll = onChange ? watchQuery(handle, query, onChange) : undefined;
-  try {
-    return (await handle.result()) as R;
-  } catch (error) {
-    throw toBackupError(error);
-  } finally {
-    poll?.stop();
-  }
-}
-
-/** Each poll is a query the worker answers while it works: often enough for a person, no more. */
-const PROGRESS_POLL_MS = 2_000;
-
-/** Asks a query every few seconds and reports each answer that differs from the last. */
-export function watchQuery<T>(
-  handle: WorkflowHandle,
-  query: QueryDefinition<T>,
-  onChange: (value: T) => void,
-) {
-  let last = '';
-  let stopped = false;
-  const timer = setInterval(() => {
-    handle.query(query).then(
-      (value) => {
-        // An answer that comes after stop() would print progress after the run's result or error.
-        if (stopped) return;
-        const key = JSON.stringify(value);
-        if (key !== last) onChange(value);
-        last = key;
-      },
-      () => undefined,
-    );
-  }, PROGRESS_POLL_MS);
-  return {
-    stop: () => {
-      stopped = true;
-      clearInterval(timer);
-    },
-  };
-}
-
-/** The root ApplicationFailure of a failed workflow, as our typed error. */
-export function toBackupError(error: unknown): unknown {
-  if (!(error instanceof WorkflowFailedError)) return error;
-  let cause: unknown = error.cause;
-  while (
-    cause instanceof Error &&
-    !(cause instanceof ApplicationFailure && isErrorKind(cause.type)) &&
-    cause.cause
-  ) {
-    cause = cause.cause;
-  }
-  if (cause instanceof ApplicationFailure && isErrorKind(cause.type)) {
-    const hint = typeof cause.details?.[0] === 'string' ? cause.details[0] : undefined;
-    return new BackupError(cause.type, cause.message, { hint });
-  }
-  return new BackupError('General', (cause as Error | undefined)?.message ?? error.message);
-}
-
 /** Starts a retention sweep of a database's backups (what `backupctl prune` runs). */
 export async function startRetention(
   client: Client,
@@ -211,7 +137,7 @@ export async function startRetention(
 ): Promise<WorkflowHandle> {
   return client.workflow.start(RETENTION_WORKFLOW, {
     args: [{ database: options.database, ...(options.asOf ? { asOf: options.asOf } : {}) }],
-    taskQueue: options.taskQueue ?? 'durable-backup',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId: [
       'retention',
       safeIdPart(options.database),
@@ -222,10 +148,6 @@ export async function startRetention(
   });
 }
 
-export async function waitForRetention(handle: WorkflowHandle): Promise<RetentionResult> {
-  try {
-    return (await handle.result()) as RetentionResult;
-  } catch (error) {
-    throw toBackupError(error);
-  }
+export function waitForRetention(handle: WorkflowHandle): Promise<RetentionResult> {
+  return resultOf<RetentionResult>(handle);
 }

@@ -1,8 +1,8 @@
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { RekeyRequest, RekeyResult } from '../../workflows/rekey.js';
-import { DATABASE_ATTRIBUTE, REKEY_WORKFLOW } from '../../workflows/shared.js';
-import { toBackupError, workflowId } from './index.js';
+import { DATABASE_ATTRIBUTE, DEFAULT_TASK_QUEUE, REKEY_WORKFLOW } from '../temporal/names.js';
+import { resultOf, workflowId } from './runs.js';
 
 export type { RekeyRequest, RekeyResult };
 
@@ -28,7 +28,7 @@ export async function startRekey(client: Client, options: StartRekeyOptions): Pr
   const request: RekeyRequest = { database: options.database, publicKeys: options.publicKeys };
   return client.workflow.start(REKEY_WORKFLOW, {
     args: [request],
-    taskQueue: options.taskQueue ?? 'durable-backup',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId: options.workflowId ?? workflowId('rekey', options.database),
     typedSearchAttributes: new TypedSearchAttributes([{ key: DATABASE_ATTRIBUTE, value: options.database }]),
     staticSummary: `Key rotation of the backups of ${options.database} to ${fingerprints.join(', ')}`,
@@ -36,10 +36,6 @@ export async function startRekey(client: Client, options: StartRekeyOptions): Pr
 }
 
 /** The rotation's result; a backup that could not be re-encrypted becomes a BackupError naming it. */
-export async function waitForRekey(handle: WorkflowHandle): Promise<RekeyResult> {
-  try {
-    return (await handle.result()) as RekeyResult;
-  } catch (error) {
-    throw toBackupError(error);
-  }
+export function waitForRekey(handle: WorkflowHandle): Promise<RekeyResult> {
+  return resultOf<RekeyResult>(handle);
 }

@@ -3,16 +3,17 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import type { RestoreResult, RestoreWorkflowInput } from '../../workflows/restore.js';
 import {
   DATABASE_ATTRIBUTE,
+  DEFAULT_TASK_QUEUE,
   RESTORE_WORKFLOW,
   approveSignal,
   rejectSignal,
   restoreStatusQuery,
-} from '../../workflows/shared.js';
+} from '../temporal/names.js';
 import { BackupError, configError } from '../core/errors.js';
 import type { ApprovalInput } from '../core/restore/approval.js';
 import type { RestoreRequest } from '../core/restore/request.js';
 import type { RestoreStatus } from '../core/restore/status.js';
-import { waitWatching, workflowId } from './index.js';
+import { waitWatching, workflowId } from './runs.js';
 
 export type { RestoreRequest, RestoreResult, RestoreStatus };
 
@@ -33,7 +34,7 @@ export function restoreWorkflowId(database: string, now = new Date()): string {
  * (or `temporal workflow signal --name approve`); restoreStatus shows the plan meanwhile.
  */
 export async function startRestore(client: Client, options: StartRestoreOptions): Promise<WorkflowHandle> {
-  const { database, taskQueue = 'durable-backup', workflowId: id, ...request } = options;
+  const { database, taskQueue = DEFAULT_TASK_QUEUE, workflowId: id, ...request } = options;
   checkRequest(request);
   const input: RestoreWorkflowInput = { ...request, database, taskQueue };
   return client.workflow.start(RESTORE_WORKFLOW, {

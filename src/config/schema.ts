@@ -8,6 +8,7 @@ import {
 } from '../core/classify.js';
 import { DOCKER_CONTAINER_NAME } from '../core/command.js';
 import { isValidPrefix, isValidTimeZone } from '../core/naming.js';
+import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
 // Every variable the program reads, with its default, in one place. docs/configuration.md lists them.
 
@@ -108,7 +109,7 @@ export const envSchema = z.object({
 
   TEMPORAL_ADDRESS: text.default('localhost:7233'),
   TEMPORAL_NAMESPACE: text.default('default'),
-  TEMPORAL_TASK_QUEUE: text.default('durable-backup'),
+  TEMPORAL_TASK_QUEUE: text.default(DEFAULT_TASK_QUEUE),
   TEMPORAL_UI_URL: z.url({ error: 'expected a URL' }).default('http://localhost:8233'),
   TEMPORAL_TLS: bool.default(false),
   TEMPORAL_TLS_CERT_FILE: z.string().optional(),

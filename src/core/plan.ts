@@ -56,13 +56,3 @@ export function planBackup(input: PlanInput): BackupPlan {
     retryAttempts: input.retryAttempts,
   };
 }
-
-/** The per-host queue name, as in Temporal's worker-specific task queues pattern. */
-export function hostTaskQueueName(taskQueue: string, hostId: string): string {
-  return `${taskQueue}@${hostId}`;
-}
-
-/** The queue of the workers that may restore (they hold the private key): RESTORE_ENABLED workers poll it. */
-export function restoreTaskQueueName(taskQueue: string): string {
-  return `${taskQueue}-restore`;
-}

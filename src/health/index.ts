@@ -1,7 +1,5 @@
 import { readdir, readFile, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { connectClient } from '../client/index.js';
 import type { Config } from '../config/index.js';
 import {
   backupAgeCheck,
@@ -16,13 +14,13 @@ import {
 } from '../core/health.js';
 import { DRILL_REPORT_PREFIX, REPORTS_FOLDER, type DrillReport } from '../core/outcome.js';
 import { newestComplete, reconcileCopies, type DriftReport } from '../core/reconcile.js';
-import { listSchedules, type ScheduleStatus } from '../schedules/index.js';
 import { openStores, type Stores } from '../storage/index.js';
 import { collectCopies, messageOf, repairRemoteCopies, type RepairOutcome } from './reconcile.js';
 
-// `backupctl health`, the I/O: gathers the facts of each check (stores, BACKUP_DIR, Temporal) and
-// lets src/core/health.ts judge them. It never connects to PostgreSQL and needs no DB_PASSWORD. A
-// check that cannot gather its facts fails on its own; the others still run.
+// `backupctl health`, the I/O: gathers the facts of each check (stores, BACKUP_DIR, and the schedules'
+// from Temporal through HealthOptions.scheduleFacts) and lets src/core/health.ts judge them. It never
+// connects to PostgreSQL and needs no DB_PASSWORD. A check that cannot gather its facts fails on its
+// own; the others still run.
 
 export interface DatabaseHealth {
   database: string;
@@ -34,27 +32,20 @@ export interface DatabaseHealth {
 }
 
 export interface HealthOptions {
+  /** A database's schedules and their recent runs (src/schedules/facts.ts); a rejection fails that check only. */
+  scheduleFacts: (config: Config) => Promise<ScheduleFacts[]>;
   repair?: boolean;
   now?: Date;
 }
 
-/** The health of each database, with one Temporal connection for all of them. */
-export async function checkHealth(configs: Config[], options: HealthOptions = {}): Promise<DatabaseHealth[]> {
-  const temporal = await connectClient(configs[0]!.temporal).catch((error: unknown) => error as Error);
-  try {
-    const results: DatabaseHealth[] = [];
-    for (const config of configs) results.push(await databaseHealth(config, temporal, options));
-    return results;
-  } finally {
-    if (!(temporal instanceof Error)) await temporal.connection.close();
-  }
+/** The health of each database, one after the other. */
+export async function checkHealth(configs: Config[], options: HealthOptions): Promise<DatabaseHealth[]> {
+  const results: DatabaseHealth[] = [];
+  for (const config of configs) results.push(await databaseHealth(config, options));
+  return results;
 }
 
-async function databaseHealth(
-  config: Config,
-  temporal: Client | Error,
-  options: HealthOptions,
-): Promise<DatabaseHealth> {
+async function databaseHealth(config: Config, options: HealthOptions): Promise<DatabaseHealth> {
   const now = options.now ?? new Date();
   const stores = openStores(config);
   const repairs = options.repair ? await repairRemoteCopies(config, stores) : [];
@@ -65,7 +56,7 @@ async function databaseHealth(
       guarded('disk-space', async () =>
         freeSpaceCheck(config.backup.dir, await freeBytes(config.backup.dir), minFreeMb),
       ),
-      guarded('schedules', async () => schedulesCheck(await scheduleFacts(temporal, config))),
+      guarded('schedules', async () => schedulesCheck(await options.scheduleFacts(config))),
       guarded('drill', async () => drillCheck(await drillReports(config), maxDrillAgeHours, now)),
     ]),
   ]);
@@ -116,34 +107,6 @@ async function freeBytes(dir: string): Promise<number> {
     throw new Error(`${dir}: ${error.code === 'ENOENT' ? 'no such directory (BACKUP_DIR)' : error.message}`);
   });
   return fs.bavail * fs.bsize;
-}
-
-async function scheduleFacts(temporal: Client | Error, config: Config): Promise<ScheduleFacts[]> {
-  if (temporal instanceof Error) throw temporal;
-  const statuses = await listSchedules(temporal, config);
-  return Promise.all(
-    statuses.map(async (s) => ({
-      id: s.id,
-      state: s.state,
-      note: s.note,
-      runs: await runStatuses(temporal, s),
-    })),
-  );
-}
-
-/** The status of each recent run's workflow, newest first; runs whose history is gone say NOT_FOUND. */
-async function runStatuses(temporal: Client, schedule: ScheduleStatus): Promise<ScheduleFacts['runs']> {
-  const newestFirst = [...schedule.recentRuns].sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime());
-  return Promise.all(
-    newestFirst.map(async ({ workflowId }) => {
-      try {
-        return { workflowId, status: (await temporal.workflow.getHandle(workflowId).describe()).status.name };
-      } catch (error) {
-        if (error instanceof WorkflowNotFoundError) return { workflowId, status: 'NOT_FOUND' };
-        throw error;
-      }
-    }),
-  );
 }
 
 /** This database's drill reports in BACKUP_DIR/reports; none when the folder is not there yet. */

@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { redact } from '../../activities/failure.js';
 import { secretsOf, type Config } from '../config/index.js';
 import { ERROR_KINDS, isErrorKind } from '../core/errors.js';
 import { RUN_KINDS, type RunOutcome } from '../core/outcome.js';
+import { redact } from '../core/redact.js';
 import type { Stores } from '../storage/index.js';
 import { readDrillReports } from '../drill/reports.js';
 import { CachedCatalog, readCatalogFacts, type CatalogFacts } from './catalog.js';

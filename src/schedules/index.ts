@@ -6,16 +6,16 @@ import {
   type ScheduleHandle,
   type ScheduleOptions,
 } from '@temporalio/client';
+import { safeIdPart } from '../client/runs.js';
+import type { Config } from '../config/index.js';
+import { BackupError } from '../core/errors.js';
 import {
   BACKUP_WORKFLOW,
   DATABASE_ATTRIBUTE,
   DRILL_WORKFLOW,
   REREAD_WORKFLOW,
   RETENTION_WORKFLOW,
-} from '../../workflows/shared.js';
-import type { Config } from '../config/index.js';
-import { BackupError } from '../core/errors.js';
-import { safeIdPart } from '../client/index.js';
+} from '../temporal/names.js';
 
 // Temporal Schedules for one database: a nightly backup, a retention sweep, a daily DR drill and a
 // monthly re-read, kept in line with the configuration by applySchedules. Pure parts (what we want, what differs) first, then the I/O.

@@ -18,7 +18,6 @@ import {
 } from '../../activities/index.js';
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
-import { hostTaskQueueName, restoreTaskQueueName } from '../core/plan.js';
 import { messageOf } from '../crypto/seal.js';
 import { sealerFor, sharedPrivateKey, type PrivateKey } from '../crypto/keys.js';
 import { WorkerMetrics } from '../metrics/registry.js';
@@ -26,6 +25,7 @@ import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
+import { hostTaskQueueName, restoreTaskQueueName } from '../temporal/names.js';
 
 /** workflows/index.js once built (dist/), workflows/index.ts when run from the sources (tests). */
 export const WORKFLOWS_PATH = ['index.js', 'index.ts']

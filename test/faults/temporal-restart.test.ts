@@ -11,7 +11,7 @@ import {
   type BackupResult,
 } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { restoreStatusQuery } from '../../workflows/shared.js';
+import { restoreStatusQuery } from '../../src/temporal/names.js';
 import { expectCompleteBackup } from '../helpers/backups.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring } from '../helpers/gpg.js';

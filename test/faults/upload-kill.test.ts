@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBackup, waitForBackup } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createS3Client } from '../../src/storage/s3/client.js';
-import { progressQuery } from '../../workflows/shared.js';
+import { progressQuery } from '../../src/temporal/names.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { createDatabase, dropDatabase, withClient } from '../helpers/postgres.js';

@@ -17,7 +17,7 @@ import {
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { parseManifest } from '../../src/core/manifest.js';
 import { createS3Client } from '../../src/storage/s3/client.js';
-import { progressQuery, restoreStatusQuery } from '../../workflows/shared.js';
+import { progressQuery, restoreStatusQuery } from '../../src/temporal/names.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { createDatabase, dropDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';

@@ -9,8 +9,8 @@ import YAML from 'yaml';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { parseEnvFile } from '../../src/config/env-file.js';
 import { SECRET_VARIABLES } from '../../src/config/schema.js';
-import { restoreTaskQueueName } from '../../src/core/plan.js';
 import { openerFor, sealerFor } from '../../src/crypto/keys.js';
+import { restoreTaskQueueName } from '../../src/temporal/names.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { REPO_ROOT, servicesEnv, uniqueName } from '../helpers/services.js';
 

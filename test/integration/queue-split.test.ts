@@ -11,7 +11,7 @@ import {
   waitForRestore,
 } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { hostTaskQueueName, restoreTaskQueueName } from '../../src/core/plan.js';
+import { hostTaskQueueName, restoreTaskQueueName } from '../../src/temporal/names.js';
 import { CLI, backupctl, programBaseEnv } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';

@@ -17,7 +17,7 @@ import {
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore/status.js';
 import { startWorker } from '../../src/worker/index.js';
-import { restoreStatusQuery } from '../../workflows/shared.js';
+import { restoreStatusQuery } from '../../src/temporal/names.js';
 import { backupctl } from '../helpers/cli.js';
 import { failureOf } from '../helpers/errors.js';
 import { startPasswordCluster } from '../helpers/password-cluster.js';

@@ -162,6 +162,11 @@ export function extractMessages(files: string[]): Message[] {
           const options = node.arguments[0];
           if (options && ts.isObjectLiteralExpression(options)) {
             for (const property of options.properties) {
+              // { message }: a parameter, which makes the function a wrapper (kindedFailure).
+              if (ts.isShorthandPropertyAssignment(property) && property.name.text === 'message') {
+                const value = checker.getShorthandAssignmentValueSymbol(property)?.declarations?.[0];
+                if (value && ts.isParameter(value)) record(value.name, file);
+              }
               if (!ts.isPropertyAssignment(property)) continue;
               if (property.name.getText(file) === 'message') record(property.initializer, file);
               // details[0] is the hint the CLI prints (toBackupError).
@@ -233,7 +238,8 @@ describe('docs/troubleshooting.md', () => {
       'integrity check failed: the backup was changed or damaged after it was encrypted', // MEANINGS[meaning]
       ': no manifest beside it (', // notFound(message): a wrapper of BackupError
       'create the bucket, or fix S3_BUCKET', // hintFor's returns
-      'nobody approved the restore within ', // ApplicationFailure.create in a workflow
+      'nobody approved the restore within ', // kindedFailure(kind, message): a wrapper of ApplicationFailure.create
+      ' backup copies unreadable: ', // ApplicationFailure.create's message in a workflow
       'warning: no worker polls ', // the CLI
       'fix the named variable or flag and run again', // configError's wrapper hint
       'expected a whole number', // the schema

@@ -1,18 +1,18 @@
-// Names shared by workflows, the worker and the client: one definition each.
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+// Temporal's names, one definition each, shared by workflows, activities, the worker and the client:
+// workflow types, search attributes, queries and signals, task queues and activity options. Workflows
+// import it, so it stays deterministic: @temporalio/workflow, @temporalio/common and type imports of
+// src/core only (the eslint config enforces it).
 import {
   ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
-  ChildWorkflowFailure,
-  defineQuery,
-  defineSignal,
+  defineSearchAttributeKey,
+  SearchAttributeType,
   type ActivityOptions,
-} from '@temporalio/workflow';
-import { restoreTaskQueueName } from '../src/core/plan.js';
-import type { ApprovalInput } from '../src/core/restore/approval.js';
-import type { RestoreStatus } from '../src/core/restore/status.js';
+} from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ApprovalInput } from '../core/restore/approval.js';
+import type { RestoreStatus } from '../core/restore/status.js';
 
+// Workflow types: the names runs are started, scheduled and replayed by (test/histories): never rename.
 export const BACKUP_WORKFLOW = 'backupWorkflow';
 export const RETENTION_WORKFLOW = 'retentionWorkflow';
 export const RESTORE_WORKFLOW = 'restoreWorkflow';
@@ -23,6 +23,8 @@ export const REKEY_WORKFLOW = 'rekeyWorkflow';
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);
 export const LABEL_ATTRIBUTE = defineSearchAttributeKey('BackupLabel', SearchAttributeType.KEYWORD);
+
+// Queries and signals (updates, when there are some, belong here too).
 
 export const BACKUP_STEPS = ['plan', 'dump', 'verify', 'encrypt', 'upload', 'manifest'] as const;
 export type BackupStep = (typeof BACKUP_STEPS)[number];
@@ -40,6 +42,31 @@ export const restoreStatusQuery = defineQuery<RestoreStatus>('status');
 /** Sent by backupctl approve/reject, the client API, `temporal workflow signal` or the UI's form. */
 export const approveSignal = defineSignal<[ApprovalInput]>('approve');
 export const rejectSignal = defineSignal<[ApprovalInput]>('reject');
+
+// Task queues.
+
+/** The shared queue every worker polls, when TEMPORAL_TASK_QUEUE does not name another. */
+export const DEFAULT_TASK_QUEUE = 'durable-backup';
+
+/** The per-host queue name, as in Temporal's worker-specific task queues pattern. */
+export function hostTaskQueueName(taskQueue: string, hostId: string): string {
+  return `${taskQueue}@${hostId}`;
+}
+
+/** The queue of the workers that may restore (they hold the private key): RESTORE_ENABLED workers poll it. */
+export function restoreTaskQueueName(taskQueue: string): string {
+  return `${taskQueue}-restore`;
+}
+
+// Activity options, by the kind of step.
+
+/** A short step on the workflow's own (shared) queue, such as planning a backup or finding a host. */
+export function sharedQueueOptions(): ActivityOptions {
+  return {
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 5 },
+  };
+}
 
 /**
  * Options of the activities that run on one host's queue (they share local files). Long ones
@@ -64,12 +91,16 @@ export function hostActivityOptions(taskQueue: string, maximumAttempts: number):
   };
 }
 
-/** The message a person should read: an activity's own failure rather than Temporal's wrappers. */
-export function describeFailure(error: unknown): string {
-  if (error instanceof ChildWorkflowFailure && error.cause) return describeFailure(error.cause);
-  if (error instanceof ActivityFailure && error.cause) return error.cause.message;
-  if (error instanceof ApplicationFailure || error instanceof Error) return error.message;
-  return String(error);
+/** The steps of a retention sweep, on the host that keeps the database's local copies. */
+export function retentionHostOptions(taskQueue: string): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '10 minutes',
+    // The steps heartbeat: a worker killed mid-sweep is noticed in 20 s, and another takes over.
+    heartbeatTimeout: '20 seconds',
+    scheduleToStartTimeout: '1 hour',
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10 },
+  };
 }
 
 /**
@@ -83,5 +114,17 @@ export function restoreQueueOptions(taskQueue: string): ActivityOptions {
     scheduleToStartTimeout: '1 hour',
     startToCloseTimeout: '10 minutes',
     retry: { maximumAttempts: 5 },
+  };
+}
+
+/**
+ * A run's report (metrics, and the webhook on failure), on the shared queue the run started on: any
+ * worker's metrics will do, and the run's host may be the one that failed.
+ */
+export function reportActivityOptions(sharedTaskQueue: string): ActivityOptions {
+  return {
+    taskQueue: sharedTaskQueue,
+    startToCloseTimeout: '30 seconds',
+    retry: { maximumAttempts: 3 },
   };
 }

@@ -1,0 +1,90 @@
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, type QueryDefinition } from '@temporalio/common';
+import { BackupError, isErrorKind } from '../core/errors.js';
+
+// What every kind of run shares on the client side: its workflow id, and the wait for its result.
+// index.ts re-exports these for the public API; the start and wait functions of each kind use them.
+
+/** A database name as it may stand in a workflow or schedule id. */
+export function safeIdPart(database: string): string {
+  return database.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/** <kind>-<database>[-<label>]-YYYYMMDD-HHMMSS-<nonce>: readable in the UI, unique per start. */
+export function workflowId(kind: string, database: string, label?: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const nonce = Math.random().toString(36).slice(2, 6);
+  return [kind, safeIdPart(database), label, stamp, nonce].filter(Boolean).join('-');
+}
+
+/** A run's result; its failure becomes a BackupError of the failing step's kind (hence exit code). */
+export async function resultOf<R>(handle: WorkflowHandle): Promise<R> {
+  try {
+    return (await handle.result()) as R;
+  } catch (error) {
+    throw toBackupError(error);
+  }
+}
+
+/** A run's result, with a query polled meanwhile for whoever watches; failures become BackupErrors. */
+export async function waitWatching<R, Q>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<Q>,
+  onChange?: (value: Q) => void,
+): Promise<R> {
+  const poll = onChange ? watchQuery(handle, query, onChange) : undefined;
+  try {
+    return await resultOf<R>(handle);
+  } finally {
+    poll?.stop();
+  }
+}
+
+/** Each poll is a query the worker answers while it works: often enough for a person, no more. */
+const PROGRESS_POLL_MS = 2_000;
+
+/** Asks a query every few seconds and reports each answer that differs from the last. */
+export function watchQuery<T>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<T>,
+  onChange: (value: T) => void,
+) {
+  let last = '';
+  let stopped = false;
+  const timer = setInterval(() => {
+    handle.query(query).then(
+      (value) => {
+        // An answer that comes after stop() would print progress after the run's result or error.
+        if (stopped) return;
+        const key = JSON.stringify(value);
+        if (key !== last) onChange(value);
+        last = key;
+      },
+      () => undefined,
+    );
+  }, PROGRESS_POLL_MS);
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+/** The root ApplicationFailure of a failed workflow, as our typed error. */
+export function toBackupError(error: unknown): unknown {
+  if (!(error instanceof WorkflowFailedError)) return error;
+  let cause: unknown = error.cause;
+  while (
+    cause instanceof Error &&
+    !(cause instanceof ApplicationFailure && isErrorKind(cause.type)) &&
+    cause.cause
+  ) {
+    cause = cause.cause;
+  }
+  if (cause instanceof ApplicationFailure && isErrorKind(cause.type)) {
+    const hint = typeof cause.details?.[0] === 'string' ? cause.details[0] : undefined;
+    return new BackupError(cause.type, cause.message, { hint });
+  }
+  return new BackupError('General', (cause as Error | undefined)?.message ?? error.message);
+}
