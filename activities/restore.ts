@@ -29,6 +29,7 @@ import {
   reopenTarget,
   runPgRestore,
   runVerifySql,
+  checkForce,
   targetDatabase,
   wholeTablesListOf,
 } from '../src/restore/target.js';
@@ -67,6 +68,9 @@ export function createRestoreActivities(config: Config, stores: Stores, privateK
     /** Runs on the restore queue: finds the backup, and checks this worker can decrypt it. */
     async resolveRestore(request: RestoreRequest & { workflowId: string }): Promise<ResolvedRestore> {
       return asActivity(secrets, async () => {
+        // Refused before anything is read, fetched or connected to.
+        targetDatabase(config, request.target);
+        checkForce(config, request);
         const backup = await findBackup(config, stores, request.source);
         if (backup.manifest.encryption.method !== 'none' && !(await privateKey())) {
           throw configError(
