@@ -37,6 +37,7 @@ import {
   reopenTarget,
   runPgRestore,
   runVerifySql,
+  checkForce,
   selectionList,
   targetDatabase,
 } from '../src/restore/target.js';
@@ -75,6 +76,9 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
     /** Runs on the restore queue: finds the backup, and checks this worker can decrypt it. */
     async resolveRestore(request: RestoreRequest & { workflowId: string }): Promise<ResolvedRestore> {
       return asActivity(secrets, async () => {
+        // Refused before anything is read, fetched or connected to.
+        targetDatabase(config, request.target);
+        checkForce(config, request);
         const backup = await findBackup(config, stores, request.source);
         if (!(await openerForBackup(backup.manifest, privateKey))) {
           throw configError(

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { BackupKind, StorageClass } from '../core/classify.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
+import { isEncryptedMode, parseTargetHosts, type SslMode, type TargetHost } from '../core/targets.js';
 import { parseConfigFile } from './file.js';
 import { parseEnvFile } from './env-file.js';
 import { SECRET_VARIABLES, envSchema, storageClassesFrom } from './schema.js';
@@ -14,6 +15,8 @@ export interface DatabaseConfig extends ToolPlace {
   name: string;
   user: string;
   password?: string;
+  /** libpq's sslmode, for the tools (PGSSLMODE) and the worker's own connection alike. */
+  sslMode: SslMode;
 }
 
 export interface S3Config {
@@ -45,6 +48,10 @@ export interface RestoreConfig {
   jobs: number;
   /** Who may approve or reject; empty means anyone. */
   approvers: string[];
+  /** Whether --force may skip the approval: off in production, and wherever approvers are named. */
+  allowForce: boolean;
+  /** The servers a restore may connect to: DB_HOST:DB_PORT, and RESTORE_TARGET_HOSTS. */
+  targetHosts: TargetHost[];
   approvalTimeoutMinutes: number;
   thaw: { days: number; tier: 'Expedited' | 'Standard' | 'Bulk'; pollSeconds: number };
   /** SQL checks run after every restore (the guide's tests/verify-data.sql). */
@@ -138,6 +145,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw configError(`${variable}: ${message}`);
   }
   const v = parsed.data;
+  const approvers = (v.RESTORE_APPROVERS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const config: Config = {
     environment: v.BACKUP_ENV,
     debug: v.DEBUG,
@@ -147,6 +158,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       name: v.DB_NAME,
       user: v.DB_USER,
       password: v.DB_PASSWORD,
+      sslMode: v.DB_SSLMODE,
       dockerContainer: dockerContainer(v),
     },
     backup: {
@@ -166,10 +178,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       privateKeyFile: v.GPG_PRIVATE_KEY_FILE || undefined,
       passphrase: v.GPG_PASSPHRASE || undefined,
       jobs: v.RESTORE_JOBS,
-      approvers: (v.RESTORE_APPROVERS ?? '')
-        .split(',')
-        .map((name) => name.trim())
-        .filter(Boolean),
+      approvers,
+      allowForce: v.RESTORE_ALLOW_FORCE ?? (v.BACKUP_ENV !== 'production' && approvers.length === 0),
+      targetHosts: [
+        { host: v.DB_HOST.toLowerCase(), port: v.DB_PORT },
+        ...(v.RESTORE_TARGET_HOSTS ? parseTargetHosts(v.RESTORE_TARGET_HOSTS)! : []),
+      ],
       approvalTimeoutMinutes: v.RESTORE_APPROVAL_TIMEOUT_MINUTES,
       thaw: {
         days: v.RESTORE_THAW_DAYS,
@@ -287,6 +301,14 @@ function checkProductionGates(config: Config): void {
     throw configError(
       'GPG_PUBLIC_KEY_FILE: production backups must be encrypted (gate S9-PROD-003); set it or GPG_RECIPIENT',
     );
+  }
+  if (!isEncryptedMode(config.database.sslMode)) {
+    throw configError(
+      `DB_SSLMODE: production connections to PostgreSQL must be encrypted; set require, verify-ca or verify-full (it is ${config.database.sslMode})`,
+    );
+  }
+  if (config.restore.allowForce) {
+    throw configError('RESTORE_ALLOW_FORCE: production restores must be approved; --force cannot be allowed');
   }
   if (config.s3?.endpoint?.startsWith('http:')) {
     throw configError('S3_ENDPOINT: production backups must not travel over plain HTTP; use https://');

@@ -8,6 +8,7 @@ import {
 } from '../core/classify.js';
 import { DOCKER_CONTAINER_NAME } from '../core/command.js';
 import { isValidPrefix, isValidTimeZone } from '../core/naming.js';
+import { SSL_MODES, parseTargetHosts } from '../core/targets.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
 // Every variable the program reads, with its default, in one place. docs/configuration.md lists them.
@@ -53,6 +54,7 @@ export const envSchema = z.object({
   DB_NAME: text,
   DB_USER: text.default('postgres'),
   DB_PASSWORD: z.string().optional(),
+  DB_SSLMODE: z.enum(SSL_MODES, { error: `expected one of ${SSL_MODES.join(', ')}` }).default('prefer'),
   USE_DOCKER: bool.default(false),
   DOCKER_CONTAINER: z
     .string()
@@ -92,6 +94,13 @@ export const envSchema = z.object({
   RESTORE_ENABLED: bool.default(true),
   RESTORE_JOBS: int(1, 64).default(2),
   RESTORE_APPROVERS: z.string().optional(),
+  RESTORE_ALLOW_FORCE: bool.optional(),
+  RESTORE_TARGET_HOSTS: z
+    .string()
+    .refine((list) => parseTargetHosts(list) !== undefined, {
+      error: 'expected host or host:port entries separated by commas, such as db1,db2:5433',
+    })
+    .optional(),
   RESTORE_APPROVAL_TIMEOUT_MINUTES: int(1, 30 * 24 * 60).default(24 * 60),
   RESTORE_THAW_DAYS: int(1, 365).default(1),
   RESTORE_THAW_TIER: z

@@ -21,6 +21,11 @@ export function scratchDatabaseName(
   return `${base}${suffix}`;
 }
 
+/** Whether a database name is one scratchDatabaseName makes: a drill may restore into it unapproved. */
+export function isScratchDatabaseName(name: string): boolean {
+  return /_drill_\d{8}_\d{6}_[A-Za-z0-9]+$/.test(name);
+}
+
 /** A drill meets its target only with a measured RTO; a failed restore measured none. */
 export function withinTarget(rtoMs: number | undefined, rtoTargetMs: number): boolean {
   return rtoMs !== undefined && rtoMs <= rtoTargetMs;

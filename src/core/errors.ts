@@ -30,6 +30,15 @@ export const ERROR_KINDS = {
     hint: 'check GPG_PRIVATE_KEY_FILE and GPG_PASSPHRASE: the key must be one the backup was encrypted to',
   },
   RestoreFailed: { exitCode: 6, retryable: true, hint: 'see the restore log in BACKUP_DIR/logs' },
+  /**
+   * A request the worker's own settings forbid (a target host it may not reach, --force where it is
+   * off): refused before anything connects or is touched.
+   */
+  NotPermitted: {
+    exitCode: 3,
+    retryable: false,
+    hint: "the worker's settings decide: RESTORE_TARGET_HOSTS, RESTORE_ALLOW_FORCE, RESTORE_APPROVERS",
+  },
   /** A restore that was rejected, or that nobody approved in time: nothing was touched. */
   NotApproved: { exitCode: 1, retryable: false, hint: 'start the restore again when it can be approved' },
 } as const satisfies Record<string, { exitCode: number; retryable: boolean; hint: string }>;

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,14 +21,18 @@ export async function gpgAvailable(): Promise<boolean> {
  * Decrypts with the gpg binary, from a GnuPG home of its own that holds only the restore key. keys
  * are that key as readPrivateKeys read and unlocked it, so the key and passphrase checks and their
  * messages are the same as openpgpOpener's. A test decryption then proves gpg can use the key here.
+ *
+ * The copy gpg gets is protected by a random passphrase that lives only in this process, and the
+ * home's agent caches no passphrase: after a kill -9, what stays in the temporary folder decrypts
+ * nothing, even for someone who knows GPG_PASSPHRASE, and the next worker removes it.
  */
-export async function gpgOpener(
-  armored: string,
-  keys: openpgp.PrivateKey[],
-  passphrase: string | undefined,
-): Promise<Opener> {
+export async function gpgOpener(keys: openpgp.PrivateKey[]): Promise<Opener> {
   const home = privateHome();
-  await importKeys(home, armored);
+  const passphrase = randomBytes(32).toString('base64');
+  const sealedKeys = await Promise.all(
+    keys.map((privateKey) => openpgp.encryptKey({ privateKey, passphrase })),
+  );
+  await importKeys(home, sealedKeys.map((key) => key.armor()).join('\n'));
   const ourKeyIDs = keyIDsOf(keys);
   const opener: Opener = {
     decrypts: true,
@@ -39,27 +44,58 @@ export async function gpgOpener(
   return opener;
 }
 
+const HOME_PREFIX = 'durable-backup-restore-gnupg-';
 const homes: string[] = [];
 // Stop the home's gpg-agent, then remove the home: an agent outlives its worker otherwise.
-process.on('exit', () => {
-  for (const home of homes) {
-    spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], {
-      stdio: 'ignore',
-      env: gpgEnv(home).env,
-    });
-    rmSync(home, { recursive: true, force: true });
-  }
-});
+process.on('exit', () => homes.forEach(removeHome));
+
+function removeHome(home: string): void {
+  spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], {
+    stdio: 'ignore',
+    env: gpgEnv(home).env,
+  });
+  rmSync(home, { recursive: true, force: true });
+}
 
 /**
  * Under the system's temporary directory rather than BACKUP_DIR: gpg-agent puts its socket in the
  * home, and a socket path must stay under 108 bytes and on a local file system, which BACKUP_DIR (a
- * long path, a network mount) need not be. mkdtemp makes it 0700, as gpg demands.
+ * long path, a network mount) need not be. mkdtemp makes it 0700, as gpg demands. The name carries
+ * the worker's pid, so that the next worker can tell a dead worker's home from a live one's.
  */
 function privateHome(): string {
-  const home = mkdtempSync(join(tmpdir(), 'durable-backup-restore-gnupg-'));
+  const home = mkdtempSync(join(tmpdir(), `${HOME_PREFIX}${process.pid}-`));
   homes.push(home);
+  // No passphrase stays in the agent: each decryption hands it over again (loopback, fd 3).
+  writeFileSync(join(home, 'gpg-agent.conf'), 'default-cache-ttl 0\nmax-cache-ttl 0\n', { mode: 0o600 });
   return home;
+}
+
+/**
+ * Removes the GnuPG homes that workers killed outright (SIGKILL, OOM) left in the temporary folder,
+ * and stops their agents: every home whose worker no longer runs, and homes of older versions, whose
+ * names carry no pid. Returns what it removed, for the worker's log.
+ */
+export function removeAbandonedGpgHomes(folder = tmpdir()): string[] {
+  const abandoned = readdirSync(folder)
+    .filter((name) => name.startsWith(HOME_PREFIX))
+    .filter((name) => {
+      const pid = Number(/^(\d+)-/.exec(name.slice(HOME_PREFIX.length))?.[1]);
+      return !Number.isInteger(pid) || pid === 0 || !processRuns(pid);
+    })
+    .map((name) => join(folder, name));
+  abandoned.forEach(removeHome);
+  return abandoned;
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

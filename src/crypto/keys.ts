@@ -33,7 +33,7 @@ export async function openerFor(config: Config): Promise<Opener | undefined> {
   const armored = readTextFile(privateKeyFile, 'GPG_PRIVATE_KEY_FILE');
   const keys = await readPrivateKeys(armored, passphrase, 'GPG_PRIVATE_KEY_FILE');
   const useGpg = decrypter === 'gpg' || (decrypter === 'auto' && (await gpgAvailable()));
-  return useGpg ? gpgOpener(armored, keys, passphrase) : openpgpOpener(keys);
+  return useGpg ? gpgOpener(keys) : openpgpOpener(keys);
 }
 
 /** The restore key of one database as an opener: read on first use, then shared. */

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
 import { BackupError, configError, type ErrorKind } from '../core/errors.js';
+import type { SslMode } from '../core/targets.js';
 import { DockerRelay, RelayError } from './relay.js';
 import { dockerError } from './tools.js';
 
@@ -17,6 +18,9 @@ export function libpqVars(db: DatabaseConfig, applicationName: string): Record<s
     PGDATABASE: db.name,
     PGAPPNAME: applicationName,
     PGCONNECT_TIMEOUT: '10',
+    PGSSLMODE: db.sslMode,
+    // libpq 16 and later refuse to send the password in clear text; older ones ignore the variable.
+    PGREQUIREAUTH: '!password',
     ...(db.password ? { PGPASSWORD: db.password } : {}),
   };
 }
@@ -34,7 +38,7 @@ export async function connect(db: DatabaseConfig, kind: ErrorKind): Promise<pg.C
       'set DB_HOST to a host name or address as the container sees it, such as localhost',
     );
   }
-  const client = new pg.Client({
+  const client = new PasswordGuardedClient({
     ...(container ? { stream: () => new DockerRelay(container) } : {}),
     host: db.host,
     port: db.port,
@@ -43,6 +47,7 @@ export async function connect(db: DatabaseConfig, kind: ErrorKind): Promise<pg.C
     password: db.password,
     application_name: 'durable-backup',
     connectionTimeoutMillis: 10_000,
+    ssl: nodeSsl(db.sslMode),
   });
   // A server-side disconnect surfaces in the running query; without a listener it would crash the worker.
   client.on('error', () => undefined);
@@ -53,6 +58,46 @@ export async function connect(db: DatabaseConfig, kind: ErrorKind): Promise<pg.C
     throw databaseError(error, db, kind);
   }
   return client;
+}
+
+/**
+ * libpq's sslmode for node-postgres, which has no fallback: prefer and allow connect without TLS
+ * (as libpq does when the server has none), require encrypts without checking the certificate,
+ * verify-ca checks the chain, verify-full the host name too.
+ */
+function nodeSsl(mode: SslMode): pg.ClientConfig['ssl'] {
+  switch (mode) {
+    case 'disable':
+    case 'allow':
+    case 'prefer':
+      return false;
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case 'verify-full':
+      return { rejectUnauthorized: true };
+  }
+}
+
+/**
+ * A client that never sends the password in clear text: a server (or an impostor) that asks for it
+ * so gets an error instead, as libpq's require_auth=!password does for the tools. node-postgres has
+ * no such setting; this replaces its handler of that one request (pg 8's Client method).
+ */
+class PasswordGuardedClient extends pg.Client {
+  _handleAuthCleartextPassword(): void {
+    const connection = (this as unknown as { connection: { emit(event: 'error', error: Error): void } })
+      .connection;
+    connection.emit('error', new CleartextPasswordRefused());
+  }
+}
+
+export class CleartextPasswordRefused extends Error {
+  readonly code = 'CLEARTEXT_PASSWORD';
+  constructor() {
+    super('the server asked for the password in clear text; refused (use scram-sha-256 in pg_hba.conf)');
+  }
 }
 
 const RELAY_NEEDS_BASH =
@@ -76,7 +121,8 @@ export function databaseError(error: unknown, db: DatabaseConfig, kind: ErrorKin
   const through = db.dockerContainer ? ` from container "${db.dockerContainer}"` : '';
   const where = `database "${db.name}" at ${db.host}:${db.port}${through} as ${db.user}`;
   const code = (error as { code?: string }).code ?? '';
-  const permanent = PERMANENT_SQLSTATES[code];
+  const permanent =
+    PERMANENT_SQLSTATES[code] ?? (error instanceof CleartextPasswordRefused ? error.message : undefined);
   if (permanent) return new BackupError(kind, `${where}: ${permanent}`, { retryable: false });
   const network: Record<string, string> = {
     ECONNREFUSED: 'connection refused',

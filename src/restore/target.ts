@@ -11,17 +11,45 @@ import { connect, databaseError, libpqVars } from '../postgres/connection.js';
 import { countTableRows } from '../postgres/dump.js';
 import { runPgTool, toolError } from '../postgres/tools.js';
 import { countTocEntries } from '../postgres/verify.js';
+import { isScratchDatabaseName } from '../core/drill.js';
+import { formatTargetHosts, isAllowedTarget } from '../core/targets.js';
 
 // The restore's side effects on PostgreSQL: everything that reads or changes the target database.
 
-/** The target's connection: DB_HOST, DB_PORT, DB_USER and DB_PASSWORD unless the request says otherwise. */
+/**
+ * The target's connection: DB_HOST, DB_PORT, DB_USER and DB_PASSWORD unless the request says
+ * otherwise. Whoever may start a workflow names the host, and the worker would send its own
+ * credentials there: a host the worker does not allow (RESTORE_TARGET_HOSTS) is refused here,
+ * before any connection.
+ */
 export function targetDatabase(config: Config, target: RestoreTarget = {}): DatabaseConfig {
-  return {
-    ...config.database,
-    name: target.database ?? config.database.name,
-    host: target.host ?? config.database.host,
-    port: target.port ?? config.database.port,
-  };
+  const host = target.host ?? config.database.host;
+  const port = target.port ?? config.database.port;
+  if (!isAllowedTarget(config.restore.targetHosts, host, port)) {
+    throw new BackupError(
+      'NotPermitted',
+      `restore target ${host}:${port} is not a server this worker may connect to (it allows ${formatTargetHosts(config.restore.targetHosts)})`,
+      { hint: "add it to the worker's RESTORE_TARGET_HOSTS if it should be one; nothing was sent to it" },
+    );
+  }
+  return { ...config.database, name: target.database ?? config.database.name, host, port };
+}
+
+/**
+ * --force skips the human: honoured only where the worker allows it (RESTORE_ALLOW_FORCE), and for a
+ * drill's restore into a new scratch database of its own (a name only drills make, created by it, on
+ * the worker's own server), which replaces nobody's data.
+ */
+export function checkForce(config: Config, request: RestoreRequest): void {
+  if (!request.force || config.restore.allowForce) return;
+  const { target = {} } = request;
+  const ownServer = target.host === undefined && target.port === undefined;
+  if (ownServer && request.createDb && target.database && isScratchDatabaseName(target.database)) return;
+  throw new BackupError(
+    'NotPermitted',
+    '--force: this worker does not let a restore skip its approval (RESTORE_ALLOW_FORCE is off)',
+    { hint: 'start it without --force and have an approver run backupctl approve; nothing was touched' },
+  );
 }
 
 /** The server's maintenance database, for what cannot be done from inside the target (CREATE DATABASE). */

@@ -18,6 +18,7 @@ import {
 } from '../../activities/index.js';
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
+import { removeAbandonedGpgHomes } from '../crypto/gpg-open.js';
 import { messageOf } from '../crypto/seal.js';
 import { sealerFor, sharedPrivateKey, type PrivateKey } from '../crypto/keys.js';
 import { WorkerMetrics } from '../metrics/registry.js';
@@ -100,6 +101,8 @@ export async function startWorker(
   const all = Array.isArray(configs) ? configs : [configs];
   const config = all[0]!;
   await checkDependencies(all.map((c) => c.database));
+  for (const home of removeAbandonedGpgHomes())
+    console.warn(`removed ${home}, the GnuPG home of a worker that no longer runs, and stopped its agent`);
   const metrics = new WorkerMetrics();
   const byDatabase = new Map<string, Awaited<ReturnType<typeof activitiesFor>>>();
   for (const databaseConfig of all)

@@ -1,5 +1,6 @@
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
@@ -148,6 +149,30 @@ async function differingOffsets(a: string, b: string, limit = 100): Promise<numb
   }
 }
 
+/** The GnuPG homes a worker process made for its restore key (src/crypto/gpg-open.ts). */
+function gpgHomesOf(pid: number): string[] {
+  return readdirSync(tmpdir())
+    .filter((name) => name.startsWith(`durable-backup-restore-gnupg-${pid}-`))
+    .map((name) => join(tmpdir(), name));
+}
+
+/** What a killed worker leaves decrypts nothing: not through its agent, nor with the key's own (empty) passphrase. */
+async function expectNoUsableKey(home: string): Promise<void> {
+  const out = join(tempDir('stolen'), 'plain');
+  for (const pinentry of [
+    ['--pinentry-mode', 'error'],
+    ['--pinentry-mode', 'loopback', '--passphrase', ''],
+  ]) {
+    const attempt = await execa(
+      'gpg',
+      ['--homedir', home, '--batch', ...pinentry, '--output', out, '--decrypt', backup!.localPath],
+      { reject: false },
+    );
+    expect(attempt.exitCode, attempt.stderr).not.toBe(0);
+    expect(existsSync(out) ? statSync(out).size : 0).toBe(0);
+  }
+}
+
 describe('a worker killed with SIGKILL', () => {
   it('during the dump and during the encryption: a new worker dumps again, and the backup equals an undisturbed dump', async () => {
     worker = startWorkerProcess(env);
@@ -244,13 +269,20 @@ describe('a worker killed with SIGKILL', () => {
     );
     const during = await handle.query(restoreStatusQuery);
     expect(during).toMatchObject({ state: 'restoring', targetTouched: true });
+    const deadPid = worker.pid!;
     await killWorker(worker);
+    const [home] = gpgHomesOf(deadPid);
+    expect(home, 'the dead worker decrypted with gpg, from a home of its own').toBeDefined();
+    await expectNoUsableKey(home!);
     // The dead worker's pg_restore runs on: nothing ties it to its parent. Stop it where it is, as a
     // large table would keep it busy past the retry, holding its locks on the target.
     orphans = pgRestores();
     expect(orphans.length).toBeGreaterThan(0);
     for (const pid of orphans) process.kill(pid, 'SIGSTOP');
     worker = startWorkerProcess(env);
+    // The new worker removes the dead one's home at start, and stops its agent.
+    await until('the dead worker’s GnuPG home to go', () => (existsSync(home!) ? undefined : true), 30_000);
+    expect(processesMatching('gpg-agent').filter((p) => p.cmdline.includes(home!))).toEqual([]);
 
     // While the dead attempt's heartbeat times out, the status says the target may be partial.
     expect(await handle.query(restoreStatusQuery)).toMatchObject({ state: 'restoring', targetTouched: true });

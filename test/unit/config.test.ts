@@ -78,9 +78,39 @@ describe('configuration', () => {
   it('refuses production without encryption or over plain HTTP (gate S9-PROD-003)', () => {
     const prod = { ...minimal, BACKUP_ENV: 'production' };
     expect(configError(prod).message).toMatch(/^GPG_PUBLIC_KEY_FILE: production backups must be encrypted/);
-    const http = { ...prod, GPG_RECIPIENT: 'a@b', S3_BUCKET: 'bucket', S3_ENDPOINT: 'http://s3.local' };
+    const http = {
+      ...prod,
+      GPG_RECIPIENT: 'a@b',
+      S3_BUCKET: 'bucket',
+      S3_ENDPOINT: 'http://s3.local',
+      DB_SSLMODE: 'require',
+    };
     expect(configError(http).message).toMatch(/^S3_ENDPOINT: .*plain HTTP/);
     expect(loadConfig({ env: { ...http, S3_ENDPOINT: 'https://s3.local' } }).environment).toBe('production');
+  });
+
+  it('refuses production without TLS to PostgreSQL or with --force allowed', () => {
+    const prod = { ...minimal, BACKUP_ENV: 'production', GPG_RECIPIENT: 'a@b' };
+    expect(configError(prod).message).toMatch(/^DB_SSLMODE: production connections .* \(it is prefer\)$/);
+    const tls = { ...prod, DB_SSLMODE: 'verify-full' };
+    expect(loadConfig({ env: tls }).restore.allowForce).toBe(false);
+    expect(configError({ ...tls, RESTORE_ALLOW_FORCE: 'true' }).message).toMatch(/^RESTORE_ALLOW_FORCE: /);
+  });
+
+  it('allows --force by default only in development without approvers, and DB_HOST:DB_PORT as target', () => {
+    expect(loadConfig({ env: minimal }).restore.allowForce).toBe(true);
+    expect(loadConfig({ env: { ...minimal, RESTORE_APPROVERS: 'alice' } }).restore.allowForce).toBe(false);
+    const config = loadConfig({
+      env: { ...minimal, DB_HOST: 'DB1', RESTORE_TARGET_HOSTS: 'db2:5433, [::1]' },
+    });
+    expect(config.restore.targetHosts).toEqual([
+      { host: 'db1', port: 5432 },
+      { host: 'db2', port: 5433 },
+      { host: '::1' },
+    ]);
+    expect(configError({ ...minimal, RESTORE_TARGET_HOSTS: 'db2:99999' }).message).toMatch(
+      /^RESTORE_TARGET_HOSTS: expected host or host:port/,
+    );
   });
 
   it('reads an env file, the environment winning', () => {

@@ -75,6 +75,7 @@ describe('errors of docker exec', () => {
     port: 5432,
     name: 'app',
     user: 'postgres',
+    sslMode: 'prefer' as const,
     dockerContainer: 'goimg-postgres',
   };
   const failed = (fields: Partial<Result> & { code?: string }) =>
@@ -136,6 +137,7 @@ describe("errors of the worker's connections through the relay", () => {
     port: 5432,
     name: 'app',
     user: 'postgres',
+    sslMode: 'prefer' as const,
     dockerContainer: 'goimg-postgres',
   };
   const relayFailure = (stderr: string, exitCode = 1) =>

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { toolError } from '../../src/postgres/tools.js';
 
 describe('toolError', () => {
-  const db = { host: 'localhost', port: 5432, name: 'app', user: 'postgres' };
+  const db = { host: 'localhost', port: 5432, name: 'app', user: 'postgres', sslMode: 'prefer' as const };
   const failed = (stderr: string) => ({ failed: true, exitCode: 1, stderr }) as unknown as Result;
 
   // What pg_restore 15 printed when a table's data could not be loaded: its context lines first.
