@@ -72,6 +72,8 @@ beforeAll(async () => {
     GPG_PRIVATE_KEY_FILE: keyring.privateKeyFile,
     GPG_PASSPHRASE: PASSPHRASE,
     RESTORE_JOBS: '4',
+    // The restores go to the password cluster's port on DB_HOST: a server the worker must be told of.
+    RESTORE_TARGET_HOSTS: `${DB_HOST}:${cluster.port}`,
   });
   const { client, config } = testWorker;
   backup = await waitForBackup(

@@ -59,6 +59,8 @@ beforeAll(async () => {
     GPG_PASSPHRASE: PASSPHRASE,
     DB_PASSWORD, // trust auth ignores it; it must still never show
     RESTORE_APPROVERS: 'alice,bob',
+    // Approvers named turn --force off by default; the tests of --force's own paths turn it back on.
+    RESTORE_ALLOW_FORCE: 'true',
   });
   ({ env, config, client } = testWorker);
   backup = await waitForBackup(
@@ -380,7 +382,13 @@ describe('RESTORE_VERIFY_SQL_FILE', () => {
 describe('restore into another server', () => {
   it('--target-host and --target-port, with DB_USER and DB_PASSWORD (PGPASSWORD, never an argument)', async () => {
     const cluster = await startPasswordCluster(55440);
-    const hostEnv = { ...env, DB_PASSWORD: cluster.password, TEMPORAL_TASK_QUEUE: uniqueName('rs_host') };
+    const hostEnv = {
+      ...env,
+      DB_PASSWORD: cluster.password,
+      TEMPORAL_TASK_QUEUE: uniqueName('rs_host'),
+      // A server besides DB_HOST:DB_PORT: the worker must be told it may go there.
+      RESTORE_TARGET_HOSTS: 'localhost:55440',
+    };
     const hostWorker = await startWorker(loadConfig({ env: hostEnv }), {
       workflowBundle: await workflowBundle(),
     });
