@@ -60,6 +60,22 @@ function askForCleartextPassword(socket: Socket, data: Buffer): void {
   socket.write(cleartextRequest);
 }
 
+/** A dry run of the newest backup into 127.0.0.1:port: it plans, so it would connect to the target. */
+const dryRunInto = (port: number, env: Record<string, string>) =>
+  backupctl(
+    [
+      'restore',
+      '--latest',
+      '--target-host',
+      '127.0.0.1',
+      '--target-port',
+      String(port),
+      '--dry-run',
+      '--wait',
+    ],
+    env,
+  );
+
 const liveRows = () =>
   withClient(database, async (c) => Number((await c.query('SELECT count(*) FROM users')).rows[0].count));
 
@@ -74,7 +90,9 @@ beforeAll(async () => {
   const backup = await backupctl(['backup', '--wait'], worker.env);
   expect(backup.exitCode, backup.stderr).toBe(0);
   // Written after the backup: a restore over the live database would lose it.
-  await withClient(database, (c) => c.query(`INSERT INTO users (email) VALUES ('after-the-backup@example.com')`));
+  await withClient(database, (c) =>
+    c.query(`INSERT INTO users (email) VALUES ('after-the-backup@example.com')`),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -86,19 +104,7 @@ describe('a restore request the worker does not allow', () => {
   it('to a host that is not in RESTORE_TARGET_HOSTS: refused, exit 3, and the host receives nothing', async () => {
     const listener = await recorder();
     try {
-      const run = await backupctl(
-        [
-          'restore',
-          '--latest',
-          '--target-host',
-          '127.0.0.1',
-          '--target-port',
-          String(listener.port),
-          '--dry-run',
-          '--wait',
-        ],
-        worker.env,
-      );
+      const run = await dryRunInto(listener.port, worker.env);
       expectOneLineError(
         run,
         3,
@@ -145,19 +151,7 @@ describe('an allowed host that asks for the password in clear text', () => {
       RESTORE_TARGET_HOSTS: `127.0.0.1:${impostor.port}`,
     });
     try {
-      const run = await backupctl(
-        [
-          'restore',
-          '--latest',
-          '--target-host',
-          '127.0.0.1',
-          '--target-port',
-          String(impostor.port),
-          '--dry-run',
-          '--wait',
-        ],
-        allowed.env,
-      );
+      const run = await dryRunInto(impostor.port, allowed.env);
       expect(run.exitCode, run.stderr).not.toBe(0);
       expect(run.stderr).toContain('the server asked for the password in clear text; refused');
       // It was reached (the test would prove nothing otherwise), and heard no password.

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scratchDatabaseName, withinTarget } from '../../src/core/drill.js';
-import type { DrillReport } from '../../src/core/outcome.js';
-import { drillRunTag, readDrillReports, writeDrillReport } from '../../src/drill/reports.js';
-import { tempDir } from '../helpers/files.js';
+import { scratchDatabaseName, withinTarget } from '../../../src/core/drill.js';
+import type { DrillReport } from '../../../src/core/outcome.js';
+import { drillRunTag, readDrillReports, writeDrillReport } from '../../../src/drill/reports.js';
+import { tempDir } from '../../helpers/files.js';
 
 describe('scratchDatabaseName', () => {
   const at = new Date('2024-03-15T04:00:07Z');

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { parseEnvFile } from '../../src/config/env-file.js';
-import { BackupError } from '../../src/core/errors.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { parseEnvFile } from '../../../src/config/env-file.js';
+import { BackupError } from '../../../src/core/errors.js';
 
 const minimal = { DB_NAME: 'app' };
 

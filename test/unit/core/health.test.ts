@@ -7,15 +7,15 @@ import {
   freeSpaceCheck,
   schedulesCheck,
   type ScheduleFacts,
-} from '../../src/core/health.js';
-import { MANIFEST_FORMAT_VERSION, type Manifest } from '../../src/core/manifest.js';
-import type { DrillReport } from '../../src/core/outcome.js';
+} from '../../../src/core/health.js';
+import { MANIFEST_FORMAT_VERSION, type Manifest } from '../../../src/core/manifest.js';
+import type { DrillReport } from '../../../src/core/outcome.js';
 import {
   newestComplete,
   reconcileCopies,
   type BackupCopies,
   type StoreCopy,
-} from '../../src/core/reconcile.js';
+} from '../../../src/core/reconcile.js';
 
 const now = new Date('2026-03-15T12:00:00Z');
 const hoursAgo = (hours: number) => new Date(now.getTime() - hours * 3_600_000).toISOString();

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/services.js';
+import { REPO_ROOT } from '../../helpers/services.js';
 
 // The least-privilege policy in docs/security.md against what our S3 store really sends.
 

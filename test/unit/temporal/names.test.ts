@@ -2,15 +2,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig } from '../../../src/config/index.js';
 import {
   DEFAULT_TASK_QUEUE,
   hostActivityOptions,
   hostTaskQueueName,
   restoreQueueOptions,
   restoreTaskQueueName,
-} from '../../src/temporal/names.js';
-import { REPO_ROOT } from '../helpers/services.js';
+} from '../../../src/temporal/names.js';
+import { REPO_ROOT } from '../../helpers/services.js';
 
 const NAMES_MODULE = 'src/temporal/names.ts';
 

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/services.js';
+import { REPO_ROOT } from '../../helpers/services.js';
 
 // The operator's guide links its pages to each other and to files of the repository; a renamed
 // page, file or heading must not leave a dead link behind.

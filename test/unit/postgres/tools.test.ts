@@ -1,6 +1,6 @@
 import type { Result } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { toolError } from '../../src/postgres/tools.js';
+import { toolError } from '../../../src/postgres/tools.js';
 
 describe('toolError', () => {
   const db = { host: 'localhost', port: 5432, name: 'app', user: 'postgres', sslMode: 'prefer' as const };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { classifyBackup } from '../../src/core/classify.js';
-import { backupFileName, formatStamp } from '../../src/core/naming.js';
-import { choosePartSize, MAX_PARTS, partRanges } from '../../src/core/parts.js';
-import { planBackup } from '../../src/core/plan.js';
+import { classifyBackup } from '../../../src/core/classify.js';
+import { backupFileName, formatStamp } from '../../../src/core/naming.js';
+import { choosePartSize, MAX_PARTS, partRanges } from '../../../src/core/parts.js';
+import { planBackup } from '../../../src/core/plan.js';
 
 describe('backup names', () => {
   it('follows the guide: <prefix>-YYYYMMDD-HHMMSS.dump[.gpg]', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { cleanupIncomplete, deleteBackup } from '../../src/retention/sweep.js';
-import { FsStore } from '../../src/storage/fs.js';
-import { tempDir } from '../helpers/files.js';
+import { cleanupIncomplete, deleteBackup } from '../../../src/retention/sweep.js';
+import { FsStore } from '../../../src/storage/fs.js';
+import { tempDir } from '../../helpers/files.js';
 
 // A deletion that fails half-way must leave data that a later cleanup finds, never a manifest that
 // points at nothing. Two directories stand in for BACKUP_DIR and the bucket.

@@ -1,6 +1,6 @@
 import type { LogEntry } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { WorkerLogger } from '../../src/worker/logger.js';
+import { WorkerLogger } from '../../../src/worker/logger.js';
 
 describe('WorkerLogger', () => {
   it('drops the warning an activity-only queue always gives, and passes everything else on', () => {

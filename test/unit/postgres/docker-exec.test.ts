@@ -1,11 +1,11 @@
 import type { Result } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { toolCommandLine } from '../../src/core/command.js';
-import { BackupError, exitCodeOf } from '../../src/core/errors.js';
-import { connect, databaseError } from '../../src/postgres/connection.js';
-import { RelayError } from '../../src/postgres/relay.js';
-import { toolError } from '../../src/postgres/tools.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { toolCommandLine } from '../../../src/core/command.js';
+import { BackupError, exitCodeOf } from '../../../src/core/errors.js';
+import { connect, databaseError } from '../../../src/postgres/connection.js';
+import { RelayError } from '../../../src/postgres/relay.js';
+import { toolError } from '../../../src/postgres/tools.js';
 
 describe('toolCommandLine', () => {
   it('runs the tool itself when no container is configured', () => {

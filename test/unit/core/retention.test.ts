@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BACKUP_KINDS } from '../../src/core/classify.js';
-import { decideRetention, type RetentionCandidate, type RetentionPolicy } from '../../src/core/retention.js';
+import { BACKUP_KINDS } from '../../../src/core/classify.js';
+import {
+  decideRetention,
+  type RetentionCandidate,
+  type RetentionPolicy,
+} from '../../../src/core/retention.js';
 
 const policy: RetentionPolicy = { dailyDays: 7, weeklyWeeks: 4, monthlyMonths: 6, keepNewest: 3 };
 const both = { local: true, remote: true };

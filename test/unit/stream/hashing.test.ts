@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { HashingStream, PartHashingStream } from '../../src/stream/hashing.js';
+import { HashingStream, PartHashingStream } from '../../../src/stream/hashing.js';
 
 const sha256 = (data: Buffer, encoding: 'hex' | 'base64') =>
   createHash('sha256').update(data).digest(encoding);

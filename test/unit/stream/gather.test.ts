@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { Gather } from '../../src/stream/gather.js';
+import { Gather } from '../../../src/stream/gather.js';
 
 async function gather(chunks: Buffer[], size: number): Promise<Buffer[]> {
   const seen: Buffer[] = [];

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { isEncrypted, type Manifest } from '../../src/core/manifest.js';
-import { openerForBackup, type PrivateKey } from '../../src/crypto/keys.js';
-import { noDecryption, type Opener } from '../../src/crypto/open.js';
-import { fetchCheckDecrypt } from '../../src/restore/fetch.js';
-import { failureOf } from '../helpers/errors.js';
-import { tempDir } from '../helpers/files.js';
+import { isEncrypted, type Manifest } from '../../../src/core/manifest.js';
+import { openerForBackup, type PrivateKey } from '../../../src/crypto/keys.js';
+import { noDecryption, type Opener } from '../../../src/crypto/open.js';
+import { fetchCheckDecrypt } from '../../../src/restore/fetch.js';
+import { failureOf } from '../../helpers/errors.js';
+import { tempDir } from '../../helpers/files.js';
 
 // "No encryption" is an opener of its own, chosen from the manifest: a worker without a private key
 // restores an unencrypted backup, and refuses an encrypted one before reading a byte of it.

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/services.js';
+import { REPO_ROOT } from '../../helpers/services.js';
 
 // Every message the program can print (errors, their hints, the CLI's warnings) is explained in
 // docs/troubleshooting.md: this reads them out of the sources and fails on one the doc lacks.

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { SECRET_VARIABLES, envSchema } from '../../src/config/schema.js';
-import { REPO_ROOT } from '../helpers/services.js';
+import { SECRET_VARIABLES, envSchema } from '../../../src/config/schema.js';
+import { REPO_ROOT } from '../../helpers/services.js';
 
 // docs/configuration.md is the reference of every variable: this keeps it and the schema in step.
 
