@@ -104,10 +104,9 @@ program
   .option('--wait', 'wait for the backup, show progress, exit with its code')
   .option('--json', 'print the result as JSON')
   .action(async (options: { label?: string; wait?: boolean; json?: boolean }) => {
+    // The worker's keys decide how a backup is encrypted, not this process's: a worker refuses to
+    // start with a key it cannot use (exit 3), and this command checks none of its own.
     const cfg = config();
-    // Fail here, not in the worker, when the key is unreadable: exit code 3 before anything starts.
-    const { sealerFor } = await import('../crypto/keys.js');
-    await sealerFor(cfg);
     const client = await connectClient(cfg.temporal);
     const handle = await startBackup(client, {
       database: cfg.database.name,

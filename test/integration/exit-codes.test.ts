@@ -78,8 +78,8 @@ describe('exit codes', () => {
     expectOneLineError(run, 3, new RegExp(`^error: ${file} line 2: expected KEY=VALUE$`));
   });
 
-  it('3 on a key file that is not an OpenPGP public key', async () => {
-    const run = await backupctl(['backup'], envFor({ GPG_PUBLIC_KEY_FILE: '/etc/hostname' }));
+  it('3 on a key file that is not an OpenPGP public key: the worker refuses to start', async () => {
+    const run = await backupctl(['worker'], envFor({ GPG_PUBLIC_KEY_FILE: '/etc/hostname' }));
     expectOneLineError(run, 3, /GPG_PUBLIC_KEY_FILE: no armored OpenPGP public key found/);
   });
 
