@@ -174,7 +174,9 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
 
   program
     .command('status <id>')
-    .description('show a restore: its state (such as awaiting-approval), plan, decision and phases')
+    .description(
+      'show a restore: its state (such as awaiting-approval), plan and its digest, approvals so far, decision and phases',
+    )
     .option('--wait', 'wait until the restore has ended, then show it and exit with its code')
     .option('--json', 'print as JSON')
     .addOption(
