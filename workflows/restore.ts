@@ -215,9 +215,13 @@ async function awaitApproval(
         : `timed out${status.approvals?.length ? ` (approved by ${status.approvals.map((a) => a.by).join(', ')} of ${status.approvalsNeeded} needed)` : ''}`,
   );
   if (!decided) {
+    const within = formatSeconds(resolved.approvalTimeoutSeconds);
+    const so = status.approvals ?? [];
     throw kindedFailure(
       'NotApproved',
-      `nobody approved the restore within ${formatSeconds(resolved.approvalTimeoutSeconds)}; the target was not touched`,
+      so.length > 0
+        ? `only ${so.length} of ${status.approvalsNeeded} approvers (${so.map((a) => a.by).join(', ')}) approved the restore within ${within}; the target was not touched`
+        : `nobody approved the restore within ${within}; the target was not touched`,
     );
   }
   if (!status.decision!.approved) {
