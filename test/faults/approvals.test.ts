@@ -2,10 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveRestore, rejectRestore, startRestore } from '../../src/client/index.js';
 import { approvalStatement } from '../../src/core/restore/approval.js';
 import type { RestoreStatus } from '../../src/core/restore/status.js';
 import { approveSignal, restoreStatusQuery } from '../../src/temporal/names.js';
 import { backupctl, expectOneLineError } from '../helpers/cli.js';
+import { failureOf } from '../helpers/errors.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
@@ -136,6 +138,25 @@ describe('approvals through the update (RESTORE_APPROVERS=alice,bob)', () => {
     expect(second.exitCode).toBe(3);
     expect(second.stderr).toMatch(/^error: (refused: already approved by alice|restore \S+ has ended)/m);
     expect((await backupctl(['status', id, '--wait'], plain.env)).exitCode).toBe(0);
+  });
+});
+
+describe('an approval before the plan', () => {
+  it('is refused (the restore is not waiting yet) and recorded; the restore goes on to wait', async () => {
+    const handle = await startRestore(plain.client, {
+      source: { latest: true },
+      database,
+      taskQueue: plain.config.temporal.taskQueue,
+    });
+    // Sent at once: the restore is still finding its backup.
+    const early = await failureOf(approveRestore(plain.client, handle.workflowId, { by: 'alice' }));
+    expect(early.kind).toBe('Configuration');
+    expect(early.message).toMatch(/^refused: the restore is not waiting for approval yet/);
+    const waiting = await statusWhen(plain, handle.workflowId, (s) => s.state === 'awaiting-approval');
+    expect(waiting.refused).toEqual([
+      expect.objectContaining({ by: 'alice', why: expect.stringMatching(/not waiting for approval yet/) }),
+    ]);
+    await rejectRestore(plain.client, handle.workflowId, { by: 'bob', reason: 'only a test' });
   });
 });
 
