@@ -25,6 +25,7 @@ import {
   workFiles,
   writeUseList,
 } from '../src/restore/files.js';
+import { planDigest, signedApprovalRefusal, type ApprovalToCheck } from '../src/restore/approval.js';
 import { findBackup, type FoundBackup } from '../src/restore/source.js';
 import {
   closeTarget,
@@ -56,6 +57,10 @@ export interface ResolvedRestore {
   /** BACKUP_DIR/.restore/<workflow id>: the download and the decrypted archive, removed at the end. */
   workDir: string;
   approvers: string[];
+  /** Distinct approvers needed (RESTORE_MIN_APPROVALS); absent in runs started before it existed: 1. */
+  minApprovals?: number;
+  /** Approvals must be signed (RESTORE_APPROVER_KEYS is set); absent in older runs: no. */
+  signedApprovals?: boolean;
   approvalTimeoutSeconds: number;
   thawPollSeconds: number;
   jobs: number;
@@ -92,6 +97,8 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           workDir: restoreWorkDir(config.backup.dir, request.workflowId),
           approvers: config.restore.approvers,
+          minApprovals: config.restore.minApprovals,
+          signedApprovals: config.restore.approverKeys.length > 0,
           approvalTimeoutSeconds:
             request.approvalTimeoutSeconds ?? config.restore.approvalTimeoutMinutes * 60,
           thawPollSeconds: config.restore.thaw.pollSeconds,
@@ -159,8 +166,15 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
       );
     },
 
-    /** What will be replaced, where, and how old the backup is: for the approver, before any change. */
-    async planRestore(resolved: ResolvedRestore, request: RestoreRequest, now: string): Promise<RestorePlan> {
+    /**
+     * What will be replaced, where, and how old the backup is: for the approver, before any change;
+     * with the digest a signed approval names (the workflow cannot hash).
+     */
+    async planRestore(
+      resolved: ResolvedRestore,
+      request: RestoreRequest,
+      now: string,
+    ): Promise<RestorePlan & { digest?: string }> {
       return asActivity(secrets, async () => {
         const db = targetDatabase(config, request.target);
         const inScope = tablesToReplace(resolved.backup.manifest, request);
@@ -177,8 +191,13 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
           const refusal = foreignKeysRefusal(await foreignKeysInto(db, inScope));
           if (refusal) throw refusal;
         }
-        return plan;
+        return { ...plan, digest: planDigest(plan) };
       });
+    },
+
+    /** Whether a signed approval or rejection counts: the approver's key signed its statement. */
+    async checkApproval(check: ApprovalToCheck): Promise<{ refusal?: string }> {
+      return asActivity(secrets, async () => ({ refusal: await signedApprovalRefusal(config, check) }));
     },
 
     /** After approval: creates the target if asked, then closes it to everyone else. */

@@ -10,16 +10,10 @@ import {
 } from '@temporalio/workflow';
 import type { RestoreActivities, ResolvedRestore } from '../activities/restore.js';
 import { isEncrypted } from '../src/core/manifest.js';
-import { mayApprove, type ApprovalInput } from '../src/core/restore/approval.js';
 import type { RestoreRequest } from '../src/core/restore/request.js';
 import type { RestorePhase, RestoreState, RestoreStatus } from '../src/core/restore/status.js';
-import {
-  approveSignal,
-  hostActivityOptions,
-  rejectSignal,
-  restoreStatusQuery,
-  restoreQueueOptions,
-} from '../src/temporal/names.js';
+import { hostActivityOptions, restoreStatusQuery, restoreQueueOptions } from '../src/temporal/names.js';
+import { handleApprovals, type Approvals } from './approvals.js';
 import { describeFailure, failedWith, kindedFailure } from './failure.js';
 import { reportedRun } from './report.js';
 
@@ -55,8 +49,8 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
 async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
   const status: RestoreStatus = { state: 'resolving', phases: [], refused: [], targetTouched: false };
   setHandler(restoreStatusQuery, () => status);
-  const approvals = handleApprovals(status);
   const { taskQueue, ...request } = input;
+  const approvals = handleApprovals(status, taskQueue);
 
   const resolver = proxyActivities<RestoreActivities>(restoreQueueOptions(taskQueue));
   const resolved = await phase(status, 'resolving', 'resolve', () =>
@@ -77,7 +71,7 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
       () => host.validateArchive(resolved, archivePath),
       (v) => `${v.tocEntries} TOC entries`,
     );
-    const plan = await phase(
+    const { digest, ...plan } = await phase(
       status,
       'planning',
       'plan',
@@ -86,6 +80,7 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
         `${p.scope} restore of ${p.tables.length} tables into "${p.target.database}" on ${p.target.host}:${p.target.port}`,
     );
     status.plan = plan;
+    status.planDigest = digest;
     if (request.dryRun) return await finish(status, 'dry-run-completed', host, resolved);
 
     await awaitApproval(status, approvals, resolved, request.force);
@@ -198,48 +193,6 @@ async function thaw(status: RestoreStatus, host: Activities, resolved: ResolvedR
   );
 }
 
-interface Approvals {
-  /** Opens the gate (signals before the plan is published are refused) to these approvers (none: anyone). */
-  open(approvers: readonly string[]): void;
-}
-
-/** Records every approve/reject signal: the first valid one decides; the others are refused, with why. */
-function handleApprovals(status: RestoreStatus): Approvals {
-  let open = false;
-  let approvers: readonly string[] = [];
-  const receive = (signal: 'approve' | 'reject') => (input: ApprovalInput) => {
-    const at = new Date().toISOString();
-    const by = typeof input?.by === 'string' ? input.by.trim() : '';
-    const reason = typeof input?.reason === 'string' ? input.reason : undefined;
-    const why = refusal(signal, by, reason);
-    if (why) {
-      status.refused.push({ signal, by: by || undefined, reason, at, why });
-      log.warn('refused a restore signal', { signal, by, why });
-      return;
-    }
-    status.decision = { approved: signal === 'approve', by, reason, at };
-    log.info(`restore ${signal === 'approve' ? 'approved' : 'rejected'}`, { by, reason });
-  };
-  /** Why a signal cannot decide, or undefined when it does. */
-  function refusal(signal: 'approve' | 'reject', by: string, reason?: string): string | undefined {
-    if (!by) return 'no name given (by)';
-    if (!open) return 'the plan is not published yet; read it first (backupctl status)';
-    const { decision } = status;
-    if (decision) return `already ${decision.approved ? 'approved' : 'rejected'} by ${decision.by}`;
-    if (!mayApprove(approvers, by)) return `${by} is not in RESTORE_APPROVERS`;
-    if (signal === 'reject' && !reason) return 'a rejection needs a reason';
-    return undefined;
-  }
-  setHandler(approveSignal, receive('approve'));
-  setHandler(rejectSignal, receive('reject'));
-  return {
-    open(list) {
-      approvers = list;
-      open = true;
-    },
-  };
-}
-
 async function awaitApproval(
   status: RestoreStatus,
   approvals: Approvals,
@@ -250,7 +203,7 @@ async function awaitApproval(
     status.decision = { approved: true, by: '--force', at: new Date().toISOString() };
     return;
   }
-  approvals.open(resolved.approvers);
+  approvals.open(resolved, status.planDigest);
   const decided = await phase(
     status,
     'awaiting-approval',
@@ -259,12 +212,16 @@ async function awaitApproval(
     () =>
       status.decision
         ? `${status.decision.approved ? 'approved' : 'rejected'} by ${status.decision.by}`
-        : 'timed out',
+        : `timed out${status.approvals?.length ? ` (approved by ${status.approvals.map((a) => a.by).join(', ')} of ${status.approvalsNeeded} needed)` : ''}`,
   );
   if (!decided) {
+    const within = formatSeconds(resolved.approvalTimeoutSeconds);
+    const so = status.approvals ?? [];
     throw kindedFailure(
       'NotApproved',
-      `nobody approved the restore within ${formatSeconds(resolved.approvalTimeoutSeconds)}; the target was not touched`,
+      so.length > 0
+        ? `only ${so.length} of ${status.approvalsNeeded} approvers (${so.map((a) => a.by).join(', ')}) approved the restore within ${within}; the target was not touched`
+        : `nobody approved the restore within ${within}; the target was not touched`,
     );
   }
   if (!status.decision!.approved) {

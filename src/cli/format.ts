@@ -79,6 +79,13 @@ export function formatRestoreStatus(status: RestoreStatus): string {
         : []),
     );
   }
+  if (status.planDigest) lines.push(`  plan digest: sha256:${status.planDigest}`);
+  if (status.approvalsNeeded !== undefined && !status.decision) {
+    const so = status.approvals?.map((a) => a.by).join(', ');
+    lines.push(
+      `  approvals: ${status.approvals?.length ?? 0} of ${status.approvalsNeeded}${so ? ` (${so})` : ''}${status.signedApprovals ? ', each signed with a key of RESTORE_APPROVER_KEYS' : ''}`,
+    );
+  }
   if (status.decision) {
     const d = status.decision;
     lines.push(

@@ -1,16 +1,20 @@
 import { readFile } from 'node:fs/promises';
+import type { Client } from '@temporalio/client';
 import { Option, type Command } from 'commander';
 import {
   approveRestore,
   connectClient,
   hasPollers,
   rejectRestore,
+  restoreStatement,
   restoreStatus,
   startRestore,
   waitForRestore,
   type RestoreResult,
   type RestoreStatus,
 } from '../client/index.js';
+import { signStatement } from '../crypto/statement.js';
+import type { ApprovalAnswer, ApprovalChoice } from '../core/restore/approval.js';
 import type { Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
 import type { RestoreRequest, RestoreSource } from '../core/restore/request.js';
@@ -39,6 +43,20 @@ interface RestoreFlags {
   wait?: boolean;
   json?: boolean;
   printId?: boolean;
+}
+
+interface DecisionFlags {
+  by: string;
+  reason?: string;
+  signWith?: string;
+  signature?: string;
+}
+
+interface StatusFlags {
+  wait?: boolean;
+  json?: boolean;
+  statement?: ApprovalChoice;
+  by?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -115,35 +133,66 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
       );
     });
 
-  program
-    .command('approve <id>')
-    .description('approve a restore that waits for approval (after reading its plan: backupctl status ID)')
-    .requiredOption('--by <name>', 'who approves (checked against RESTORE_APPROVERS)')
-    .option('--reason <text>', 'why, for the history and the log')
-    .action(async (id: string, options: { by: string; reason?: string }) => {
-      const client = await connectClient(loadConfig().temporal);
-      await approveRestore(client, id, options);
-      console.log(`approval sent to ${id}; backupctl status ${id} shows whether it was accepted`);
-    });
-
-  program
-    .command('reject <id>')
-    .description('reject a restore that waits for approval: it ends, and the target is not touched')
-    .requiredOption('--by <name>', 'who rejects (checked against RESTORE_APPROVERS)')
-    .requiredOption('--reason <text>', 'why')
-    .action(async (id: string, options: { by: string; reason: string }) => {
-      const client = await connectClient(loadConfig().temporal);
-      await rejectRestore(client, id, options);
-      console.log(`rejection sent to ${id}`);
-    });
+  for (const decision of ['approve', 'reject'] as const) {
+    const approving = decision === 'approve';
+    const command = program
+      .command(`${decision} <id>`)
+      .description(
+        approving
+          ? 'approve a restore that waits for approval (after reading its plan: backupctl status ID); exits non-zero when the workflow refuses it'
+          : 'reject a restore that waits for approval: it ends, and the target is not touched; exits non-zero when the workflow refuses it',
+      )
+      .requiredOption(
+        '--by <name>',
+        `who ${approving ? 'approves' : 'rejects'} (checked against RESTORE_APPROVERS)`,
+      );
+    if (approving) command.option('--reason <text>', 'why, for the history and the log');
+    else command.requiredOption('--reason <text>', 'why');
+    command
+      .option(
+        '--sign-with <file>',
+        'sign with this armored OpenPGP secret key (passphrase: APPROVER_KEY_PASSPHRASE or _FILE); needed when the worker has RESTORE_APPROVER_KEYS',
+      )
+      .option(
+        '--signature <file>',
+        `send this signature (gpg --clearsign of backupctl status ID --statement ${decision} --by NAME)`,
+      )
+      .action(async (id: string, options: DecisionFlags) => {
+        const cfg = loadConfig();
+        const client = await connectClient(cfg.temporal);
+        const input = {
+          by: options.by,
+          reason: options.reason,
+          signature: await signature(client, cfg, id, decision, options),
+        };
+        const answer = approving
+          ? await approveRestore(client, id, input)
+          : await rejectRestore(client, id, input);
+        console.log(describeAnswer(id, answer));
+      });
+  }
 
   program
     .command('status <id>')
-    .description('show a restore: its state (such as awaiting-approval), plan, decision and phases')
+    .description(
+      'show a restore: its state (such as awaiting-approval), plan and its digest, approvals so far, decision and phases',
+    )
     .option('--wait', 'wait until the restore has ended, then show it and exit with its code')
     .option('--json', 'print as JSON')
-    .action(async (id: string, options: { wait?: boolean; json?: boolean }) => {
+    .addOption(
+      new Option(
+        '--statement <decision>',
+        'print only the statement an approver signs (gpg --clearsign) for this decision; with --by',
+      ).choices(['approve', 'reject']),
+    )
+    .option('--by <name>', 'with --statement: who signs it')
+    .action(async (id: string, options: StatusFlags) => {
       const client = await connectClient(loadConfig().temporal);
+      if (options.statement) {
+        return void process.stdout.write(
+          await restoreStatement(client, id, options.statement, options.by ?? ''),
+        );
+      }
       // With --wait, a failed restore's own error (and exit code), raised once the status is shown.
       const failure = options.wait
         ? await waitForRestore(client.workflow.getHandle(id)).then(
@@ -222,9 +271,40 @@ function port(text: string): number {
 function approvalHint(id: string): string {
   return [
     `read the plan:  backupctl status ${id}`,
-    `approve:        backupctl approve ${id} --by NAME [--reason TEXT]`,
+    `approve:        backupctl approve ${id} --by NAME [--reason TEXT] [--sign-with KEY.asc | --signature FILE]`,
     `reject:         backupctl reject ${id} --by NAME --reason TEXT`,
   ].join('\n');
+}
+
+/** The signature to send: made here (--sign-with), read from gpg's output (--signature), or none. */
+async function signature(
+  client: Client,
+  cfg: Config,
+  id: string,
+  decision: ApprovalChoice,
+  options: DecisionFlags,
+): Promise<string | undefined> {
+  if (options.signWith && options.signature) throw configError('--sign-with and --signature: choose one');
+  if (options.signature) return readFlagFile('--signature', options.signature);
+  if (!options.signWith) return undefined;
+  const key = await readFlagFile('--sign-with', options.signWith);
+  const statement = await restoreStatement(client, id, decision, options.by);
+  return signStatement(statement, key, cfg.restore.approverKeyPassphrase, `--sign-with: ${options.signWith}`);
+}
+
+async function readFlagFile(flag: string, path: string): Promise<string> {
+  return readFile(path, 'utf8').catch(() => {
+    throw configError(`${flag}: ${path}: cannot be read`);
+  });
+}
+
+function describeAnswer(id: string, answer: ApprovalAnswer): string {
+  const by = answer.approvedBy.join(', ');
+  if (answer.outcome === 'rejected') return `rejected: ${id} ends, and the target is not touched`;
+  if (answer.outcome === 'approved')
+    return `approved by ${by}: ${id} goes on (backupctl status ${id} --wait)`;
+  const missing = answer.needed - answer.approvedBy.length;
+  return `approved by ${by} (${answer.approvedBy.length} of ${answer.needed}): ${id} waits for ${missing} more approver${missing === 1 ? '' : 's'}`;
 }
 
 function describe(result: RestoreResult): string {

@@ -24,6 +24,7 @@ export { safeIdPart, toBackupError, waitWatching, watchQuery, workflowId } from 
 export {
   approveRestore,
   rejectRestore,
+  restoreStatement,
   restoreStatus,
   restoreWorkflowId,
   startRestore,

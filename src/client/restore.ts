@@ -1,16 +1,26 @@
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import type { RestoreResult, RestoreWorkflowInput } from '../../workflows/restore.js';
 import {
   DATABASE_ATTRIBUTE,
   DEFAULT_TASK_QUEUE,
   RESTORE_WORKFLOW,
-  approveSignal,
-  rejectSignal,
+  decideUpdate,
   restoreStatusQuery,
 } from '../temporal/names.js';
-import { BackupError, configError } from '../core/errors.js';
-import type { ApprovalInput } from '../core/restore/approval.js';
+import { BackupError, configError, isErrorKind } from '../core/errors.js';
+import {
+  approvalStatement,
+  type ApprovalAnswer,
+  type ApprovalChoice,
+  type ApprovalInput,
+  type ApprovalRequest,
+} from '../core/restore/approval.js';
 import type { RestoreRequest } from '../core/restore/request.js';
 import type { RestoreStatus } from '../core/restore/status.js';
 import { waitWatching, workflowId } from './runs.js';
@@ -69,37 +79,88 @@ export async function waitForRestore(
   return waitWatching<RestoreResult, RestoreStatus>(handle, restoreStatusQuery, onStatus);
 }
 
+/**
+ * Approves a restore through the decide update: resolves with the workflow's answer (approved, or
+ * waiting for more approvers), or throws its refusal as a BackupError (exit code and hint).
+ */
 export async function approveRestore(
   client: Client,
   workflowId: string,
   approval: ApprovalInput,
-): Promise<void> {
+): Promise<ApprovalAnswer> {
   if (!approval.by.trim()) throw configError("--by: the approver's name is required");
-  await signalRestore(client, workflowId, 'approve', approval);
+  return decide(client, workflowId, { ...approval, decision: 'approve' });
 }
 
 export async function rejectRestore(
   client: Client,
   workflowId: string,
   rejection: ApprovalInput,
-): Promise<void> {
+): Promise<ApprovalAnswer> {
   if (!rejection.by.trim()) throw configError('--by: the name of who rejects is required');
   if (!rejection.reason?.trim()) throw configError('--reason: a rejection needs a reason');
-  await signalRestore(client, workflowId, 'reject', rejection);
+  return decide(client, workflowId, { ...rejection, decision: 'reject' });
 }
 
-async function signalRestore(
+async function decide(client: Client, workflowId: string, request: ApprovalRequest): Promise<ApprovalAnswer> {
+  const handle = client.workflow.getHandle(workflowId);
+  await checkRunning(handle, workflowId);
+  try {
+    return await handle.executeUpdate(decideUpdate, { args: [request] });
+  } catch (error) {
+    // It ended between the check and the update.
+    if (error instanceof WorkflowNotFoundError) await checkRunning(handle, workflowId);
+    throw refusalOf(error);
+  }
+}
+
+/** A restore that has ended (or never was) takes no decision: say which, by Temporal's record. */
+async function checkRunning(handle: WorkflowHandle, workflowId: string): Promise<void> {
+  const description = await handle.describe().catch((error: unknown) => {
+    throw notFoundOr(error, workflowId);
+  });
+  const execution = description.status.name;
+  if (execution !== 'RUNNING') throw ended(workflowId, execution);
+}
+
+function ended(workflowId: string, execution: string): BackupError {
+  return configError(
+    `restore ${workflowId} has ended (${execution.toLowerCase()}); there is nothing left to approve or reject`,
+    `backupctl status ${workflowId} shows how it ended`,
+  );
+}
+
+/** The workflow's refusal (an ApplicationFailure of one of our kinds) as a BackupError. */
+function refusalOf(error: unknown): unknown {
+  if (!(error instanceof WorkflowUpdateFailedError)) return error;
+  const cause = error.cause;
+  if (cause instanceof ApplicationFailure && isErrorKind(cause.type)) {
+    const hint = typeof cause.details?.[0] === 'string' ? cause.details[0] : undefined;
+    return new BackupError(cause.type, cause.message, { hint });
+  }
+  return new BackupError('General', cause?.message ?? error.message);
+}
+
+/**
+ * The statement `by` signs to approve or reject this restore: its id, the digest of the plan it
+ * published, the name and the decision (backupctl status ID --statement, approve --sign-with).
+ */
+export async function restoreStatement(
   client: Client,
   workflowId: string,
-  name: 'approve' | 'reject',
-  input: ApprovalInput,
-): Promise<void> {
-  const handle = client.workflow.getHandle(workflowId);
-  try {
-    await handle.signal(name === 'approve' ? approveSignal : rejectSignal, input);
-  } catch (error) {
-    throw notFoundOr(error, workflowId);
+  decision: ApprovalChoice,
+  by: string,
+): Promise<string> {
+  if (!by.trim()) throw configError('--by: the statement names who signs it');
+  const { execution, status } = await restoreStatus(client, workflowId);
+  if (execution !== 'RUNNING') throw ended(workflowId, execution);
+  if (!status?.planDigest) {
+    throw configError(
+      `restore ${workflowId} has not published its plan yet; there is nothing to sign`,
+      `wait until backupctl status ${workflowId} shows awaiting-approval`,
+    );
   }
+  return approvalStatement({ workflowId, planDigest: status.planDigest, by: by.trim(), decision });
 }
 
 export interface RestoreOverview {

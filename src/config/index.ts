@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { BackupKind, StorageClass } from '../core/classify.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
+import { parseApproverKeys } from '../core/restore/approval.js';
 import { isEncryptedMode, parseTargetHosts, type SslMode, type TargetHost } from '../core/targets.js';
 import { parseConfigFile } from './file.js';
 import { parseEnvFile } from './env-file.js';
@@ -46,8 +47,14 @@ export interface RestoreConfig {
   privateKeyFile?: string;
   passphrase?: string;
   jobs: number;
-  /** Who may approve or reject; empty means anyone. */
+  /** Who may approve or reject; empty means anyone. With approverKeys, the names that have a key. */
   approvers: string[];
+  /** RESTORE_APPROVER_KEYS: each approver's public key file; approvals must then be signed. */
+  approverKeys: { name: string; keyFile: string }[];
+  /** Distinct approvers needed before a restore goes on (four-eyes: 2). */
+  minApprovals: number;
+  /** The CLI's: unlocks the secret key of backupctl approve/reject --sign-with. */
+  approverKeyPassphrase?: string;
   /** Whether --force may skip the approval: off in production, and wherever approvers are named. */
   allowForce: boolean;
   /** The servers a restore may connect to: DB_HOST:DB_PORT, and RESTORE_TARGET_HOSTS. */
@@ -145,10 +152,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw configError(`${variable}: ${message}`);
   }
   const v = parsed.data;
-  const approvers = (v.RESTORE_APPROVERS ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter(Boolean);
+  const approverKeys = v.RESTORE_APPROVER_KEYS ? parseApproverKeys(v.RESTORE_APPROVER_KEYS)! : [];
+  const approvers = approverList(v.RESTORE_APPROVERS, approverKeys, v.RESTORE_MIN_APPROVALS);
   const config: Config = {
     environment: v.BACKUP_ENV,
     debug: v.DEBUG,
@@ -179,6 +184,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       passphrase: v.GPG_PASSPHRASE || undefined,
       jobs: v.RESTORE_JOBS,
       approvers,
+      approverKeys,
+      minApprovals: v.RESTORE_MIN_APPROVALS,
+      approverKeyPassphrase: v.APPROVER_KEY_PASSPHRASE || undefined,
       allowForce: v.RESTORE_ALLOW_FORCE ?? (v.BACKUP_ENV !== 'production' && approvers.length === 0),
       targetHosts: [
         { host: v.DB_HOST.toLowerCase(), port: v.DB_PORT },
@@ -250,6 +258,27 @@ function s3Config(v: Values): S3Config | undefined {
     secretAccessKey: v.S3_SECRET_KEY || undefined,
     storageClasses: v.S3_STORAGE_CLASSES ? storageClassesFrom(v) : undefined,
   };
+}
+
+/**
+ * RESTORE_APPROVERS, or the names of RESTORE_APPROVER_KEYS when it is unset: with keys, every approver
+ * needs one; and there must be enough of them for RESTORE_MIN_APPROVALS.
+ */
+function approverList(list: string | undefined, keys: { name: string }[], minApprovals: number): string[] {
+  const named = (list ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const keyNames = keys.map((k) => k.name);
+  const approvers = named.length > 0 ? named : keyNames;
+  const keyless = keys.length > 0 ? approvers.find((name) => !keyNames.includes(name)) : undefined;
+  if (keyless) throw configError(`RESTORE_APPROVERS: ${keyless} has no key in RESTORE_APPROVER_KEYS`);
+  if (approvers.length > 0 && approvers.length < minApprovals) {
+    throw configError(
+      `RESTORE_MIN_APPROVALS: ${minApprovals} distinct approvers cannot come from ${approvers.length} names (RESTORE_APPROVERS)`,
+    );
+  }
+  return approvers;
 }
 
 /** USE_DOCKER runs the client tools in DOCKER_CONTAINER, which it therefore needs. */
@@ -358,6 +387,7 @@ export function secretsOf(config: Config): string[] {
     config.s3?.accessKeyId,
     config.temporal.apiKey,
     config.restore.passphrase,
+    config.restore.approverKeyPassphrase,
     config.monitoring.webhookUrl,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 }

@@ -8,6 +8,7 @@ import {
 } from '../core/classify.js';
 import { DOCKER_CONTAINER_NAME } from '../core/command.js';
 import { isValidPrefix, isValidTimeZone } from '../core/naming.js';
+import { parseApproverKeys } from '../core/restore/approval.js';
 import { SSL_MODES, parseTargetHosts } from '../core/targets.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
@@ -43,6 +44,7 @@ export const SECRET_VARIABLES = [
   'TEMPORAL_API_KEY',
   'GPG_PASSPHRASE',
   'NOTIFY_WEBHOOK_URL',
+  'APPROVER_KEY_PASSPHRASE',
 ] as const;
 
 export const envSchema = z.object({
@@ -95,6 +97,15 @@ export const envSchema = z.object({
   RESTORE_JOBS: int(1, 64).default(2),
   RESTORE_APPROVERS: z.string().optional(),
   RESTORE_ALLOW_FORCE: bool.optional(),
+  RESTORE_APPROVER_KEYS: z
+    .string()
+    .refine((list) => parseApproverKeys(list) !== undefined, {
+      error: 'expected name=/path/to/public-key.asc entries separated by commas, each name once',
+    })
+    .optional(),
+  RESTORE_MIN_APPROVALS: int(1, 10).default(1),
+  /** The CLI's: unlocks the key of backupctl approve/reject --sign-with. */
+  APPROVER_KEY_PASSPHRASE: z.string().optional(),
   RESTORE_TARGET_HOSTS: z
     .string()
     .refine((list) => parseTargetHosts(list) !== undefined, {

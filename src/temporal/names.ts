@@ -8,8 +8,8 @@ import {
   SearchAttributeType,
   type ActivityOptions,
 } from '@temporalio/common';
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ApprovalInput } from '../core/restore/approval.js';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ApprovalAnswer, ApprovalInput, ApprovalRequest } from '../core/restore/approval.js';
 import type { RestoreStatus } from '../core/restore/status.js';
 
 // Workflow types: the names runs are started, scheduled and replayed by (test/histories): never rename.
@@ -24,7 +24,7 @@ export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', Sea
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);
 export const LABEL_ATTRIBUTE = defineSearchAttributeKey('BackupLabel', SearchAttributeType.KEYWORD);
 
-// Queries and signals (updates, when there are some, belong here too).
+// Queries, signals and updates.
 
 export const BACKUP_STEPS = ['plan', 'dump', 'verify', 'encrypt', 'upload', 'manifest'] as const;
 export type BackupStep = (typeof BACKUP_STEPS)[number];
@@ -42,6 +42,11 @@ export const restoreStatusQuery = defineQuery<RestoreStatus>('status');
 /** Sent by backupctl approve/reject, the client API, `temporal workflow signal` or the UI's form. */
 export const approveSignal = defineSignal<[ApprovalInput]>('approve');
 export const rejectSignal = defineSignal<[ApprovalInput]>('reject');
+/**
+ * Sent by backupctl approve/reject: the same answer as the signals, but the caller gets the
+ * workflow's verdict (accepted, or refused and why) instead of a fire-and-forget.
+ */
+export const decideUpdate = defineUpdate<ApprovalAnswer, [ApprovalRequest]>('decide');
 
 // Task queues.
 
@@ -114,6 +119,19 @@ export function restoreQueueOptions(taskQueue: string): ActivityOptions {
     scheduleToStartTimeout: '1 hour',
     startToCloseTimeout: '10 minutes',
     retry: { maximumAttempts: 5 },
+  };
+}
+
+/**
+ * The check of a signed approval (restore queue: the workers that restore hold RESTORE_APPROVER_KEYS):
+ * short, since a person waits on backupctl approve meanwhile.
+ */
+export function approvalCheckOptions(taskQueue: string): ActivityOptions {
+  return {
+    taskQueue: restoreTaskQueueName(taskQueue),
+    scheduleToStartTimeout: '1 minute',
+    startToCloseTimeout: '30 seconds',
+    retry: { maximumAttempts: 3 },
   };
 }
 

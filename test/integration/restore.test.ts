@@ -116,9 +116,14 @@ describe('restore workflow', () => {
     ]);
     expect(waiting.plan?.backup.ageHours).toBeLessThan(1);
 
-    // Someone not in RESTORE_APPROVERS is refused, and the refusal is recorded.
-    await approveRestore(client, handle.workflowId, { by: 'mallory', reason: 'trust me' });
-    await approveRestore(client, handle.workflowId, { by: 'alice', reason: 'DR test' });
+    // Someone not in RESTORE_APPROVERS is refused (the caller hears it), and the refusal is recorded.
+    const refused = await failureOf(
+      approveRestore(client, handle.workflowId, { by: 'mallory', reason: 'trust me' }),
+    );
+    expect(refused.kind).toBe('NotPermitted');
+    expect(refused.message).toBe('refused: mallory is not in RESTORE_APPROVERS');
+    const answer = await approveRestore(client, handle.workflowId, { by: 'alice', reason: 'DR test' });
+    expect(answer).toEqual({ outcome: 'approved', approvedBy: ['alice'], needed: 1 });
     const result = await waitForRestore(handle);
     await recordHistory(handle, 'restore-approved');
 
@@ -142,8 +147,8 @@ describe('restore workflow', () => {
     const signals = decodedPayloads(history).filter((p) => p.includes('"by"'));
     expect(signals.map((p) => JSON.parse(p))).toEqual(
       expect.arrayContaining([
-        { by: 'mallory', reason: 'trust me' },
-        { by: 'alice', reason: 'DR test' },
+        { by: 'mallory', reason: 'trust me', decision: 'approve' },
+        { by: 'alice', reason: 'DR test', decision: 'approve' },
       ]),
     );
     // No key material, passphrase or password reaches the history or the log.

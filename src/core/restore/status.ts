@@ -41,6 +41,14 @@ export interface RestoreStatus {
   plan?: RestorePlan;
   phases: { phase: RestorePhase; durationMs: number; detail: string }[];
   decision?: Decision;
+  /** The approvals accepted so far (four-eyes: RESTORE_MIN_APPROVALS distinct approvers); absent in old runs. */
+  approvals?: Decision[];
+  /** How many distinct approvers must approve (RESTORE_MIN_APPROVALS), once the gate is open. */
+  approvalsNeeded?: number;
+  /** Whether approvals must be signed by a key in the worker's RESTORE_APPROVER_KEYS. */
+  signedApprovals?: boolean;
+  /** SHA-256 (hex) of the plan's canonical JSON: what a signed approval names. */
+  planDigest?: string;
   refused: RefusedSignal[];
   /** True from the moment pg_restore may have changed the target: after a failure, it may be partial. */
   targetTouched: boolean;

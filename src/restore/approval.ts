@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../config/index.js';
+import { approvalStatement, canonicalJson, type ApprovalChoice } from '../core/restore/approval.js';
+import { statementRefusal } from '../crypto/statement.js';
+
+// The worker's side of signed approvals: the digest a statement names, and the check of a signature
+// against the approver's key in RESTORE_APPROVER_KEYS.
+
+/** SHA-256 (hex) of the plan's canonical JSON: published with the plan, named by signed approvals. */
+export function planDigest(plan: unknown): string {
+  return createHash('sha256').update(canonicalJson(plan)).digest('hex');
+}
+
+export interface ApprovalToCheck {
+  workflowId: string;
+  planDigest: string;
+  decision: ApprovalChoice;
+  by: string;
+  signature?: string;
+}
+
+/** Why a signed approval does not count, or undefined when `by`'s key signed its statement. */
+export async function signedApprovalRefusal(
+  config: Config,
+  check: ApprovalToCheck,
+): Promise<string | undefined> {
+  const entry = config.restore.approverKeys.find((k) => k.name === check.by);
+  if (!entry) return `${check.by} has no key in RESTORE_APPROVER_KEYS`;
+  if (!check.signature?.trim()) {
+    return 'not signed; this worker counts only approvals signed with a key of RESTORE_APPROVER_KEYS (backupctl approve --sign-with or --signature)';
+  }
+  const key = await readFile(entry.keyFile, 'utf8').catch(() => undefined);
+  if (key === undefined) return `RESTORE_APPROVER_KEYS: ${entry.keyFile}: cannot be read`;
+  return statementRefusal(approvalStatement(check), check.signature, key, entry.keyFile);
+}
