@@ -196,8 +196,7 @@ export function createBackupActivities(deps: BackupDeps) {
 }
 
 async function discardFrom(store: BackupStore, plan: BackupPlan, removed: string[]): Promise<void> {
-  if (await store.abortIncomplete(plan.key))
-    removed.push(`${store.location} unfinished upload of ${plan.key}`);
+  if (await store.abortIncomplete(plan.key)) removed.push(`unfinished upload of ${store.describe(plan.key)}`);
   if (!(await store.stat(plan.manifestKey)) && (await store.stat(plan.key))) {
     await store.remove(plan.key);
     removed.push(store.describe(plan.key));

@@ -39,6 +39,7 @@ import {
   runPgRestore,
   runVerifySql,
   checkForce,
+  checkForcedTarget,
   selectionList,
   targetDatabase,
 } from '../src/restore/target.js';
@@ -179,6 +180,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
         const db = targetDatabase(config, request.target);
         const inScope = tablesToReplace(resolved.backup.manifest, request);
         const target = await inspectTarget(db, inScope);
+        checkForcedTarget(config, request, target.exists);
         const plan = restorePlan({
           backup: resolved.backup,
           target: { host: db.host, port: db.port, name: db.name, ...target },

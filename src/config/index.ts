@@ -18,6 +18,8 @@ export interface DatabaseConfig extends ToolPlace {
   password?: string;
   /** libpq's sslmode, for the tools (PGSSLMODE) and the worker's own connection alike. */
   sslMode: SslMode;
+  /** The CA certificates verify-ca and verify-full check the server against (PGSSLROOTCERT). */
+  sslRootCert?: string;
 }
 
 export interface S3Config {
@@ -164,6 +166,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       user: v.DB_USER,
       password: v.DB_PASSWORD,
       sslMode: v.DB_SSLMODE,
+      sslRootCert: readableFile(v.DB_SSLROOTCERT, 'DB_SSLROOTCERT'),
       dockerContainer: dockerContainer(v),
     },
     backup: {
@@ -366,6 +369,13 @@ function resolveSecretFiles(values: Record<string, string>): Record<string, stri
     resolved[name] = readTextFile(file, `${name}_FILE`).replace(/\r?\n$/, '');
   }
   return resolved;
+}
+
+/** An optional file the worker reads later (per connection): checked now, so a typo fails at start. */
+function readableFile(path: string | undefined, variable: string): string | undefined {
+  if (!path) return undefined;
+  readTextFile(path, variable);
+  return resolve(path);
 }
 
 export function readTextFile(path: string, variable: string): string {

@@ -57,6 +57,7 @@ export const envSchema = z.object({
   DB_USER: text.default('postgres'),
   DB_PASSWORD: z.string().optional(),
   DB_SSLMODE: z.enum(SSL_MODES, { error: `expected one of ${SSL_MODES.join(', ')}` }).default('prefer'),
+  DB_SSLROOTCERT: z.string().optional(),
   USE_DOCKER: bool.default(false),
   DOCKER_CONTAINER: z
     .string()

@@ -17,13 +17,23 @@ export function scratchDatabaseName(
   run: string,
 ): string {
   const suffix = `_drill_${formatStamp(startedAt, timeZone).replace('-', '_')}_${run}`;
-  const base = database.replace(/[^A-Za-z0-9_]+/g, '_').slice(0, MAX_IDENTIFIER_BYTES - suffix.length);
-  return `${base}${suffix}`;
+  return `${scratchBase(database, suffix.length)}${suffix}`;
 }
 
-/** Whether a database name is one scratchDatabaseName makes: a drill may restore into it unapproved. */
-export function isScratchDatabaseName(name: string): boolean {
-  return /_drill_\d{8}_\d{6}_[A-Za-z0-9]+$/.test(name);
+/** The database's part of a scratch name: what PostgreSQL keeps whole beside a suffix of that length. */
+function scratchBase(database: string, suffixLength: number): string {
+  return database.replace(/[^A-Za-z0-9_]+/g, '_').slice(0, MAX_IDENTIFIER_BYTES - suffixLength);
+}
+
+const SCRATCH_SUFFIX = /_drill_\d{8}_\d{6}_[A-Za-z0-9]+$/;
+
+/**
+ * Whether name is one scratchDatabaseName makes for this database: a drill may restore into it
+ * unapproved (a new database only: the restore refuses an existing one, see checkForcedTarget).
+ */
+export function isScratchDatabaseOf(name: string, database: string): boolean {
+  const suffix = SCRATCH_SUFFIX.exec(name)?.[0];
+  return suffix !== undefined && name === `${scratchBase(database, suffix.length)}${suffix}`;
 }
 
 /** A drill meets its target only with a measured RTO; a failed restore measured none. */

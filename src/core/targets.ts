@@ -32,12 +32,20 @@ export function parseTargetHosts(list: string): TargetHost[] | undefined {
 }
 
 function parseEntry(entry: string): TargetHost | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+))(?::(\d{1,5}))?$/.exec(entry) ?? /^([0-9a-f:]+)$/i.exec(entry);
+  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+))(?::(\d{1,5}))?$/.exec(entry) ?? bareIPv6(entry);
   if (!match) return undefined;
   const host = (match[1] ?? match[2] ?? '').toLowerCase();
   const port = match[3] === undefined ? undefined : Number(match[3]);
   if (!host || (port !== undefined && (port < 1 || port > 65535))) return undefined;
   return { host, ...(port === undefined ? {} : { port }) };
+}
+
+/** An IPv6 address written without brackets (so without a port): `::1`, `fe80::1`, eight groups. */
+function bareIPv6(entry: string): RegExpExecArray | null {
+  const groups = entry.split(':');
+  const wellFormed =
+    groups.every((group) => /^[0-9a-f]{0,4}$/i.test(group)) && (entry.includes('::') || groups.length === 8);
+  return wellFormed ? /^(.+)$/.exec(entry) : null;
 }
 
 /** Whether host:port is one of the allowed targets. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
 import { BackupError, configError, type ErrorKind } from '../core/errors.js';
@@ -19,6 +20,7 @@ export function libpqVars(db: DatabaseConfig, applicationName: string): Record<s
     PGAPPNAME: applicationName,
     PGCONNECT_TIMEOUT: '10',
     PGSSLMODE: db.sslMode,
+    ...(db.sslRootCert ? { PGSSLROOTCERT: db.sslRootCert } : {}),
     // libpq 16 and later refuse to send the password in clear text; older ones ignore the variable.
     PGREQUIREAUTH: '!password',
     ...(db.password ? { PGPASSWORD: db.password } : {}),
@@ -47,7 +49,7 @@ export async function connect(db: DatabaseConfig, kind: ErrorKind): Promise<pg.C
     password: db.password,
     application_name: 'durable-backup',
     connectionTimeoutMillis: 10_000,
-    ssl: nodeSsl(db.sslMode),
+    ssl: nodeSsl(db.sslMode, db.sslRootCert),
   });
   // A server-side disconnect surfaces in the running query; without a listener it would crash the worker.
   client.on('error', () => undefined);
@@ -61,11 +63,13 @@ export async function connect(db: DatabaseConfig, kind: ErrorKind): Promise<pg.C
 }
 
 /**
- * libpq's sslmode for node-postgres, which has no fallback: prefer and allow connect without TLS
- * (as libpq does when the server has none), require encrypts without checking the certificate,
- * verify-ca checks the chain, verify-full the host name too.
+ * libpq's sslmode for node-postgres. It cannot fall back as libpq does (prefer tries TLS first, then
+ * plain): prefer and allow connect without TLS, so a worker that must encrypt sets require or
+ * stronger (production demands it). require encrypts without checking the certificate; verify-ca
+ * checks the chain against DB_SSLROOTCERT (or Node's CAs), verify-full the host name too.
  */
-function nodeSsl(mode: SslMode): pg.ClientConfig['ssl'] {
+export function nodeSsl(mode: SslMode, rootCertFile?: string): pg.ClientConfig['ssl'] {
+  const ca = rootCertFile ? { ca: readFileSync(rootCertFile, 'utf8') } : {};
   switch (mode) {
     case 'disable':
     case 'allow':
@@ -74,9 +78,9 @@ function nodeSsl(mode: SslMode): pg.ClientConfig['ssl'] {
     case 'require':
       return { rejectUnauthorized: false };
     case 'verify-ca':
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...ca };
     case 'verify-full':
-      return { rejectUnauthorized: true };
+      return { rejectUnauthorized: true, ...ca };
   }
 }
 

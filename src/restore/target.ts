@@ -11,7 +11,7 @@ import { connect, databaseError, libpqVars } from '../postgres/connection.js';
 import { countTableRows } from '../postgres/dump.js';
 import { runPgTool, toolError } from '../postgres/tools.js';
 import { countTocEntries } from '../postgres/verify.js';
-import { isScratchDatabaseName } from '../core/drill.js';
+import { isScratchDatabaseOf } from '../core/drill.js';
 import { formatTargetHosts, isAllowedTarget } from '../core/targets.js';
 
 // The restore's side effects on PostgreSQL: everything that reads or changes the target database.
@@ -44,8 +44,22 @@ export function checkForce(config: Config, request: RestoreRequest): void {
   if (!request.force || config.restore.allowForce) return;
   const { target = {} } = request;
   const ownServer = target.host === undefined && target.port === undefined;
-  if (ownServer && request.createDb && target.database && isScratchDatabaseName(target.database)) return;
-  throw new BackupError(
+  const scratch = target.database && isScratchDatabaseOf(target.database, config.database.name);
+  if (ownServer && request.createDb && scratch) return;
+  throw forceRefused();
+}
+
+/**
+ * The plan's half of checkForce: a forced restore that the worker let through only as a drill's
+ * must find its scratch database new. An existing one is somebody's data (or an old drill's, which
+ * the drill refuses to replace too).
+ */
+export function checkForcedTarget(config: Config, request: RestoreRequest, targetExists: boolean): void {
+  if (request.force && !config.restore.allowForce && targetExists) throw forceRefused();
+}
+
+function forceRefused(): BackupError {
+  return new BackupError(
     'NotPermitted',
     '--force: this worker does not let a restore skip its approval (RESTORE_ALLOW_FORCE is off)',
     { hint: 'start it without --force and have an approver run backupctl approve; nothing was touched' },

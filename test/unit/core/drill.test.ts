@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scratchDatabaseName, withinTarget } from '../../../src/core/drill.js';
+import { isScratchDatabaseOf, scratchDatabaseName, withinTarget } from '../../../src/core/drill.js';
 import type { DrillReport } from '../../../src/core/outcome.js';
 import { drillRunTag, readDrillReports, writeDrillReport } from '../../../src/drill/reports.js';
 import { tempDir } from '../../helpers/files.js';
@@ -35,6 +35,15 @@ describe('scratchDatabaseName', () => {
     expect(name).toHaveLength(63);
     expect(name).not.toBe(long);
     expect(name.endsWith('_drill_20240315_040007_5d1f03a7')).toBe(true);
+  });
+
+  it("is recognised as that database's scratch name, and as no other's (isScratchDatabaseOf)", () => {
+    for (const database of ['app', 'my-app "prod"', 'a'.repeat(63)]) {
+      expect(isScratchDatabaseOf(scratchDatabaseName(database, at, 'UTC', '5d1f03a7'), database)).toBe(true);
+    }
+    expect(isScratchDatabaseOf(scratchDatabaseName('app', at, 'UTC', 'x1'), 'billing')).toBe(false);
+    expect(isScratchDatabaseOf('app', 'app')).toBe(false);
+    expect(isScratchDatabaseOf('app_drill_2024_x', 'app')).toBe(false);
   });
 });
 

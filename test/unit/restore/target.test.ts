@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { scratchDatabaseName } from '../../../src/core/drill.js';
 import { BackupError } from '../../../src/core/errors.js';
-import { checkForce, targetDatabase } from '../../../src/restore/target.js';
+import { checkForce, checkForcedTarget, targetDatabase } from '../../../src/restore/target.js';
 
 const config = loadConfig({
   env: {
@@ -57,9 +57,29 @@ describe('checkForce', () => {
         createDb: true,
       },
       { source: { latest: true as const }, force: true, target: { database: drillTarget } },
+      // A drill-like name of another database is not one of this database's drills.
+      {
+        source: { latest: true as const },
+        force: true,
+        target: { database: scratchDatabaseName('other', new Date(), 'UTC', 'k3x9') },
+        createDb: true,
+      },
     ]) {
       expect(refusal(() => checkForce(config, request)).kind).toBe('NotPermitted');
     }
+  });
+
+  it('refuses, at the plan, a forced restore into a database that exists, unless force is allowed', () => {
+    const drill = {
+      source: { latest: true as const },
+      force: true,
+      target: { database: drillTarget },
+      createDb: true,
+    };
+    expect(refusal(() => checkForcedTarget(config, drill, true)).kind).toBe('NotPermitted');
+    expect(() => checkForcedTarget(config, drill, false)).not.toThrow();
+    const allowing = { ...config, restore: { ...config.restore, allowForce: true } };
+    expect(() => checkForcedTarget(allowing, drill, true)).not.toThrow();
   });
 
   it("lets a drill's restore into its own new scratch database through, and anything where force is allowed", () => {
