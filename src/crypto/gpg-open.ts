@@ -1,14 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { execa, type Result } from 'execa';
 import * as openpgp from 'openpgp';
 import { BackupError, configError } from '../core/errors.js';
 import { messageOf } from './seal.js';
 import { decryptionFailed, encryptedToOtherKeys, keyIDsOf, type Meaning, type Opener } from './open.js';
+import { gpgEnv, privateHome } from './gpg-home.js';
 import { toolEnv } from '../process/env.js';
 
 /** Whether a gpg binary runs here: RESTORE_DECRYPTER=auto prefers it, as it decrypts about 3x faster. */
@@ -42,68 +40,6 @@ export async function gpgOpener(keys: openpgp.PrivateKey[]): Promise<Opener> {
   };
   await checkDecrypts(opener, keys);
   return opener;
-}
-
-const HOME_PREFIX = 'durable-backup-restore-gnupg-';
-const homes: string[] = [];
-// Stop the home's gpg-agent, then remove the home: an agent outlives its worker otherwise.
-process.on('exit', () => homes.forEach(removeHome));
-
-function removeHome(home: string): void {
-  spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], {
-    stdio: 'ignore',
-    env: gpgEnv(home).env,
-  });
-  rmSync(home, { recursive: true, force: true });
-}
-
-/**
- * Under the system's temporary directory rather than BACKUP_DIR: gpg-agent puts its socket in the
- * home, and a socket path must stay under 108 bytes and on a local file system, which BACKUP_DIR (a
- * long path, a network mount) need not be. mkdtemp makes it 0700, as gpg demands. The name carries
- * the worker's pid, so that the next worker can tell a dead worker's home from a live one's.
- */
-function privateHome(): string {
-  const home = mkdtempSync(join(tmpdir(), `${HOME_PREFIX}${process.pid}-`));
-  homes.push(home);
-  // No passphrase stays in the agent: each decryption hands it over again (loopback, fd 3).
-  writeFileSync(join(home, 'gpg-agent.conf'), 'default-cache-ttl 0\nmax-cache-ttl 0\n', { mode: 0o600 });
-  return home;
-}
-
-/**
- * Removes the GnuPG homes that workers killed outright (SIGKILL, OOM) left in the temporary folder,
- * and stops their agents: every home whose worker no longer runs, and homes of older versions, whose
- * names carry no pid. Returns what it removed, for the worker's log.
- */
-export function removeAbandonedGpgHomes(folder = tmpdir()): string[] {
-  const abandoned = readdirSync(folder)
-    .filter((name) => name.startsWith(HOME_PREFIX))
-    .filter((name) => {
-      const pid = Number(/^(\d+)-/.exec(name.slice(HOME_PREFIX.length))?.[1]);
-      return !Number.isInteger(pid) || pid === 0 || !processRuns(pid);
-    })
-    .map((name) => join(folder, name));
-  abandoned.forEach(removeHome);
-  return abandoned;
-}
-
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Only what gpg needs: execa would pass the worker's whole environment on, GPG_PASSPHRASE with it.
- * LC_ALL=C keeps gpg's messages in the English that GPG_REASONS matches.
- */
-function gpgEnv(home: string) {
-  return toolEnv({ GNUPGHOME: home, LC_ALL: 'C' });
 }
 
 /** Protected keys import without their passphrase: gpg-agent keeps them protected. */

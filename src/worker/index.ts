@@ -18,7 +18,7 @@ import {
 } from '../../activities/index.js';
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
-import { removeAbandonedGpgHomes } from '../crypto/gpg-open.js';
+import { removeAbandonedGpgHomes } from '../crypto/gpg-home.js';
 import { messageOf } from '../crypto/seal.js';
 import { sealerFor, sharedPrivateKey, type PrivateKey } from '../crypto/keys.js';
 import { WorkerMetrics } from '../metrics/registry.js';

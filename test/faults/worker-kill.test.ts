@@ -152,7 +152,7 @@ async function differingOffsets(a: string, b: string, limit = 100): Promise<numb
 /** The GnuPG homes a worker process made for its restore key (src/crypto/gpg-open.ts). */
 function gpgHomesOf(pid: number): string[] {
   return readdirSync(tmpdir())
-    .filter((name) => name.startsWith(`durable-backup-restore-gnupg-${pid}-`))
+    .filter((name) => name.startsWith(`durable-backup-restore-gnupg-${pid}.`))
     .map((name) => join(tmpdir(), name));
 }
 
