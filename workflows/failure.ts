@@ -1,7 +1,7 @@
 // Failures as workflows see and raise them: our error kinds (src/core/errors.ts) on Temporal's
 // ApplicationFailure, which the client turns back into a BackupError with its exit code.
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure } from '@temporalio/workflow';
-import type { ErrorKind } from '../src/core/errors.js';
+import { isErrorKind, type ErrorKind } from '../src/core/errors.js';
 
 /** The message a person should read: an activity's own failure rather than Temporal's wrappers. */
 export function describeFailure(error: unknown): string {
@@ -15,9 +15,9 @@ export function describeFailure(error: unknown): string {
  * The type of the ApplicationFailure an activity (or this workflow) threw: our error kind (ERROR_KINDS)
  * as a rule, passed on as it came; undefined for anything else, such as a timeout or a cancellation.
  */
-export function failureKind(error: unknown): string | undefined {
+export function failureKind(error: unknown): ErrorKind | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure && cause.type ? cause.type : undefined;
+  return cause instanceof ApplicationFailure && isErrorKind(cause.type) ? cause.type : undefined;
 }
 
 /** Whether an activity (or this workflow) failed with that kind. */

@@ -4,7 +4,7 @@ import type { ErrorKind } from '../src/core/errors.js';
 import type { RekeyedBackup } from '../src/rekey/backup.js';
 import type { RekeyItem } from '../src/rekey/plan.js';
 import { hostActivityOptions, restoreQueueOptions } from '../src/temporal/names.js';
-import { describeFailure, failureKind } from './failure.js';
+import { describeFailure, failureKind, kindedFailure } from './failure.js';
 import { reportedRun } from './report.js';
 
 export type { RekeyRequest };
@@ -19,7 +19,7 @@ export interface RekeyBackupResult {
   sha256?: string;
   reason?: string;
   /** The error kind of a failure (ERROR_KINDS). */
-  errorKind?: string;
+  errorKind?: ErrorKind;
 }
 
 export interface RekeyResult {
@@ -97,12 +97,11 @@ async function rekeyOne(
 
 function rekeyFailure(result: RekeyResult): ApplicationFailure {
   const failed = result.backups.filter((b) => b.outcome === 'failed');
-  return ApplicationFailure.create({
-    type: failed[0]!.errorKind ?? ('General' satisfies ErrorKind),
-    nonRetryable: true,
-    message: `rekey: ${failed.length} of ${result.backups.length} backups not re-encrypted: ${failed
+  return kindedFailure(
+    failed[0]!.errorKind ?? 'General',
+    `rekey: ${failed.length} of ${result.backups.length} backups not re-encrypted: ${failed
       .map((b) => `${b.key}: ${b.reason}`)
       .join('; ')}`,
-    details: ['fix the cause and run backupctl rekey again: it goes on where it stopped', result],
-  });
+    ['fix the cause and run backupctl rekey again: it goes on where it stopped', result],
+  );
 }

@@ -1,7 +1,6 @@
 import { CancellationScope, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ReportActivities, ReportedRun } from '../activities/report.js';
 import type { RunKind } from '../src/core/outcome.js';
-import type { ErrorKind } from '../src/core/errors.js';
 import { reportActivityOptions } from '../src/temporal/names.js';
 import { describeFailure, failureKind } from './failure.js';
 
@@ -29,7 +28,7 @@ export async function reportedRun<T>(
       ...base,
       ok: false,
       durationMs: durationMs(),
-      errorKind: failureKind(error) ?? ('General' satisfies ErrorKind),
+      errorKind: failureKind(error) ?? 'General',
       error: describeFailure(error),
     });
     throw error;

@@ -3,7 +3,7 @@ import type { RereadActivities } from '../activities/reread.js';
 import type { ErrorKind } from '../src/core/errors.js';
 import type { RereadCopy } from '../src/drill/reread.js';
 import { hostActivityOptions, restoreQueueOptions } from '../src/temporal/names.js';
-import { describeFailure, failureKind } from './failure.js';
+import { describeFailure, failureKind, kindedFailure } from './failure.js';
 import { reportedRun } from './report.js';
 
 export interface RereadRequest {
@@ -20,7 +20,7 @@ export interface RereadCopyResult {
   /** Why it failed (bit rot, a lost key, a truncated object) or was skipped. */
   reason?: string;
   /** The error kind of a failure (ERROR_KINDS). */
-  errorKind?: string;
+  errorKind?: ErrorKind;
 }
 
 export interface RereadResult {
@@ -93,12 +93,11 @@ async function reread(
 /** One message naming every failed copy and why; the kind of the first, so the CLI's exit code says something. */
 function rereadFailure(result: RereadResult): ApplicationFailure {
   const failed = result.copies.filter((c) => c.outcome === 'failed');
-  return ApplicationFailure.create({
-    type: failed[0]!.errorKind ?? ('General' satisfies ErrorKind),
-    nonRetryable: true,
-    message: `re-read: ${failed.length} of ${result.checked} backup copies unreadable: ${failed
+  return kindedFailure(
+    failed[0]!.errorKind ?? 'General',
+    `re-read: ${failed.length} of ${result.checked} backup copies unreadable: ${failed
       .map((c) => `${c.location} ${c.key}: ${c.reason}`)
       .join('; ')}`,
-    details: ['restore from another copy, and take a new backup if none is readable', result],
-  });
+    ['restore from another copy, and take a new backup if none is readable', result],
+  );
 }
