@@ -39,6 +39,7 @@ import {
   runPgRestore,
   runVerifySql,
   checkForce,
+  checkTarget,
   checkForcedTarget,
   selectionList,
   targetDatabase,
@@ -83,7 +84,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
     async resolveRestore(request: RestoreRequest & { workflowId: string }): Promise<ResolvedRestore> {
       return asActivity(secrets, async () => {
         // Refused before anything is read, fetched or connected to.
-        targetDatabase(config, request.target);
+        checkTarget(config, request.target);
         checkForce(config, request);
         const backup = await findBackup(config, stores, request.source);
         if (!(await openerForBackup(backup.manifest, privateKey))) {

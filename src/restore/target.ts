@@ -66,6 +66,11 @@ function forceRefused(): BackupError {
   );
 }
 
+/** Refuses a target the worker may not connect to (see targetDatabase), before anything else runs. */
+export function checkTarget(config: Config, target?: RestoreTarget): void {
+  targetDatabase(config, target);
+}
+
 /** The server's maintenance database, for what cannot be done from inside the target (CREATE DATABASE). */
 const maintenance = (db: DatabaseConfig): DatabaseConfig => ({ ...db, name: 'postgres' });
 
