@@ -42,6 +42,7 @@ export const SECRET_VARIABLES = [
   'S3_SECRET_KEY',
   'TEMPORAL_API_KEY',
   'GPG_PASSPHRASE',
+  'BACKUP_SIGNING_PASSPHRASE',
   'NOTIFY_WEBHOOK_URL',
 ] as const;
 
@@ -90,6 +91,9 @@ export const envSchema = z.object({
   GPG_PUBLIC_KEY_FILE: z.string().optional(),
   GPG_PRIVATE_KEY_FILE: z.string().optional(),
   GPG_PASSPHRASE: z.string().optional(),
+  BACKUP_SIGNING_KEY_FILE: z.string().optional(),
+  BACKUP_SIGNING_PASSPHRASE: z.string().optional(),
+  BACKUP_TRUSTED_SIGNERS: z.string().optional(),
 
   RESTORE_ENABLED: bool.default(true),
   RESTORE_JOBS: int(1, 64).default(2),

@@ -74,7 +74,9 @@ beforeAll(async () => {
   const backup = await backupctl(['backup', '--wait'], worker.env);
   expect(backup.exitCode, backup.stderr).toBe(0);
   // Written after the backup: a restore over the live database would lose it.
-  await withClient(database, (c) => c.query(`INSERT INTO users (email) VALUES ('after-the-backup@example.com')`));
+  await withClient(database, (c) =>
+    c.query(`INSERT INTO users (email) VALUES ('after-the-backup@example.com')`),
+  );
 }, 180_000);
 
 afterAll(async () => {
