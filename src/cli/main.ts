@@ -157,9 +157,9 @@ program
     const now = new Date();
     // Only what a restore would trust is listed; the rest is named on stderr, with the reason.
     const listed = await listTrustedBackups(stores, (copy) => judgeCopy(copy, policy, now));
-    const ours = (e: { manifest: { database: string } }) => e.manifest.database === cfg.database.name;
-    const entries = listed.entries.filter(ours);
-    for (const refused of listed.refused)
+    const ours = (e: { database: string }) => e.database === cfg.database.name;
+    const entries = listed.entries.filter((e) => ours(e.manifest));
+    for (const refused of listed.refused.filter(ours))
       console.error(`warning: ${refused.where}: not trusted: ${refused.reason}`);
     if (options.json) {
       console.log(JSON.stringify(entries, null, 2));

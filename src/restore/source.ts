@@ -132,6 +132,7 @@ async function findLatest(
   const entry = newestBefore(listed.entries.filter(ours), before);
   const passedOver = listed.refused.filter(
     (r) =>
+      r.database === config.database.name &&
       (!entry || r.createdAt > entry.manifest.createdAt) &&
       (!before || Date.parse(r.createdAt) < Date.parse(before)),
   );

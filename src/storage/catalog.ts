@@ -33,6 +33,8 @@ export type Judge = (copy: BackupCopy) => Promise<Verdict>;
 /** A complete copy a reader refused: where it is, and why. */
 export interface RefusedCopy {
   manifestKey: string;
+  /** The database its manifest names (a shared bucket holds others' backups too). */
+  database: string;
   createdAt: string;
   where: string;
   reason: string;
@@ -91,7 +93,8 @@ export async function listTrustedBackups(
     if (!verdict.trusted) {
       const { manifestKey, manifest, store } = copy;
       const where = store.describe(manifest.file.key);
-      refused.push({ manifestKey, createdAt: manifest.createdAt, where, reason: verdict.reason });
+      const { database, createdAt } = manifest;
+      refused.push({ manifestKey, database, createdAt, where, reason: verdict.reason });
       continue;
     }
     const entry = entries.get(copy.manifestKey) ?? {

@@ -16,6 +16,7 @@ import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../he
 import { s3StoreOf } from '../helpers/s3.js';
 import { uniqueName } from '../helpers/services.js';
 import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
+import { startWorker } from '../../src/worker/index.js';
 
 // Issue #17, attack 1: someone who can write to the bucket, and has the public encryption key (public
 // by design), plants backups of their own. Every reader trusts only manifests signed by a trusted
@@ -223,6 +224,10 @@ describe('a planted backup', () => {
       backup.key,
     );
 
+    // health counts the age of the newest trusted backup: a planted one does not make it look young.
+    const health = await backupctl(['health'], worker.env);
+    expect(health.stdout).toMatch(new RegExp(`/backup-age: newest complete backup ${backup.key} is `));
+
     // list shows the real backup only, and names each planted one on stderr.
     const list = await backupctl(['list'], worker.env);
     expect(list.exitCode, list.stderr).toBe(0);
@@ -234,6 +239,24 @@ describe('a planted backup', () => {
     ).toEqual([backup.key]);
     expect(list.stderr).toMatch(/^warning: s3:\/\/.*20991231-235959\.dump\.gpg: not trusted: unsigned$/m);
     expect(await liveRows()).toBe(201);
+  });
+});
+
+describe('a production worker', () => {
+  it('refuses to start without a signing key: it could not sign what it writes', async () => {
+    const production = loadConfig({
+      env: {
+        ...worker.env,
+        BACKUP_ENV: 'production',
+        DB_SSLMODE: 'require',
+        RESTORE_ALLOW_FORCE: 'false',
+        S3_ENDPOINT: 'https://127.0.0.1:1',
+        BACKUP_SIGNING_KEY_FILE: '',
+      },
+    });
+    await expect(startWorker(production)).rejects.toThrow(
+      /^BACKUP_SIGNING_KEY_FILE: a production worker signs every backup it writes/,
+    );
   });
 });
 
