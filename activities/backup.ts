@@ -14,11 +14,13 @@ import { dumpVerifyEncrypt } from '../src/backup/pipeline.js';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { backupManifest } from '../src/core/backup-manifest.js';
 import type { StorageClass } from '../src/core/classify.js';
-import { parseManifest, serializeManifest, type Manifest } from '../src/core/manifest.js';
+import { inHistory, parseManifest, type Manifest } from '../src/core/manifest.js';
 import { planBackup, type BackupPlan } from '../src/core/plan.js';
 import { hostTaskQueueName } from '../src/temporal/names.js';
 import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/seal.js';
+import { signedManifest, type SigningKey } from '../src/crypto/signing.js';
+import { signatureKeyFor } from '../src/core/trust.js';
 import { startDump } from '../src/postgres/dump.js';
 import type {
   BackupStore,
@@ -33,6 +35,8 @@ import { heartbeating } from './heartbeat.js';
 export interface BackupDeps {
   config: Config;
   sealer: Sealer;
+  /** BACKUP_SIGNING_KEY_FILE: every manifest is signed with it; undefined leaves backups unsigned. */
+  signingKey?: SigningKey;
   local: LocalStore;
   /** Undefined when no bucket is configured. */
   remote?: BackupStore;
@@ -42,7 +46,7 @@ export type UploadOutcome = PutResult & { location: string; storageClass?: Stora
 
 /** Activities of the backup workflow; the plain work lives in src/, these adapt it to Temporal. */
 export function createBackupActivities(deps: BackupDeps) {
-  const { config, sealer, local, remote } = deps;
+  const { config, sealer, signingKey, local, remote } = deps;
   const secrets = secretsOf(config);
   const signal = () => Context.current().cancellationSignal;
 
@@ -143,8 +147,9 @@ export function createBackupActivities(deps: BackupDeps) {
     },
 
     /**
-     * Written last: remote first, then local. When the upload failed for good the manifest is written
-     * locally only: the local copy is a complete backup, and nothing is lost while the bucket is away.
+     * Written last: remote first, then local, each store's signature (`<manifest>.sig`) just before
+     * its manifest. When the upload failed for good the manifest is written locally only: the local
+     * copy is a complete backup, and nothing is lost while the bucket is away.
      */
     async writeManifest(
       plan: BackupPlan,
@@ -154,8 +159,10 @@ export function createBackupActivities(deps: BackupDeps) {
         const files = attemptFiles(config.backup.dir, plan.stem);
         const facts = await keptFacts(files);
         // No facts but a local manifest: an earlier attempt wrote it and was not reported.
-        if (!facts)
-          return parseManifest(await readFile(local.pathOf(plan.manifestKey), 'utf8'), plan.manifestKey);
+        if (!facts) {
+          const text = await readFile(local.pathOf(plan.manifestKey), 'utf8');
+          return inHistory(parseManifest(text, plan.manifestKey));
+        }
         const manifest = backupManifest({
           plan,
           found: facts,
@@ -164,11 +171,13 @@ export function createBackupActivities(deps: BackupDeps) {
           compression: config.backup.compression,
           completedAt: new Date().toISOString(),
         });
-        const text = serializeManifest(manifest);
-        if (remote && input.upload) await remote.putBytes(plan.manifestKey, text);
-        await local.putBytes(plan.manifestKey, text);
+        const { text, signature } = await signedManifest(manifest, signingKey);
+        for (const store of remote && input.upload ? [remote, local] : [local]) {
+          if (signature) await store.putBytes(signatureKeyFor(plan.manifestKey), signature);
+          await store.putBytes(plan.manifestKey, text);
+        }
         await forgetAttempt(files);
-        return manifest;
+        return inHistory(parseManifest(text, plan.manifestKey));
       });
     },
 
@@ -197,9 +206,11 @@ export function createBackupActivities(deps: BackupDeps) {
 
 async function discardFrom(store: BackupStore, plan: BackupPlan, removed: string[]): Promise<void> {
   if (await store.abortIncomplete(plan.key)) removed.push(`unfinished upload of ${store.describe(plan.key)}`);
-  if (!(await store.stat(plan.manifestKey)) && (await store.stat(plan.key))) {
-    await store.remove(plan.key);
-    removed.push(store.describe(plan.key));
+  if (await store.stat(plan.manifestKey)) return;
+  for (const key of [plan.key, signatureKeyFor(plan.manifestKey)]) {
+    if (!(await store.stat(key))) continue;
+    await store.remove(key);
+    removed.push(store.describe(key));
   }
 }
 

@@ -11,6 +11,7 @@ import type { Stores } from '../src/storage/index.js';
 import { hostTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
+import { trustPolicyOf, type SigningKey } from '../src/crypto/signing.js';
 
 export interface RekeyActivityPlan extends RekeyPlan {
   /** The worker that planned holds the private key and BACKUP_DIR: it rotates every backup. */
@@ -27,7 +28,12 @@ export interface RekeyRequest {
   publicKeys: string;
 }
 
-export function createRekeyActivities(config: Config, stores: Stores, privateKey: PrivateKey) {
+export function createRekeyActivities(
+  config: Config,
+  stores: Stores,
+  privateKey: PrivateKey,
+  signingKey?: SigningKey,
+) {
   const secrets = secretsOf(config);
   const recipientsOf = (request: RekeyRequest) => readNewRecipients(request.publicKeys, 'new recipients');
 
@@ -60,6 +66,7 @@ export function createRekeyActivities(config: Config, stores: Stores, privateKey
           rekeyBackup(stores, request.backup, {
             recipients,
             opener: await privateKey(),
+            trust: { policy: await trustPolicyOf(config), signingKey },
             workDir: join(config.backup.dir, '.rekey'),
             signal: Context.current().cancellationSignal,
             resumeFrom,

@@ -4,6 +4,7 @@ import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { timed } from '../src/core/timed.js';
 import type { PrivateKey } from '../src/crypto/keys.js';
+import { trustPolicyOf } from '../src/crypto/signing.js';
 import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
 import type { Stores } from '../src/storage/index.js';
 import type { LocalStore } from '../src/storage/types.js';
@@ -25,7 +26,7 @@ export function createRereadActivities(config: Config, stores: Stores<LocalStore
     /** Runs on the restore queue: lists every copy, and refuses at once when encrypted ones cannot be read. */
     async planReread(_request: { database?: string }): Promise<RereadPlan> {
       return asActivity(secrets, async () => {
-        const copies = await listRereadCopies(config, stores);
+        const copies = await listRereadCopies(config, stores, await trustPolicyOf(config));
         if (copies.some((c) => c.encrypted) && !(await privateKey())) {
           throw configError(
             'GPG_PRIVATE_KEY_FILE: not set on this worker, and backups are encrypted; re-reads run on workers that hold the private key',
@@ -57,6 +58,7 @@ export function createRereadActivities(config: Config, stores: Stores<LocalStore
               workDir,
               toolsIn: config.database,
               privateKey,
+              policy: await trustPolicyOf(config),
               signal: Context.current().cancellationSignal,
               onProgress: record,
             }),

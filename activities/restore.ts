@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
@@ -26,7 +26,7 @@ import {
   writeUseList,
 } from '../src/restore/files.js';
 import { planDigest, signedApprovalRefusal, type ApprovalToCheck } from '../src/restore/approval.js';
-import { findBackup, type FoundBackup } from '../src/restore/source.js';
+import { findBackup, restoreTrustPolicy, type FoundBackup } from '../src/restore/source.js';
 import {
   closeTarget,
   compareRowCounts,
@@ -86,7 +86,12 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
         // Refused before anything is read, fetched or connected to.
         checkTarget(config, request.target);
         checkForce(config, request);
-        const backup = await findBackup(config, stores, request.source);
+        const policy = await restoreTrustPolicy(config, request);
+        const backup = await findBackup(config, stores, request.source, policy);
+        for (const skipped of backup.skipped ?? []) log.warn(`passed over ${skipped}`);
+        if (!backup.signer) {
+          log.warn(`${backup.where}: restoring an UNSIGNED backup, accepted by --allow-unsigned`);
+        }
         if (!(await openerForBackup(backup.manifest, privateKey))) {
           throw configError(
             'GPG_PRIVATE_KEY_FILE: not set on this worker, and the backup is encrypted; restores run on workers that hold the private key',

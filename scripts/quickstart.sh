@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run quickstart`: set up, start the services and a worker, take one encrypted backup of the
 # local database (DB_NAME, or a small demo database made here), and show where it went. Embedded defaults: the dev server, SeaweedFS and BACKUP_DIR
-# under .run/, a demo OpenPGP key made here (its private half stays in .run/demo-gnupg for restores).
+# under .run/, a demo OpenPGP key made here (its private half stays in .run/demo-gnupg for restores),
+# and a demo signing key the worker signs its backups with.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -44,6 +45,20 @@ if [[ -z "${GPG_PUBLIC_KEY_FILE:-}" && -z "${GPG_RECIPIENT:-}" ]]; then
   export GPG_PUBLIC_KEY_FILE="$GNUPGHOME/demo-public.asc"
 fi
 
+# The key the worker signs its backups with (sign-only: it cannot decrypt); restores and `list` trust
+# what it signed (docs/security.md#signed-backups).
+if [[ -z "${BACKUP_SIGNING_KEY_FILE:-}" ]]; then
+  demo_home="$PWD/.run/demo-gnupg"
+  if [[ ! -f "$demo_home/demo-signing.asc" ]]; then
+    mkdir -p -m 700 "$demo_home"
+    echo "quickstart: making a demo signing key in $demo_home (ed25519, sign only, no passphrase)"
+    GNUPGHOME="$demo_home" gpg --batch --quiet --passphrase '' --quick-gen-key 'durable-backup demo signer <demo-signer@localhost>' ed25519 sign never
+    GNUPGHOME="$demo_home" gpg --batch --armor --export demo-signer@localhost >"$demo_home/demo-signing-public.asc"
+    (umask 077 && GNUPGHOME="$demo_home" gpg --batch --pinentry-mode loopback --passphrase '' --armor --export-secret-keys demo-signer@localhost >"$demo_home/demo-signing.asc")
+  fi
+  export BACKUP_SIGNING_KEY_FILE="$demo_home/demo-signing.asc"
+fi
+
 node dist/src/cli/main.js worker >.run/quickstart-worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null || true' EXIT
@@ -60,3 +75,6 @@ echo "quickstart: complete backups now:"
 node dist/src/cli/main.js list
 echo
 echo "quickstart: decrypt with: GNUPGHOME=${GNUPGHOME:-~/.gnupg} gpg --decrypt FILE | pg_restore --list"
+if [[ -n "${demo_home:-}" ]]; then
+  echo "quickstart: check a backup's signature with: GNUPGHOME=$demo_home gpg --verify NAME.manifest.json.sig NAME.manifest.json"
+fi

@@ -66,6 +66,12 @@ export function formatRestoreStatus(status: RestoreStatus): string {
     const { backup, target } = plan;
     lines.push(
       `  backup: ${backup.key} (${backup.kind}${backup.label ? ` ${backup.label}` : ''}, taken ${backup.createdAt}, ${backup.ageHours} h old, ${formatBytes(backup.fileBytes)}${backup.encrypted ? ', encrypted' : ''})`,
+      ...(backup.signedBy === 'unsigned'
+        ? ['  signature: NONE: an unsigned backup, accepted by --allow-unsigned']
+        : backup.signedBy
+          ? [`  signed by: ${backup.signedBy}`]
+          : []),
+      ...(backup.passedOver ?? []).map((p) => `  passed over: ${p}`),
       `  target: "${target.database}" on ${target.host}:${target.port}${target.create ? ' (to be created)' : ''}`,
       `  ${plan.scope} restore, ${plan.tables.length} tables in ${plan.schemas.length} schemas, pg_restore --jobs=${plan.jobs}; replaces:`,
       ...plan.tables

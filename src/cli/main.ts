@@ -145,19 +145,26 @@ program
   .option('--json', 'print as JSON')
   .action(async (options: { json?: boolean }) => {
     const cfg = config();
-    const [{ listCompleteBackups }, { openStores, storeList }] = await Promise.all([
-      import('../storage/catalog.js'),
-      import('../storage/index.js'),
-    ]);
+    const [{ listTrustedBackups }, { openStores, storeList }, { judgeCopy, trustPolicyOf }] =
+      await Promise.all([
+        import('../storage/catalog.js'),
+        import('../storage/index.js'),
+        import('../crypto/signing.js'),
+      ]);
     const stores = storeList(openStores(cfg));
-    const entries = (await listCompleteBackups(stores)).filter(
-      (e) => e.manifest.database === cfg.database.name,
-    );
+    const policy = await trustPolicyOf(cfg);
+    const now = new Date();
+    // Only what a restore would trust is listed; the rest is named on stderr, with the reason.
+    const listed = await listTrustedBackups(stores, (copy) => judgeCopy(copy, policy, now));
+    const ours = (e: { database: string }) => e.database === cfg.database.name;
+    const entries = listed.entries.filter((e) => ours(e.manifest));
+    for (const refused of listed.refused.filter(ours))
+      console.error(`warning: ${refused.where}: not trusted: ${refused.reason}`);
     if (options.json) {
       console.log(JSON.stringify(entries, null, 2));
       return;
     }
-    if (entries.length === 0) console.log('no complete backups');
+    if (entries.length === 0) console.log('no complete, trusted backups');
     for (const { manifest, locations } of entries) {
       const where = locations.map((l) => (l.startsWith('s3://') ? 'remote' : 'local')).join('+');
       console.log(`${manifest.file.key}\t${manifest.kind}\t${formatBytes(manifest.file.bytes)}\t${where}`);

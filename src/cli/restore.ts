@@ -38,6 +38,7 @@ interface RestoreFlags {
   noOwner?: boolean;
   dryRun?: boolean;
   force?: boolean;
+  allowUnsigned?: boolean;
   jobs?: string;
   approvalTimeout?: string;
   wait?: boolean;
@@ -81,6 +82,10 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
     .option('--no-owner', 'do not restore ownership (pg_restore --no-owner)')
     .option('--dry-run', 'stop after the plan: the target is not touched')
     .option('--force', 'do not wait for approval (automated restores)')
+    .option(
+      '--allow-unsigned',
+      'accept an unsigned backup (from before signing); logged, and refused by a production worker',
+    )
     .option('--jobs <n>', 'pg_restore --jobs (default RESTORE_JOBS)')
     .option(
       '--approval-timeout <minutes>',
@@ -226,6 +231,7 @@ async function restoreRequest(flags: RestoreFlags): Promise<RestoreRequest> {
     noOwner: (flags as { owner?: boolean }).owner === false,
     dryRun: flags.dryRun,
     force: flags.force,
+    allowUnsigned: flags.allowUnsigned,
     jobs: flags.jobs === undefined ? undefined : wholeNumber('--jobs', flags.jobs),
     approvalTimeoutSeconds: flags.approvalTimeout === undefined ? undefined : duration(flags.approvalTimeout),
   };

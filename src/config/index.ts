@@ -69,6 +69,14 @@ export interface RestoreConfig {
   decrypter: 'auto' | 'gpg' | 'openpgp';
 }
 
+export interface SigningConfig {
+  /** An armored OpenPGP private key that signs and cannot decrypt. */
+  keyFile?: string;
+  passphrase?: string;
+  /** 40-hex fingerprints, or files of armored public keys; empty: this worker's own signing key. */
+  trustedSigners: string[];
+}
+
 export interface MonitoringConfig {
   /** The newest complete backup must be younger than this (the guide's 30 h). */
   maxBackupAgeHours: number;
@@ -97,6 +105,8 @@ export interface Config {
   };
   s3?: S3Config;
   encryption: { recipient?: string; publicKeyFile?: string };
+  /** Signed backups: the key this worker signs its manifests with, and whose signatures it trusts. */
+  signing: SigningConfig;
   restore: RestoreConfig;
   monitoring: MonitoringConfig;
   retention: { dailyDays: number; weeklyWeeks: number; monthlyMonths: number; keepNewest: number };
@@ -180,6 +190,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     encryption: {
       recipient: v.GPG_RECIPIENT || undefined,
       publicKeyFile: v.GPG_PUBLIC_KEY_FILE || undefined,
+    },
+    signing: {
+      keyFile: v.BACKUP_SIGNING_KEY_FILE || undefined,
+      passphrase: v.BACKUP_SIGNING_PASSPHRASE || undefined,
+      trustedSigners: (v.BACKUP_TRUSTED_SIGNERS ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
     },
     restore: {
       enabled: v.RESTORE_ENABLED,
@@ -398,6 +416,7 @@ export function secretsOf(config: Config): string[] {
     config.temporal.apiKey,
     config.restore.passphrase,
     config.restore.approverKeyPassphrase,
+    config.signing.passphrase,
     config.monitoring.webhookUrl,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 }

@@ -43,6 +43,7 @@ export const SECRET_VARIABLES = [
   'S3_SECRET_KEY',
   'TEMPORAL_API_KEY',
   'GPG_PASSPHRASE',
+  'BACKUP_SIGNING_PASSPHRASE',
   'NOTIFY_WEBHOOK_URL',
   'APPROVER_KEY_PASSPHRASE',
 ] as const;
@@ -93,6 +94,9 @@ export const envSchema = z.object({
   GPG_PUBLIC_KEY_FILE: z.string().optional(),
   GPG_PRIVATE_KEY_FILE: z.string().optional(),
   GPG_PASSPHRASE: z.string().optional(),
+  BACKUP_SIGNING_KEY_FILE: z.string().optional(),
+  BACKUP_SIGNING_PASSPHRASE: z.string().optional(),
+  BACKUP_TRUSTED_SIGNERS: z.string().optional(),
 
   RESTORE_ENABLED: bool.default(true),
   RESTORE_JOBS: int(1, 64).default(2),

@@ -39,6 +39,15 @@ export const ERROR_KINDS = {
     retryable: false,
     hint: "the worker's settings decide: RESTORE_TARGET_HOSTS, RESTORE_ALLOW_FORCE, RESTORE_APPROVERS",
   },
+  /**
+   * A backup whose manifest is not signed by a trusted key, or that contradicts itself (size, date,
+   * encryption): refused before a byte of it reaches a database.
+   */
+  Untrusted: {
+    exitCode: 4,
+    retryable: false,
+    hint: 'only backups signed by a key in BACKUP_TRUSTED_SIGNERS are read; see docs/security.md',
+  },
   /** A restore that was rejected, or that nobody approved in time: nothing was touched. */
   NotApproved: { exitCode: 1, retryable: false, hint: 'start the restore again when it can be approved' },
 } as const satisfies Record<string, { exitCode: number; retryable: boolean; hint: string }>;

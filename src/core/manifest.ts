@@ -22,6 +22,17 @@ export interface Manifest {
   encryption: { method: 'openpgp' | 'none'; recipients: string[] };
   tables: { schema: string; table: string; rows: number }[];
   remote?: { location: string; key: string; etag?: string; storageClass?: StorageClass };
+  /**
+   * Who signed it (BACKUP_SIGNING_KEY_FILE): the detached signature `<manifest>.sig` covers these
+   * exact bytes, this field included. Absent on an unsigned backup. The public key is left out of
+   * the copies that travel through workflow histories (inHistory).
+   */
+  signer?: { fingerprint: string; publicKey?: string };
+}
+
+/** The manifest as workflows carry it: the signer named by fingerprint, without its key block. */
+export function inHistory(manifest: Manifest): Manifest {
+  return manifest.signer ? { ...manifest, signer: { fingerprint: manifest.signer.fingerprint } } : manifest;
 }
 
 /**

@@ -39,6 +39,7 @@ export async function readPrivateKeys(
   armored: string,
   passphrase: string | undefined,
   source: string,
+  passphraseVariable = 'GPG_PASSPHRASE',
 ): Promise<openpgp.PrivateKey[]> {
   const blocks = armoredKeyBlocks(armored, 'PRIVATE');
   if (blocks.length === 0) {
@@ -51,7 +52,7 @@ export async function readPrivateKeys(
     );
   }
   const keys = (await Promise.all(blocks.map((block) => readPrivateBlock(block, source)))).flat();
-  return Promise.all(keys.map((key) => unlocked(key, passphrase, source)));
+  return Promise.all(keys.map((key) => unlocked(key, passphrase, source, passphraseVariable)));
 }
 
 async function readPrivateBlock(block: string, source: string): Promise<openpgp.PrivateKey[]> {
@@ -66,18 +67,19 @@ async function unlocked(
   key: openpgp.PrivateKey,
   passphrase: string | undefined,
   source: string,
+  passphraseVariable: string,
 ): Promise<openpgp.PrivateKey> {
   if (key.isDecrypted()) return key;
   const fingerprint = key.getFingerprint().toUpperCase();
   if (passphrase === undefined) {
     throw configError(
-      `${source}: the key ${fingerprint} is protected by a passphrase; set GPG_PASSPHRASE or GPG_PASSPHRASE_FILE`,
+      `${source}: the key ${fingerprint} is protected by a passphrase; set ${passphraseVariable} or ${passphraseVariable}_FILE`,
     );
   }
   try {
     return await openpgp.decryptKey({ privateKey: key, passphrase });
   } catch {
-    throw configError(`${source}: GPG_PASSPHRASE does not unlock the key ${fingerprint}`);
+    throw configError(`${source}: ${passphraseVariable} does not unlock the key ${fingerprint}`);
   }
 }
 

@@ -1,11 +1,13 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backupCopies, newestFirst, readManifest } from '../storage/catalog.js';
+import { backupCopies, newestFirst, readSignedManifest, type BackupCopy } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
 import { isEncrypted } from '../core/manifest.js';
+import { untrustedError, type TrustPolicy, type Verdict } from '../core/trust.js';
 import { openerForBackup, type PrivateKey } from '../crypto/keys.js';
+import { judgeCopy } from '../crypto/signing.js';
 import { fetchCheckDecrypt } from '../restore/fetch.js';
 import { readWholeArchive } from '../restore/target.js';
 import { storeList, type Stores } from '../storage/index.js';
@@ -26,22 +28,44 @@ export interface RereadCopy {
   skip?: string;
 }
 
-/** Every copy with a manifest of this database, newest first: a truncated or lost archive included. */
-export async function listRereadCopies(config: Config, stores: Stores): Promise<RereadCopy[]> {
+/**
+ * Whether a copy is authentic: signed by a trusted key, not dated in the future, encrypted where keys
+ * are. Its size is left to the re-read, whose failure it is to report (a truncated archive).
+ */
+function authenticity(
+  copy: Pick<BackupCopy, 'manifestText' | 'signatureText' | 'manifest'>,
+  policy: TrustPolicy,
+): Promise<Verdict> {
+  return judgeCopy({ ...copy, archive: { size: copy.manifest.file.bytes } }, policy);
+}
+
+/**
+ * Every copy with a manifest of this database, newest first: a truncated or lost archive included.
+ * A copy that is not authentic is not read (nothing of it reaches pg_restore): skipped, with the reason.
+ */
+export async function listRereadCopies(
+  config: Config,
+  stores: Stores,
+  policy: TrustPolicy,
+): Promise<RereadCopy[]> {
   const copies = [];
   for await (const copy of backupCopies(storeList(stores))) {
-    if (copy.manifest.database === config.database.name) copies.push(copy);
+    if (copy.manifest.database !== config.database.name) continue;
+    const verdict = await authenticity(copy, policy);
+    copies.push({ ...copy, untrusted: verdict.trusted ? undefined : verdict.reason });
   }
-  return newestFirst(copies).map(({ manifestKey, manifest, store, archive }) => {
+  return newestFirst(copies).map(({ manifestKey, manifest, store, archive, untrusted }) => {
     return {
       manifestKey,
       key: manifest.file.key,
       location: store === stores.local ? 'local' : 'remote',
       createdAt: manifest.createdAt,
       encrypted: isEncrypted(manifest),
-      ...(archive?.archived
-        ? { skip: `archived (${archive.storageClass}): reading it needs a thaw, which costs a retrieval` }
-        : {}),
+      ...(untrusted
+        ? { skip: `not trusted: ${untrusted}` }
+        : archive?.archived
+          ? { skip: `archived (${archive.storageClass}): reading it needs a thaw, which costs a retrieval` }
+          : {}),
     };
   });
 }
@@ -53,6 +77,8 @@ export interface RereadWork {
   toolsIn: ToolPlace;
   /** This worker's restore key: the opener of each encrypted copy. */
   privateKey: PrivateKey;
+  /** Checked again as the copy is read: a manifest replaced since the listing is refused too. */
+  policy: TrustPolicy;
   signal?: AbortSignal;
   onProgress?: (progress: { step: string; bytes?: number }) => void;
 }
@@ -69,8 +95,11 @@ export async function rereadCopy(
 ): Promise<{ fileBytes: number; archiveBytes: number }> {
   const store = copy.location === 'local' ? stores.local : stores.remote;
   if (!store) throw configError('S3_BUCKET: not set on this worker, so it cannot read the remote copy');
-  const manifest = await readManifest(store, copy.manifestKey);
+  const signed = await readSignedManifest(store, copy.manifestKey);
+  const { manifest } = signed;
   const where = store.describe(copy.key);
+  const verdict = await authenticity(signed, work.policy);
+  if (!verdict.trusted) throw untrustedError(where, verdict.reason);
   const stored = await store.stat(copy.key);
   if (stored?.size !== manifest.file.bytes) {
     throw new BackupError(

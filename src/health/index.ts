@@ -13,8 +13,11 @@ import {
   type ScheduleFacts,
 } from '../core/health.js';
 import { DRILL_REPORT_PREFIX, REPORTS_FOLDER, type DrillReport } from '../core/outcome.js';
-import { newestComplete, reconcileCopies, type DriftReport } from '../core/reconcile.js';
-import { openStores, type Stores } from '../storage/index.js';
+import type { Manifest } from '../core/manifest.js';
+import { reconcileCopies, type DriftReport } from '../core/reconcile.js';
+import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
+import { listTrustedBackups } from '../storage/catalog.js';
+import { openStores, storeList, type Stores } from '../storage/index.js';
 import { collectCopies, messageOf, repairRemoteCopies, type RepairOutcome } from './reconcile.js';
 
 // `backupctl health`, the I/O: gathers the facts of each check (stores, BACKUP_DIR, and the schedules'
@@ -78,7 +81,7 @@ async function catalogChecks(
   try {
     const copies = await collectCopies(config, stores);
     const drift = reconcileCopies(copies, withRemote);
-    const newest = newestComplete(copies);
+    const newest = await newestTrusted(config, stores, now);
     return {
       checks: [
         backupAgeCheck(newest, config.monitoring.maxBackupAgeHours, now),
@@ -90,6 +93,13 @@ async function catalogChecks(
     const reason = `cannot list the backups: ${messageOf(error)}`;
     return { checks: [failed('backup-age', reason), failed('copies', reason)] };
   }
+}
+
+/** The newest complete backup a restore would trust: a planted or forged one does not make a backup young. */
+async function newestTrusted(config: Config, stores: Stores, now: Date): Promise<Manifest | undefined> {
+  const policy = await trustPolicyOf(config);
+  const { entries } = await listTrustedBackups(storeList(stores), (copy) => judgeCopy(copy, policy, now));
+  return entries.find((e) => e.manifest.database === config.database.name)?.manifest;
 }
 
 /** Runs a check; an error while gathering its facts fails that check only, with the error's message. */

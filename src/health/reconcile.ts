@@ -1,6 +1,8 @@
-import { listCopies } from '../storage/catalog.js';
+import { listCopies, type BackupCopy } from '../storage/catalog.js';
+import { signatureKeyFor } from '../core/trust.js';
+import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
 import type { Config } from '../config/index.js';
-import { serializeManifest, type Manifest } from '../core/manifest.js';
+import { serializeManifest } from '../core/manifest.js';
 import { reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
 import { hashFile } from '../restore/source.js';
 import type { Stores } from '../storage/index.js';
@@ -46,9 +48,16 @@ export async function repairRemoteCopies(
   const copies = await collectCopies(config, stores);
   const repairable = reconcileCopies(copies, true).drift.filter((d) => d.repairable);
   const outcomes: RepairOutcome[] = [];
+  const policy = repairable.length ? await trustPolicyOf(config) : undefined;
   for (const drift of repairable) {
-    const { manifest } = copies.find((c) => c.manifestKey === drift.manifestKey)!.local!;
-    const outcome = await repairOne(config, stores, remote, drift.manifestKey, manifest).catch(
+    const local = copies.find((c) => c.manifestKey === drift.manifestKey)!.local as BackupCopy;
+    const verdict = await judgeCopy(local, policy!);
+    if (!verdict.trusted) {
+      const detail = `the local copy is not trusted (${verdict.reason}): not uploaded`;
+      outcomes.push({ dataKey: drift.dataKey, repaired: false, detail });
+      continue;
+    }
+    const outcome = await repairOne(config, stores, remote, drift.manifestKey, local).catch(
       (error: unknown) => ({ dataKey: drift.dataKey, repaired: false, detail: messageOf(error) }),
     );
     outcomes.push(outcome);
@@ -61,8 +70,9 @@ async function repairOne(
   stores: Stores<LocalStore>,
   remote: BackupStore,
   manifestKey: string,
-  manifest: Manifest,
+  local: BackupCopy,
 ): Promise<RepairOutcome> {
+  const { manifest } = local;
   const { key, bytes, sha256 } = manifest.file;
   const path = stores.local.pathOf(key);
   const actual = await hashFile(path);
@@ -73,12 +83,18 @@ async function repairOne(
   }
   const storageClass = config.s3?.storageClasses?.[manifest.kind];
   const put = await remote.putFile(key, path, { storageClass });
-  const text = serializeManifest({
-    ...manifest,
-    remote: { location: remote.location, key, etag: put.etag, storageClass },
-  });
-  await remote.putBytes(manifestKey, text);
-  await stores.local.putBytes(manifestKey, text);
+  if (local.signatureText) {
+    // A signed manifest is copied as it is, with its signature: rewriting it would void the signature.
+    await remote.putBytes(signatureKeyFor(manifestKey), local.signatureText);
+    await remote.putBytes(manifestKey, local.manifestText);
+  } else {
+    const text = serializeManifest({
+      ...manifest,
+      remote: { location: remote.location, key, etag: put.etag, storageClass },
+    });
+    await remote.putBytes(manifestKey, text);
+    await stores.local.putBytes(manifestKey, text);
+  }
   const where = `${remote.describe(key)}${storageClass ? ` (${storageClass})` : ''}`;
   return {
     dataKey: key,

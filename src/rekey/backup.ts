@@ -28,7 +28,7 @@ export interface RekeyedBackup {
  * copies already done elsewhere count: they fix which new file the others get.
  */
 export async function rekeyBackup(stores: Stores, item: RekeyItem, work: RekeyWork): Promise<RekeyedBackup> {
-  const copies = await copiesOf(stores, item);
+  const copies = await copiesOf(stores, item, work);
   const { file, reencrypted } = await newFile(copies, item, work);
   await checkEncryptedTo(file.path, work.recipients.encryptionKeyIDs);
   // The remote's record (its new ETag) goes into the local manifest too, as the backup writes it.

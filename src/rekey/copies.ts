@@ -2,7 +2,9 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { readManifest } from '../storage/catalog.js';
+import { readSignedManifest } from '../storage/catalog.js';
+import { untrustedError } from '../core/trust.js';
+import { judgeCopy } from '../crypto/signing.js';
 import { BackupError, ioFailure } from '../core/errors.js';
 import type { Stores } from '../storage/index.js';
 import type { BackupStore } from '../storage/types.js';
@@ -16,14 +18,20 @@ import { keep, keptFile, rotated, type Copy, type NewFile, type RekeyWork } from
 // Key rotation (`backupctl rekey`) of one backup, first step: its copies in the stores, and the one
 // new file they all get (an earlier attempt's, fetched back, or re-encrypted now).
 
-export async function copiesOf(stores: Stores, item: RekeyItem): Promise<Copy[]> {
+export async function copiesOf(
+  stores: Stores,
+  item: RekeyItem,
+  work: Pick<RekeyWork, 'trust'>,
+): Promise<Copy[]> {
   const copies: Copy[] = [];
   for (const store of remoteFirst(stores)) {
     if (!(await store.stat(item.manifestKey))) continue;
+    const signed = await readSignedManifest(store, item.manifestKey);
     copies.push({
       location: locationOf(stores, store),
       store,
-      manifest: await readManifest(store, item.manifestKey),
+      manifest: signed.manifest,
+      signed: await checkTrusted(store, signed, work),
     });
   }
   if (copies.length === 0) {
@@ -91,4 +99,21 @@ async function fetchTo(
     await discardPartial(writer, partial);
     throw ioFailure(error, 'DownloadFailed', `cannot write ${partial}`, signal);
   }
+}
+
+/**
+ * Refuses a copy the worker does not trust (its size is the rotation's own check); an unsigned one
+ * is rotated and stays unsigned. Returns whether it is signed by a trusted key.
+ */
+async function checkTrusted(
+  store: BackupStore,
+  signed: Awaited<ReturnType<typeof readSignedManifest>>,
+  work: Pick<RekeyWork, 'trust'>,
+): Promise<boolean> {
+  if (!work.trust) return Boolean(signed.signatureText);
+  const policy = { ...work.trust.policy, allowUnsigned: true };
+  const archive = { size: signed.manifest.file.bytes };
+  const verdict = await judgeCopy({ ...signed, archive }, policy);
+  if (!verdict.trusted) throw untrustedError(store.describe(signed.manifest.file.key), verdict.reason);
+  return Boolean(verdict.signer);
 }

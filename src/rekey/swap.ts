@@ -2,7 +2,9 @@ import { basename } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackupError } from '../core/errors.js';
-import { serializeManifest, type Manifest } from '../core/manifest.js';
+import { parseManifest, type Manifest } from '../core/manifest.js';
+import { signatureKeyFor } from '../core/trust.js';
+import { signedManifest } from '../crypto/signing.js';
 import type { BackupStore } from '../storage/types.js';
 import { HashingStream } from '../stream/hashing.js';
 import { REKEY_SUFFIX, type RekeyItem } from './plan.js';
@@ -27,11 +29,11 @@ export async function swap(
   let manifest = copy.manifest;
   if (!rotated(manifest, work)) {
     const etag = await put(copy, temporary, file, work, false);
-    manifest = await pointAt(copy, item, manifest, temporary, file, etag, remoteRecord);
+    manifest = await pointAt(copy, item, manifest, temporary, file, etag, remoteRecord, work);
   }
   if (manifest.file.key !== item.key) {
     const etag = await put(copy, item.key, file, work, true);
-    manifest = await pointAt(copy, item, manifest, item.key, file, etag, remoteRecord);
+    manifest = await pointAt(copy, item, manifest, item.key, file, etag, remoteRecord, work);
   }
   work.onProgress?.({ step: `remove ${copy.location} ${temporary}` });
   await copy.store.remove(temporary);
@@ -108,6 +110,7 @@ async function pointAt(
   file: NewFile,
   etag: string | undefined,
   remoteRecord: Manifest['remote'],
+  work: RekeyWork,
 ): Promise<Manifest> {
   if (!(await copy.store.stat(item.manifestKey))) {
     // What this run wrote goes too: the sweep was removing the backup's data as well.
@@ -132,6 +135,12 @@ async function pointAt(
           : (remoteRecord ?? manifest.remote),
     }),
   };
-  await copy.store.putBytes(item.manifestKey, serializeManifest(updated));
-  return updated;
+  // Signed again (signature first, then the manifest, as a backup writes them); an unsigned copy stays so.
+  const signingKey = copy.signed ? work.trust?.signingKey : undefined;
+  const { text, signature } = await signedManifest(updated, signingKey);
+  const signatureKey = signatureKeyFor(item.manifestKey);
+  if (signature) await copy.store.putBytes(signatureKey, signature);
+  else await copy.store.remove(signatureKey);
+  await copy.store.putBytes(item.manifestKey, text);
+  return parseManifest(text, copy.store.describe(item.manifestKey));
 }

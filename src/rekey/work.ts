@@ -3,6 +3,8 @@ import type { Manifest } from '../core/manifest.js';
 import type { Opener } from '../crypto/open.js';
 import type { BackupStore, UploadCheckpoint } from '../storage/types.js';
 import { sameKeys, type NewRecipients } from './recipients.js';
+import type { TrustPolicy } from '../core/trust.js';
+import type { SigningKey } from '../crypto/signing.js';
 
 // Key rotation (`backupctl rekey`) of one backup: what each step works with. The store copies being
 // rotated, and the one new file they all get, kept on this host with its record until every store
@@ -18,6 +20,11 @@ export interface RekeyProgress {
 
 export interface RekeyWork {
   recipients: NewRecipients;
+  /**
+   * Each copy is checked before it is touched (a rotation must not launder a forgery into a signed
+   * backup); a signed copy is signed again with signingKey, an unsigned one stays unsigned.
+   */
+  trust?: { policy: TrustPolicy; signingKey?: SigningKey };
   /** Required unless every copy is done already. */
   opener?: Opener;
   /** BACKUP_DIR/.rekey: the new file is kept there until every store has it. */
@@ -34,6 +41,8 @@ export interface Copy {
   location: 'local' | 'remote';
   store: BackupStore;
   manifest: Manifest;
+  /** Signed by a trusted key (so its new manifest is signed too); false for an unsigned one. */
+  signed?: boolean;
 }
 
 /** The new file on this host, and what it is. */

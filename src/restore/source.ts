@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { listCompleteBackups, readManifest } from '../storage/catalog.js';
+import { listTrustedBackups, readSignedManifest, type Judge } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
-import { parseManifest, type Manifest } from '../core/manifest.js';
+import { inHistory, parseManifest, type Manifest } from '../core/manifest.js';
 import { manifestKeyFor } from '../core/naming.js';
-import type { RestoreSource } from '../core/restore/request.js';
+import type { RestoreRequest, RestoreSource } from '../core/restore/request.js';
 import { newestBefore, relativeS3Key } from '../core/restore/source.js';
+import { untrustedError, signatureKeyFor, type TrustPolicy, type Verdict } from '../core/trust.js';
+import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
 import { storeList, type Stores } from '../storage/index.js';
 
 /** A complete backup found for a restore: its manifest, and the one copy the restore reads. */
@@ -21,6 +23,10 @@ export interface FoundBackup {
   location: string;
   /** Where the copy is, for messages and the log: a path or an s3:// address. */
   where: string;
+  /** The fingerprint of the trusted key that signed it; absent when accepted unsigned (--allow-unsigned). */
+  signer?: string;
+  /** Newer backups --latest passed over, each with the reason it is not trusted. */
+  skipped?: string[];
 }
 
 const notFound = (message: string) =>
@@ -29,18 +35,43 @@ const notFound = (message: string) =>
     hint: 'list the backups with backupctl list',
   });
 
-/** Resolves what the user asked for to one complete backup (with its manifest), or says why not. */
+/**
+ * Resolves what the user asked for to one complete backup (with its manifest) that the worker's trust
+ * policy accepts, or says why not: an untrusted backup is refused (Untrusted) before any of it is read.
+ */
 export async function findBackup(
   config: Config,
   stores: Stores,
   source: RestoreSource,
+  policy: TrustPolicy,
 ): Promise<FoundBackup> {
-  if ('file' in source) return findFile(source.file);
-  if ('s3Key' in source) return findRemote(config, stores, source.s3Key);
-  return findLatest(config, stores, source.before);
+  if ('file' in source) return findFile(source.file, policy);
+  if ('s3Key' in source) return findRemote(config, stores, source.s3Key, policy);
+  return findLatest(config, stores, policy, source.before);
 }
 
-async function findFile(path: string): Promise<FoundBackup> {
+/**
+ * The worker's trust policy for one restore. --allow-unsigned is an escape hatch for old unsigned
+ * backups, never for a bad or unknown signature, and a production worker refuses it.
+ */
+export async function restoreTrustPolicy(config: Config, request: RestoreRequest): Promise<TrustPolicy> {
+  if (request.allowUnsigned && config.environment === 'production') {
+    throw new BackupError(
+      'NotPermitted',
+      '--allow-unsigned: a production worker restores signed backups only',
+      { hint: 'restore a signed backup (backupctl list shows the trusted ones); nothing was touched' },
+    );
+  }
+  return trustPolicyOf(config, { allowUnsigned: request.allowUnsigned });
+}
+
+/** The signer of a trusted backup, or the Untrusted error naming it. */
+function trustedOrThrow(verdict: Verdict, where: string): Pick<FoundBackup, 'signer'> {
+  if (!verdict.trusted) throw untrustedError(where, verdict.reason);
+  return verdict.signer ? { signer: verdict.signer } : {};
+}
+
+async function findFile(path: string, policy: TrustPolicy): Promise<FoundBackup> {
   const absolute = resolve(path);
   const manifestName = manifestKeyFor(basename(absolute));
   if (!manifestName) {
@@ -54,10 +85,20 @@ async function findFile(path: string): Promise<FoundBackup> {
   if (manifest.file.name !== basename(absolute)) {
     throw notFound(`--file: ${manifestPath} describes ${manifest.file.name}, not ${basename(absolute)}`);
   }
-  return { manifest, from: 'file', key: absolute, location: dirname(absolute), where: absolute };
+  const signatureText = await readFile(signatureKeyFor(manifestPath), 'utf8').catch(() => undefined);
+  const archive = await stat(absolute).catch(() => undefined);
+  const verdict = await judgeCopy({ manifestText: text, signatureText, manifest, archive }, policy);
+  const signer = trustedOrThrow(verdict, absolute);
+  const found = { from: 'file', key: absolute, location: dirname(absolute), where: absolute } as const;
+  return { manifest: inHistory(manifest), ...found, ...signer };
 }
 
-async function findRemote(config: Config, stores: Stores, typedKey: string): Promise<FoundBackup> {
+async function findRemote(
+  config: Config,
+  stores: Stores,
+  typedKey: string,
+  policy: TrustPolicy,
+): Promise<FoundBackup> {
   const remote = stores.remote;
   if (!remote || !config.s3) throw configError('--s3-key: no bucket is configured (S3_BUCKET)');
   const key = relativeS3Key(typedKey, config.s3.prefix);
@@ -66,26 +107,54 @@ async function findRemote(config: Config, stores: Stores, typedKey: string): Pro
       `--s3-key: "${typedKey}" is not a backup file under S3_PREFIX (${config.s3.prefix}<prefix>-YYYYMMDD-HHMMSS.dump[.gpg])`,
     );
   }
-  const manifest = await readManifest(remote, manifestKeyFor(key)!);
-  return { manifest, from: 'remote', key, location: remote.location, where: remote.describe(key) };
+  const signed = await readSignedManifest(remote, manifestKeyFor(key)!);
+  const where = remote.describe(key);
+  const verdict = await judgeCopy({ ...signed, archive: await remote.stat(key) }, policy);
+  const signer = trustedOrThrow(verdict, where);
+  const found = { from: 'remote', key, location: remote.location, where } as const;
+  return { manifest: inHistory(signed.manifest), ...found, ...signer };
 }
 
-/** The newest complete backup of this database; the local copy when there is one (no download). */
-async function findLatest(config: Config, stores: Stores, before?: string): Promise<FoundBackup> {
-  const entries = (await listCompleteBackups(storeList(stores))).filter(
-    (e) => e.manifest.database === config.database.name,
+/**
+ * The newest complete, trusted backup of this database; the local copy when there is one (no
+ * download). Newer untrusted ones (a planted future-dated object) are passed over and named.
+ */
+async function findLatest(
+  config: Config,
+  stores: Stores,
+  policy: TrustPolicy,
+  before?: string,
+): Promise<FoundBackup> {
+  const now = new Date();
+  const judge: Judge = (copy) => judgeCopy(copy, policy, now);
+  const ours = (e: { manifest: Manifest }) => e.manifest.database === config.database.name;
+  const listed = await listTrustedBackups(storeList(stores), judge);
+  const entry = newestBefore(listed.entries.filter(ours), before);
+  const passedOver = listed.refused.filter(
+    (r) =>
+      r.database === config.database.name &&
+      (!entry || r.createdAt > entry.manifest.createdAt) &&
+      (!before || Date.parse(r.createdAt) < Date.parse(before)),
   );
-  const entry = newestBefore(entries, before);
+  const skipped = passedOver.map((r) => `${r.where}: not trusted: ${r.reason}`);
   if (!entry) {
     throw notFound(
-      `no complete backup of database "${config.database.name}"${before ? ` taken before ${before}` : ''}`,
+      `no complete, trusted backup of database "${config.database.name}"${before ? ` taken before ${before}` : ''}${skipped.length ? ` (passed over: ${skipped.join('; ')})` : ''}`,
     );
   }
   const local = entry.locations.includes(stores.local.location);
   const store = local ? stores.local : stores.remote!;
   const key = entry.manifest.file.key;
   const where = store.describe(key);
-  return { manifest: entry.manifest, from: local ? 'local' : 'remote', key, location: store.location, where };
+  return {
+    manifest: inHistory(entry.manifest),
+    from: local ? 'local' : 'remote',
+    key,
+    location: store.location,
+    where,
+    ...(entry.signer ? { signer: entry.signer } : {}),
+    ...(skipped.length ? { skipped } : {}),
+  };
 }
 
 /** Size and SHA-256 (hex) of a file, read once. */

@@ -1,6 +1,7 @@
 import { listCompleteBackups } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
+import { SIGNATURE_SUFFIX, signatureKeyFor } from '../core/trust.js';
 import { decideRetention, type RetentionDecision } from '../core/retention.js';
 import type { BackupKind } from '../core/classify.js';
 import { storeList, type Stores } from '../storage/index.js';
@@ -48,6 +49,7 @@ export async function planRetention(config: Config, stores: Stores, asOf: Date):
  */
 export async function deleteBackup(stores: Stores, manifestKey: string, dataKey: string): Promise<void> {
   for (const store of storeList(stores)) await store.remove(manifestKey);
+  for (const store of storeList(stores)) await store.remove(signatureKeyFor(manifestKey));
   for (const store of storeList(stores)) await store.remove(dataKey);
 }
 
@@ -79,7 +81,8 @@ export async function cleanupIncomplete(
     for (const [key, modified] of objects) {
       if (modified >= olderThan) continue;
       const manifestKey = manifestKeyFor(key);
-      if (manifestKey && !objects.has(manifestKey)) {
+      const signed = key.endsWith(SIGNATURE_SUFFIX) ? key.slice(0, -SIGNATURE_SUFFIX.length) : undefined;
+      if ((manifestKey && !objects.has(manifestKey)) || (signed && !objects.has(signed))) {
         await store.remove(key);
         report.orphanData.push(store.describe(key));
       } else if (key.endsWith(MANIFEST_SUFFIX) && !manifestsWithData.has(key)) {

@@ -3,6 +3,7 @@ import { BackupError } from '../core/errors.js';
 import { MANIFEST_SUFFIX } from '../core/naming.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { isComplete, type StoreCopy } from '../core/reconcile.js';
+import { signatureKeyFor, type Verdict } from '../core/trust.js';
 import type { BackupStore, StoredObject } from './types.js';
 
 export interface CatalogEntry {
@@ -10,6 +11,8 @@ export interface CatalogEntry {
   manifest: Manifest;
   /** Where the archive is present with the manifest's size. */
   locations: string[];
+  /** Listed by listTrustedBackups: the trusted key that signed it (absent when accepted unsigned). */
+  signer?: string;
 }
 
 /** A store's copy of a backup, with the archive as the store reports it (size, storage class). */
@@ -19,6 +22,22 @@ export type StoredCopy = StoreCopy & { archive?: StoredObject };
 export interface BackupCopy extends StoredCopy {
   manifestKey: string;
   store: BackupStore;
+  /** The manifest's exact text (what its signature covers), and the signature beside it, if any. */
+  manifestText: string;
+  signatureText?: string;
+}
+
+/** Whether a reader may trust a copy (src/crypto/signing.ts's judgeCopy with the worker's policy). */
+export type Judge = (copy: BackupCopy) => Promise<Verdict>;
+
+/** A complete copy a reader refused: where it is, and why. */
+export interface RefusedCopy {
+  manifestKey: string;
+  /** The database its manifest names (a shared bucket holds others' backups too). */
+  database: string;
+  createdAt: string;
+  where: string;
+  reason: string;
 }
 
 /**
@@ -29,10 +48,12 @@ export async function* backupCopies(stores: BackupStore[]): AsyncIterable<Backup
   for (const store of stores) {
     for await (const object of store.list()) {
       if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
-      const manifest = await readManifestIfAny(store, object.key);
-      if (!manifest) continue;
+      const read = await readManifestIfAny(store, object.key);
+      if (!read) continue;
+      const { manifest, manifestText } = read;
       const archive = await store.stat(manifest.file.key);
-      yield { manifestKey: object.key, manifest, store, archive };
+      const signatureText = await readSignature(store, object.key);
+      yield { manifestKey: object.key, manifest, store, archive, manifestText, signatureText };
     }
   }
 }
@@ -56,12 +77,46 @@ export async function listCompleteBackups(stores: BackupStore[]): Promise<Catalo
   return newestFirst([...entries.values()]);
 }
 
-/** Every readable manifest in one store, by key, with the archive it names (undefined when missing). */
-export async function listCopies(store: BackupStore): Promise<Map<string, StoredCopy>> {
-  const copies = new Map<string, StoredCopy>();
-  for await (const { manifestKey, manifest, archive } of backupCopies([store])) {
-    copies.set(manifestKey, { manifest, archive });
+/**
+ * The complete backups a reader may trust, newest first (a location counts only where its copy is
+ * trusted), and the complete copies it refused, with the reason, newest first.
+ */
+export async function listTrustedBackups(
+  stores: BackupStore[],
+  judge: Judge,
+): Promise<{ entries: CatalogEntry[]; refused: RefusedCopy[] }> {
+  const entries = new Map<string, CatalogEntry>();
+  const refused: RefusedCopy[] = [];
+  for await (const copy of backupCopies(stores)) {
+    if (!isComplete(copy)) continue;
+    const verdict = await judge(copy);
+    if (!verdict.trusted) {
+      const { manifestKey, manifest, store } = copy;
+      const where = store.describe(manifest.file.key);
+      const { database, createdAt } = manifest;
+      refused.push({ manifestKey, database, createdAt, where, reason: verdict.reason });
+      continue;
+    }
+    const entry = entries.get(copy.manifestKey) ?? {
+      manifestKey: copy.manifestKey,
+      manifest: copy.manifest,
+      locations: [],
+      ...(verdict.signer ? { signer: verdict.signer } : {}),
+    };
+    entry.locations.push(copy.store.location);
+    entries.set(copy.manifestKey, entry);
   }
+  refused.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  return { entries: newestFirst([...entries.values()]), refused };
+}
+
+/**
+ * Every readable manifest in one store, by key, with the archive it names (undefined when missing),
+ * its exact text and its signature.
+ */
+export async function listCopies(store: BackupStore): Promise<Map<string, BackupCopy>> {
+  const copies = new Map<string, BackupCopy>();
+  for await (const copy of backupCopies([store])) copies.set(copy.manifestKey, copy);
   return copies;
 }
 
@@ -71,6 +126,14 @@ export function newestFirst<T extends { manifest: Manifest }>(entries: T[]): T[]
 
 /** A store's manifest of a backup, or a DownloadFailed error saying it is missing or unreadable. */
 export async function readManifest(store: BackupStore, key: string): Promise<Manifest> {
+  return (await readSignedManifest(store, key)).manifest;
+}
+
+/** A store's manifest with its exact text and its signature (undefined when there is none). */
+export async function readSignedManifest(
+  store: BackupStore,
+  key: string,
+): Promise<{ manifest: Manifest; manifestText: string; signatureText?: string }> {
   if (!(await store.stat(key))) {
     throw new BackupError(
       'DownloadFailed',
@@ -81,13 +144,26 @@ export async function readManifest(store: BackupStore, key: string): Promise<Man
       },
     );
   }
-  return parseManifest(await text(await store.read(key)), store.describe(key));
+  const manifestText = await text(await store.read(key));
+  const manifest = parseManifest(manifestText, store.describe(key));
+  return { manifest, manifestText, signatureText: await readSignature(store, key) };
+}
+
+/** The detached signature beside a manifest, or undefined when there is none. */
+async function readSignature(store: BackupStore, manifestKey: string): Promise<string | undefined> {
+  const key = signatureKeyFor(manifestKey);
+  if (!(await store.stat(key))) return undefined;
+  return text(await store.read(key));
 }
 
 /** A manifest we cannot read does not make a backup: listings go on without it. */
-async function readManifestIfAny(store: BackupStore, key: string): Promise<Manifest | undefined> {
+async function readManifestIfAny(
+  store: BackupStore,
+  key: string,
+): Promise<{ manifest: Manifest; manifestText: string } | undefined> {
   try {
-    return parseManifest(await text(await store.read(key)), store.describe(key));
+    const manifestText = await text(await store.read(key));
+    return { manifest: parseManifest(manifestText, store.describe(key)), manifestText };
   } catch {
     return undefined;
   }

@@ -21,6 +21,8 @@ import type { Config } from '../config/index.js';
 import { removeAbandonedGpgHomes } from '../crypto/gpg-home.js';
 import { messageOf } from '../crypto/seal.js';
 import { sealerFor, sharedPrivateKey, type PrivateKey } from '../crypto/keys.js';
+import { loadSigningKey } from '../crypto/signing.js';
+import { configError } from '../core/errors.js';
 import { WorkerMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
@@ -52,19 +54,25 @@ const quietBundlerLogger = {
 /** One database's activities, with its own keys and stores. */
 async function activitiesFor(config: Config, metrics: WorkerMetrics) {
   const sealer = await sealerFor(config);
+  const signingKey = await loadSigningKey(config);
+  if (!signingKey && config.environment === 'production') {
+    throw configError(
+      'BACKUP_SIGNING_KEY_FILE: a production worker signs every backup it writes; set it (docs/security.md)',
+    );
+  }
   const stores = openStores(config);
   await stores.local.ensureFolder(config.backup.dir);
   metrics.addDatabase(config, stores);
   const privateKey = sharedPrivateKey(config);
   if (config.restore.enabled && config.restore.privateKeyFile) warmUp(privateKey);
   return {
-    ...createBackupActivities({ config, sealer, local: stores.local, remote: stores.remote }),
+    ...createBackupActivities({ config, sealer, signingKey, local: stores.local, remote: stores.remote }),
     ...createRetentionActivities(config, stores),
     ...createRestoreActivities(config, stores, privateKey),
     ...createReportActivities(config, metrics),
     ...createDrillActivities(config),
     ...createRereadActivities(config, stores, privateKey),
-    ...createRekeyActivities(config, stores, privateKey),
+    ...createRekeyActivities(config, stores, privateKey, signingKey),
   };
 }
 

@@ -95,7 +95,8 @@ describe('two backups of one database at once (fault 6)', () => {
     const local = readdirSync(worker.config.backup.dir).filter((f) => !f.startsWith('.'));
     expect(local.filter((f) => f.endsWith('.dump')).length).toBe(count);
     expect(local.filter((f) => f.endsWith('.manifest.json')).length).toBe(count);
-    expect(local.length).toBe(2 * count);
+    expect(local.filter((f) => f.endsWith('.manifest.json.sig')).length).toBe(count);
+    expect(local.length).toBe(3 * count);
     expect(readdirSync(`${worker.config.backup.dir}/.work`)).toEqual([]);
     expect((await objectKeys(worker.config)).sort()).toEqual(local.sort());
     expect(await incompleteUploads(worker.config)).toEqual([]);

@@ -74,6 +74,7 @@ describe('BACKUP_DIR full (fault 5)', () => {
       expect(stored).toEqual([
         expect.stringMatching(/\.dump\.gpg$/),
         expect.stringMatching(/\.manifest\.json$/),
+        expect.stringMatching(/\.manifest\.json\.sig$/),
       ]);
       expect(await objectKeys(config)).toEqual(stored);
       expect(await incompleteUploads(config)).toEqual([]);

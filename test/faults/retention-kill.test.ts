@@ -13,6 +13,7 @@ import { testEnv, uniqueName } from '../helpers/services.js';
 import { startedActivities } from '../helpers/temporal.js';
 import { startThrottleProxy, type ThrottleProxy } from '../helpers/throttle-proxy.js';
 import { killWorker, startWorkerProcess, until } from '../helpers/worker-process.js';
+import { SIGNATURE_SUFFIX, signatureKeyFor } from '../../src/core/trust.js';
 
 // Fault 7 of the fault-injection suite: the worker running a retention sweep is killed (SIGKILL)
 // half-way through the deletions.
@@ -60,7 +61,7 @@ afterAll(async () => {
 /** In one store's keys: data whose manifest is missing, and manifests whose data is missing. */
 function unpaired(keys: string[]): { dataWithoutManifest: string[]; manifestsWithoutData: string[] } {
   const present = new Set(keys);
-  const data = keys.filter((k) => !k.endsWith(MANIFEST_SUFFIX));
+  const data = keys.filter((k) => !k.endsWith(MANIFEST_SUFFIX) && !k.endsWith(SIGNATURE_SUFFIX));
   return {
     dataWithoutManifest: data.filter((k) => !present.has(manifestKeyFor(k)!)),
     manifestsWithoutData: keys
@@ -101,7 +102,9 @@ describe('a retention sweep whose worker is killed half-way', () => {
     }
     const catalog = await listCompleteBackups(storeList(stores));
     expect(catalog.map((e) => e.manifest.file.key)).not.toContain(victim);
-    const remaining = left.remote.filter((k) => !k.endsWith(MANIFEST_SUFFIX)).length;
+    const remaining = left.remote.filter(
+      (k) => !k.endsWith(MANIFEST_SUFFIX) && !k.endsWith(SIGNATURE_SUFFIX),
+    ).length;
     expect(remaining).toBeGreaterThan(12); // killed half-way indeed: most deletions were still to come
 
     // A new worker (straight to the bucket) takes the sweep over once the dead one's heartbeat
@@ -118,7 +121,7 @@ describe('a retention sweep whose worker is killed half-way', () => {
 
     // Exactly the backups the plan keeps are left, each with its manifest, in both places.
     const kept = result.plan.filter((p) => p.action === 'keep');
-    const expected = kept.flatMap((p) => [p.dataKey, p.id]).sort();
+    const expected = kept.flatMap((p) => [p.dataKey, p.id, signatureKeyFor(p.id)]).sort();
     const after = await keysIn(stores);
     expect(after.local).toEqual(expected);
     expect(after.remote).toEqual(expected);

@@ -205,7 +205,8 @@ describe('a worker killed with SIGKILL', () => {
     expect(dumpStep).toMatchObject({ attempt: 3, lastFailure: expect.stringMatching(/heartbeat/i) });
 
     // Nothing half-written is left: no .partial file, no work file, no unfinished upload.
-    expect(filesIn(config.backup.dir)).toEqual([backup.key, backup.manifestKey].sort());
+    const signature = `${backup.manifestKey}.sig`;
+    expect(filesIn(config.backup.dir)).toEqual([backup.key, backup.manifestKey, signature].sort());
     const s3 = createS3Client(config.s3!);
     const { Uploads } = await s3.send(
       new ListMultipartUploadsCommand({ Bucket: config.s3!.bucket, Prefix: config.s3!.prefix }),

@@ -1,16 +1,13 @@
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { BackupResult } from '../../src/client/index.js';
 import type { Config } from '../../src/config/index.js';
 import { classifyBackup } from '../../src/core/classify.js';
-import {
-  MANIFEST_FORMAT_VERSION,
-  parseManifest,
-  serializeManifest,
-  type Manifest,
-} from '../../src/core/manifest.js';
+import { MANIFEST_FORMAT_VERSION, parseManifest, type Manifest } from '../../src/core/manifest.js';
 import { backupFileName, backupStem, formatStamp, manifestFileName } from '../../src/core/naming.js';
+import { signatureKeyFor } from '../../src/core/trust.js';
+import { loadSigningKey, signedManifest } from '../../src/crypto/signing.js';
 import { storeList, type Stores } from '../../src/storage/index.js';
 import { sha256File, tempDir } from './files.js';
 import { download, incompleteUploads, s3StoreOf } from './s3.js';
@@ -47,11 +44,39 @@ export async function seedBackup(
     encryption: { method: 'none', recipients: [] },
     tables: [],
   };
+  // Signed as the worker signs (its BACKUP_SIGNING_KEY_FILE), so readers trust it as a real backup.
+  const signed = await signedManifest(manifest, await loadSigningKey(config));
   for (const store of where === 'both' ? storeList(stores) : [stores.local]) {
     await store.putBytes(key, data);
-    await store.putBytes(manifestKey, serializeManifest(manifest));
+    if (signed.signature) await store.putBytes(signatureKeyFor(manifestKey), signed.signature);
+    await store.putBytes(manifestKey, signed.text);
   }
   return key;
+}
+
+/**
+ * A manifest edited by a test, signed again with the worker's key (as if the backup host had written
+ * it): the file and its `.sig` beside it. Tests that edit a manifest to simulate damage or a bug
+ * must not be refused as forgeries before the check they exercise.
+ */
+export async function writeSignedManifest(config: Config, path: string, manifest: Manifest): Promise<void> {
+  const { text, signature } = await signedManifest(manifest, await loadSigningKey(config));
+  if (signature) writeFileSync(signatureKeyFor(path), signature);
+  writeFileSync(path, text);
+}
+
+/** The same in the stores: the signature, then the manifest, in each. */
+export async function putSignedManifest(
+  config: Config,
+  stores: Stores['local'][] | ReturnType<typeof storeList>,
+  manifestKey: string,
+  manifest: Manifest,
+): Promise<void> {
+  const { text, signature } = await signedManifest(manifest, await loadSigningKey(config));
+  for (const store of stores) {
+    if (signature) await store.putBytes(signatureKeyFor(manifestKey), signature);
+    await store.putBytes(manifestKey, text);
+  }
 }
 
 /** Every key in the local store and the bucket, sorted. */
@@ -73,7 +98,9 @@ export async function expectCompleteBackup(config: Config, backup: BackupResult)
   const files = (readdirSync(config.backup.dir, { recursive: true }) as string[]).filter((file) =>
     statSync(join(config.backup.dir, file)).isFile(),
   );
-  expect(files.sort()).toEqual([backup.key, backup.manifestKey].sort());
+  const signature = signatureKeyFor(backup.manifestKey);
+  const signed = config.signing.keyFile ? [signature] : [];
+  expect(files.sort()).toEqual([backup.key, backup.manifestKey, ...signed].sort());
   expect(await incompleteUploads(config)).toEqual([]);
   const manifest = parseManifest(
     readFileSync(join(config.backup.dir, backup.manifestKey), 'utf8'),

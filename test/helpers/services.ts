@@ -20,6 +20,8 @@ export function testEnv(overrides: Record<string, string | undefined>): Record<s
     // Tests run workers side by side: the default ports would collide. A test that wants them picks free ones.
     METRICS_PORT: '0',
     TEMPORAL_METRICS_PORT: '0',
+    // Every test worker signs its backups (and trusts its own signature): the run's key (global setup).
+    BACKUP_SIGNING_KEY_FILE: process.env.TEST_BACKUP_SIGNING_KEY_FILE,
     ...overrides,
   };
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

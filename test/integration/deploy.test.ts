@@ -162,6 +162,7 @@ describe('docker-compose.yml', () => {
         gpg_public_key: readFileSync(keyring.publicKeyFile, 'utf8'),
         gpg_private_key: readFileSync(keyring.privateKeyFile, 'utf8'),
         gpg_passphrase: `${passphrase}\n`,
+        backup_signing_key: readFileSync(process.env.TEST_BACKUP_SIGNING_KEY_FILE!, 'utf8'),
       };
     });
 

@@ -15,9 +15,12 @@ import {
 import type { Config } from '../../src/config/index.js';
 import type { DrillReport } from '../../src/core/outcome.js';
 import { manifestKeyFor } from '../../src/core/naming.js';
+import { parseManifest } from '../../src/core/manifest.js';
+import { signatureKeyFor } from '../../src/core/trust.js';
 import { RESTORE_PHASES } from '../../src/core/restore/status.js';
 import { readDrillReports } from '../../src/drill/reports.js';
 import { backupctl } from '../helpers/cli.js';
+import { writeSignedManifest } from '../helpers/backups.js';
 import { failureOf } from '../helpers/errors.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring } from '../helpers/gpg.js';
@@ -188,12 +191,14 @@ describe('re-read', () => {
   it("compares each archive's SHA-256 with its manifest", async () => {
     const manifestPath = manifestKeyFor(first.localPath)!;
     const original = readFileSync(manifestPath, 'utf8');
-    const manifest = JSON.parse(original) as { archive: { bytes: number; sha256: string } };
+    const originalSignature = readFileSync(signatureKeyFor(manifestPath), 'utf8');
+    const manifest = parseManifest(original, manifestPath);
     const real = manifest.archive.sha256;
-    writeFileSync(
-      manifestPath,
-      JSON.stringify({ ...manifest, archive: { ...manifest.archive, sha256: '0'.repeat(64) } }),
-    );
+    // Signed again: a manifest that is authentic but wrong (a bug), not a forgery a reader refuses.
+    await writeSignedManifest(config, manifestPath, {
+      ...manifest,
+      archive: { ...manifest.archive, sha256: '0'.repeat(64) },
+    });
     try {
       const error = await failureOf(waitForReread(await startReread(client, options())));
       expect(error.kind).toBe('DecryptionFailed');
@@ -203,6 +208,7 @@ describe('re-read', () => {
       );
     } finally {
       writeFileSync(manifestPath, original);
+      writeFileSync(signatureKeyFor(manifestPath), originalSignature);
     }
   });
 

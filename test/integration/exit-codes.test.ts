@@ -122,6 +122,7 @@ describe('exit codes', () => {
     expect(files.sort()).toEqual([
       expect.stringMatching(/\.dump$/),
       expect.stringMatching(/\.manifest\.json$/),
+      expect.stringMatching(/\.manifest\.json\.sig$/),
     ]);
     const localOnly = { ...env, S3_BUCKET: '', S3_ENDPOINT: '', S3_ACCESS_KEY: '', S3_SECRET_KEY: '' };
     expect(JSON.parse((await backupctl(['list', '--json'], localOnly)).stdout)).toHaveLength(1);

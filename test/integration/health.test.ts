@@ -12,7 +12,7 @@ import {
   type BackupResult,
 } from '../../src/client/index.js';
 import type { Config } from '../../src/config/index.js';
-import { parseManifest, serializeManifest } from '../../src/core/manifest.js';
+import { parseManifest } from '../../src/core/manifest.js';
 import type { DrillReport } from '../../src/core/outcome.js';
 import {
   applySchedules,
@@ -24,6 +24,7 @@ import {
 import { openStores, storeList, type Stores } from '../../src/storage/index.js';
 import type { LocalStore } from '../../src/storage/types.js';
 import { backupctl } from '../helpers/cli.js';
+import { putSignedManifest } from '../helpers/backups.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
 import { download, s3StoreOf } from '../helpers/s3.js';
@@ -130,7 +131,7 @@ describe('backupctl health on the real services', () => {
       createdAt: new Date(Date.now() - 31 * HOUR).toISOString(),
     };
     try {
-      for (const store of storeList(stores)) await store.putBytes(backup.manifestKey, serializeManifest(old));
+      await putSignedManifest(config, storeList(stores), backup.manifestKey, old);
       const run = await health();
       expect(run.exitCode).toBe(1);
       expect(run.line('backup-age')).toBe(
@@ -139,7 +140,12 @@ describe('backupctl health on the real services', () => {
       expect(run.stderr).toContain('error: unhealthy: 1 of 5 checks failed');
       expect((await health([], { HEALTH_MAX_AGE_HOURS: '48' })).exitCode).toBe(0);
     } finally {
-      for (const store of storeList(stores)) await store.putBytes(backup.manifestKey, original);
+      await putSignedManifest(
+        config,
+        storeList(stores),
+        backup.manifestKey,
+        parseManifest(original, 'local'),
+      );
     }
   });
 

@@ -8,10 +8,11 @@ import {
   waitForRestore,
   type BackupResult,
 } from '../../src/client/index.js';
-import { readManifest } from '../../src/storage/catalog.js';
+import { readManifest, readSignedManifest } from '../../src/storage/catalog.js';
 import type { Config } from '../../src/config/index.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { openerFor } from '../../src/crypto/keys.js';
+import { checkManifestSignature, loadSigningKey, trustPolicyOf } from '../../src/crypto/signing.js';
 import { rekeyBackup } from '../../src/rekey/backup.js';
 import { REKEY_SUFFIX, planRekey, type RekeyItem } from '../../src/rekey/plan.js';
 import { readNewRecipients } from '../../src/rekey/recipients.js';
@@ -88,8 +89,23 @@ async function keysIn(store: BackupStore): Promise<string[]> {
   return keys.sort();
 }
 
-/** Each copy decrypts with B's key, with plain gpg, to the archive the manifest names; A's key cannot. */
+/**
+ * Each copy decrypts with B's key, with plain gpg, to the archive the manifest names; A's key cannot;
+ * and its new manifest is signed again by the worker's key.
+ */
 async function expectRekeyedToB(b: BackupResult): Promise<void> {
+  for (const store of [stores.local, s3StoreOf(config)]) {
+    const signed = await readSignedManifest(store, manifestKeyOf(b));
+    const check = await checkManifestSignature(
+      signed.manifestText,
+      signed.signatureText,
+      signed.manifest.signer,
+    );
+    expect(check, store.describe(b.key)).toEqual({
+      state: 'valid',
+      fingerprint: (await loadSigningKey(config))!.fingerprint,
+    });
+  }
   for (const { where, manifest, path } of await copiesOf(b)) {
     expect(manifest.encryption.recipients, where).toEqual([keyB.fingerprint]);
     expect(manifest.file.key, where).toBe(b.key);
@@ -106,7 +122,9 @@ async function expectRekeyedToB(b: BackupResult): Promise<void> {
 async function expectNothingLeftOver(): Promise<void> {
   for (const store of [stores.local, s3StoreOf(config)]) {
     const keys = await keysIn(store);
-    expect(keys.filter((k) => !/\.(dump\.gpg|manifest\.json)$|^logs\//.test(k))).toEqual([]);
+    expect(keys.filter((k) => !/\.(dump\.gpg|manifest\.json|manifest\.json\.sig)$|^logs\//.test(k))).toEqual(
+      [],
+    );
   }
   expect(readdirSync(join(config.backup.dir, '.rekey'))).toEqual([]);
 }
@@ -177,6 +195,7 @@ describe('an interrupted rotation', () => {
       recipients: await readNewRecipients(readFileSync(keyB.publicKeyFile, 'utf8'), 'B'),
       opener: await openerFor(loadWithKeyA()),
       workDir: join(config.backup.dir, '.rekey'),
+      trust: { policy: await trustPolicyOf(config), signingKey: await loadSigningKey(config) },
       onProgress: (progress) => {
         if (step(progress.step)) throw stop;
       },

@@ -19,6 +19,7 @@ import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore/statu
 import { startWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../src/temporal/names.js';
 import { backupctl } from '../helpers/cli.js';
+import { writeSignedManifest } from '../helpers/backups.js';
 import { failureOf } from '../helpers/errors.js';
 import { startPasswordCluster } from '../helpers/password-cluster.js';
 import { tempDir } from '../helpers/files.js';
@@ -530,7 +531,7 @@ describe('a backup encrypted by gpg itself', () => {
         sha256: createHash('sha256').update(bytes).digest('hex'),
       };
       manifest.encryption = { method: 'openpgp', recipients: [keyring.fingerprint] };
-      writeFileSync(manifestPath, JSON.stringify(manifest));
+      await writeSignedManifest(plainConfig, manifestPath, manifest);
       await plainClient.connection.close();
 
       const target = newTarget();

@@ -66,13 +66,13 @@ describe('retention sweep on the real services', () => {
         waitForRetention(await startRetention(client, { database, taskQueue: config.temporal.taskQueue }));
       return [await run(), await run()];
     });
-    const dataKeys = (keys: string[]) => keys.filter((k) => !k.endsWith('.manifest.json'));
+    const dataKeys = (keys: string[]) => keys.filter((k) => !/\.manifest\.json(\.sig)?$/.test(k));
     const left = await keysIn(stores);
     expect(dataKeys(left.remote)).toEqual([...expected].sort());
     expect(dataKeys(left.local)).toEqual([...expected, soleCopy].sort());
-    // Every remaining data file has its manifest, and no manifest is left without data.
-    expect(left.remote).toHaveLength(2 * expected.length);
-    expect(left.local).toHaveLength(2 * (expected.length + 1));
+    // Every remaining data file has its manifest and signature, and no manifest is left without data.
+    expect(left.remote).toHaveLength(3 * expected.length);
+    expect(left.local).toHaveLength(3 * (expected.length + 1));
     expect(first.deleted.length).toBe(243 - expected.length + 1);
     expect(first.plan.find((p) => p.dataKey === soleCopy)).toMatchObject({
       action: 'keep',

@@ -29,6 +29,10 @@ export interface RestorePlan {
     encrypted: boolean;
     tocEntries: number;
     serverVersion: string;
+    /** Who signed it: a trusted key's fingerprint, or 'unsigned' when --allow-unsigned accepted it. */
+    signedBy?: string;
+    /** Newer backups passed over as untrusted, each with its reason. */
+    passedOver?: string[];
   };
   target: { host: string; port: number; database: string; exists: boolean; create: boolean };
   scope: 'full' | 'partial';
@@ -67,7 +71,7 @@ export function tablesToReplace(
 
 /** What the plan is made of: the backup found, the target as it is now, and the request. */
 export interface PlanFacts {
-  backup: { key: string; location: string; manifest: Manifest };
+  backup: { key: string; location: string; manifest: Manifest; signer?: string; skipped?: string[] };
   /** The target's place, whether it exists, and the tables in scope with their current sizes. */
   target: { host: string; port: number; name: string; exists: boolean; tables: TableInScope[] };
   request: Pick<RestoreRequest, 'tables' | 'schemas' | 'useList' | 'createDb'>;
@@ -100,6 +104,8 @@ export function restorePlan({ backup, target, request, jobs, verifySqlFile, now 
       encrypted: isEncrypted(manifest),
       tocEntries: manifest.archive.tocEntries,
       serverVersion: manifest.serverVersion,
+      signedBy: backup.signer ?? 'unsigned',
+      ...(backup.skipped?.length ? { passedOver: backup.skipped } : {}),
     },
     target: {
       host: target.host,

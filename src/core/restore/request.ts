@@ -31,6 +31,11 @@ export interface RestoreRequest {
   dryRun?: boolean;
   /** Skip the approval (the guide's --force, for automated restores). */
   force?: boolean;
+  /**
+   * Accept an unsigned backup (old backups, from before signing): logged, recorded in the plan, and
+   * refused by a production worker. Never accepts a bad signature or an unknown signer.
+   */
+  allowUnsigned?: boolean;
   /** pg_restore --jobs; RESTORE_JOBS when left out. */
   jobs?: number;
   /** How long to wait for approval, in seconds; RESTORE_APPROVAL_TIMEOUT_MINUTES when left out. */

@@ -94,6 +94,7 @@ describe('restorePlan', () => {
       key: 'app-backup-20240315-020000.dump.gpg',
       location: 's3://bucket/pg/',
       manifest: backupManifest,
+      signer: 'A'.repeat(40),
     },
     target: { host: 'db1', port: 5433, name: 'app', exists: true, tables: users },
     request: { tables: ['users'] },
@@ -115,6 +116,7 @@ describe('restorePlan', () => {
       encrypted: true,
       tocEntries: 36,
       serverVersion: '15.20',
+      signedBy: 'A'.repeat(40),
     });
     expect(plan.target).toEqual({ host: 'db1', port: 5433, database: 'app', exists: true, create: false });
     expect(plan.scope).toBe('partial');
