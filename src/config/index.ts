@@ -1,130 +1,39 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import type { BackupKind, StorageClass } from '../core/classify.js';
-import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
 import { parseApproverKeys } from '../core/restore/approval.js';
-import { isEncryptedMode, parseTargetHosts, type SslMode, type TargetHost } from '../core/targets.js';
+import { parseTargetHosts } from '../core/targets.js';
 import { parseConfigFile } from './file.js';
 import { parseEnvFile } from './env-file.js';
-import { SECRET_VARIABLES, envSchema, storageClassesFrom } from './schema.js';
+import { SECRET_VARIABLES, envSchema } from './schema.js';
+import {
+  approverList,
+  checkProductionGates,
+  defaultPrefix,
+  dockerContainer,
+  s3Config,
+  temporalConfig,
+} from './sections.js';
+import type {
+  DatabaseConfig,
+  S3Config,
+  TemporalConfig,
+  RestoreConfig,
+  SigningConfig,
+  MonitoringConfig,
+  Config,
+} from './types.js';
 
-export interface DatabaseConfig extends ToolPlace {
-  host: string;
-  port: number;
-  name: string;
-  user: string;
-  password?: string;
-  /** libpq's sslmode, for the tools (PGSSLMODE) and the worker's own connection alike. */
-  sslMode: SslMode;
-  /** The CA certificates verify-ca and verify-full check the server against (PGSSLROOTCERT). */
-  sslRootCert?: string;
-}
-
-export interface S3Config {
-  endpoint?: string;
-  bucket: string;
-  region: string;
-  prefix: string;
-  forcePathStyle: boolean;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  /** Undefined when the store has no storage classes (S3_STORAGE_CLASSES=false). */
-  storageClasses?: Record<BackupKind, StorageClass>;
-}
-
-export interface TemporalConfig {
-  address: string;
-  namespace: string;
-  taskQueue: string;
-  uiUrl: string;
-  tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
-  apiKey?: string;
-}
-
-export interface RestoreConfig {
-  /** This worker takes restores (polls the restore queue); it needs the private key for encrypted backups. */
-  enabled: boolean;
-  privateKeyFile?: string;
-  passphrase?: string;
-  jobs: number;
-  /** Who may approve or reject; empty means anyone. With approverKeys, the names that have a key. */
-  approvers: string[];
-  /** RESTORE_APPROVER_KEYS: each approver's public key file; approvals must then be signed. */
-  approverKeys: { name: string; keyFile: string }[];
-  /** Distinct approvers needed before a restore goes on (four-eyes: 2). */
-  minApprovals: number;
-  /** The CLI's: unlocks the secret key of backupctl approve/reject --sign-with. */
-  approverKeyPassphrase?: string;
-  /** Whether --force may skip the approval: off in production, and wherever approvers are named. */
-  allowForce: boolean;
-  /** The servers a restore may connect to: DB_HOST:DB_PORT, and RESTORE_TARGET_HOSTS. */
-  targetHosts: TargetHost[];
-  approvalTimeoutMinutes: number;
-  thaw: { days: number; tier: 'Expedited' | 'Standard' | 'Bulk'; pollSeconds: number };
-  /** SQL checks run after every restore (the guide's tests/verify-data.sql). */
-  verifySqlFile?: string;
-  /** What decrypts backups: the gpg binary (about 3x faster), openpgp.js, or auto (gpg when it runs). */
-  decrypter: 'auto' | 'gpg' | 'openpgp';
-}
-
-export interface SigningConfig {
-  /** An armored OpenPGP private key that signs and cannot decrypt. */
-  keyFile?: string;
-  passphrase?: string;
-  /** 40-hex fingerprints, or files of armored public keys; empty: this worker's own signing key. */
-  trustedSigners: string[];
-}
-
-export interface MonitoringConfig {
-  /** The newest complete backup must be younger than this (the guide's 30 h). */
-  maxBackupAgeHours: number;
-  minFreeMb: number;
-  /** The newest successful drill must be younger than this. */
-  maxDrillAgeHours: number;
-  rtoTargetMinutes: number;
-  /** The worker's /metrics (prom-client); 0 turns it off. */
-  metricsPort: number;
-  /** The Temporal SDK's own metrics (Runtime telemetry); 0 turns them off. */
-  temporalMetricsPort: number;
-  /** A JSON POST (Slack-compatible) on every failed run. */
-  webhookUrl?: string;
-}
-
-export interface Config {
-  environment: 'development' | 'production' | 'test';
-  debug: boolean;
-  database: DatabaseConfig;
-  backup: {
-    dir: string;
-    prefix: string;
-    timeZone: string;
-    compression: number;
-    retryAttempts: number;
-  };
-  s3?: S3Config;
-  encryption: { recipient?: string; publicKeyFile?: string };
-  /** Signed backups: the key this worker signs its manifests with, and whose signatures it trusts. */
-  signing: SigningConfig;
-  restore: RestoreConfig;
-  monitoring: MonitoringConfig;
-  retention: { dailyDays: number; weeklyWeeks: number; monthlyMonths: number; keepNewest: number };
-  schedules: {
-    backupCron: string;
-    retentionCron: string;
-    /** IANA zone the cron expressions are read in; BACKUP_TIMEZONE unless SCHEDULE_TIMEZONE says otherwise. */
-    timeZone: string;
-    catchupWindowMinutes: number;
-    /** The DR drill: restore the newest backup into a scratch database (daily by default). */
-    drillCron: string;
-    /** The re-read of every retained backup (monthly by default). */
-    rereadCron: string;
-  };
-  temporal: TemporalConfig;
-  /** Names this machine's task queue: activities that share local files all run here. */
-  workerHostId: string;
-}
+export type {
+  DatabaseConfig,
+  S3Config,
+  TemporalConfig,
+  RestoreConfig,
+  SigningConfig,
+  MonitoringConfig,
+  Config,
+};
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
@@ -250,119 +159,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   };
   checkProductionGates(config);
   return config;
-}
-
-type Values = ReturnType<typeof envSchema.parse>;
-
-function s3Config(v: Values): S3Config | undefined {
-  if (!v.S3_BUCKET) {
-    for (const name of ['S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const) {
-      if (v[name]) throw configError(`S3_BUCKET: is required when ${name} is set`);
-    }
-    return undefined;
-  }
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v.S3_BUCKET)) {
-    throw configError('S3_BUCKET: not a valid bucket name (3-63 lowercase letters, digits, dots, dashes)');
-  }
-  if (Boolean(v.S3_ACCESS_KEY) !== Boolean(v.S3_SECRET_KEY)) {
-    throw configError(
-      `${v.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY'}: is required with the other S3 key`,
-    );
-  }
-  return {
-    endpoint: v.S3_ENDPOINT,
-    bucket: v.S3_BUCKET,
-    region: v.S3_REGION,
-    prefix: v.S3_PREFIX,
-    forcePathStyle: v.S3_FORCE_PATH_STYLE,
-    accessKeyId: v.S3_ACCESS_KEY || undefined,
-    secretAccessKey: v.S3_SECRET_KEY || undefined,
-    storageClasses: v.S3_STORAGE_CLASSES ? storageClassesFrom(v) : undefined,
-  };
-}
-
-/**
- * RESTORE_APPROVERS, or the names of RESTORE_APPROVER_KEYS when it is unset: with keys, every approver
- * needs one; and there must be enough of them for RESTORE_MIN_APPROVALS.
- */
-function approverList(list: string | undefined, keys: { name: string }[], minApprovals: number): string[] {
-  const named = (list ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter(Boolean);
-  const keyNames = keys.map((k) => k.name);
-  const approvers = named.length > 0 ? named : keyNames;
-  const keyless = keys.length > 0 ? approvers.find((name) => !keyNames.includes(name)) : undefined;
-  if (keyless) throw configError(`RESTORE_APPROVERS: ${keyless} has no key in RESTORE_APPROVER_KEYS`);
-  if (approvers.length > 0 && approvers.length < minApprovals) {
-    throw configError(
-      `RESTORE_MIN_APPROVALS: ${minApprovals} distinct approvers cannot come from ${approvers.length} names (RESTORE_APPROVERS)`,
-    );
-  }
-  return approvers;
-}
-
-/** USE_DOCKER runs the client tools in DOCKER_CONTAINER, which it therefore needs. */
-function dockerContainer(v: Values): string | undefined {
-  if (!v.USE_DOCKER) return undefined;
-  if (!v.DOCKER_CONTAINER) {
-    throw configError(
-      'DOCKER_CONTAINER: is required when USE_DOCKER is true',
-      'name the container the database runs in, as `docker ps` shows it',
-    );
-  }
-  return v.DOCKER_CONTAINER;
-}
-
-function temporalConfig(v: Values): TemporalConfig {
-  const tlsFiles = {
-    certFile: v.TEMPORAL_TLS_CERT_FILE || undefined,
-    keyFile: v.TEMPORAL_TLS_KEY_FILE || undefined,
-    caFile: v.TEMPORAL_TLS_CA_FILE || undefined,
-    serverName: v.TEMPORAL_TLS_SERVER_NAME || undefined,
-  };
-  if (Boolean(tlsFiles.certFile) !== Boolean(tlsFiles.keyFile)) {
-    throw configError(
-      'TEMPORAL_TLS_CERT_FILE: mTLS needs both TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE',
-    );
-  }
-  // An API key or a client certificate only makes sense over TLS, so either turns it on.
-  const tls = v.TEMPORAL_TLS || Boolean(tlsFiles.certFile) || Boolean(v.TEMPORAL_API_KEY);
-  return {
-    address: v.TEMPORAL_ADDRESS,
-    namespace: v.TEMPORAL_NAMESPACE,
-    taskQueue: v.TEMPORAL_TASK_QUEUE,
-    uiUrl: v.TEMPORAL_UI_URL.replace(/\/$/, ''),
-    tls: tls ? tlsFiles : undefined,
-    apiKey: v.TEMPORAL_API_KEY || undefined,
-  };
-}
-
-/** BACKUP_PREFIX defaults to <DB_NAME>-backup, made safe for a file name. */
-function defaultPrefix(databaseName: string): string {
-  const safe = databaseName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[^A-Za-z0-9]+/, '');
-  return `${safe || 'db'}-backup`;
-}
-
-/** The guide's gate S9-PROD-003: production backups are encrypted, and never cross plain HTTP. */
-function checkProductionGates(config: Config): void {
-  if (config.environment !== 'production') return;
-  if (!config.encryption.publicKeyFile && !config.encryption.recipient) {
-    throw configError(
-      'GPG_PUBLIC_KEY_FILE: production backups must be encrypted (gate S9-PROD-003); set it or GPG_RECIPIENT',
-    );
-  }
-  if (!isEncryptedMode(config.database.sslMode)) {
-    throw configError(
-      `DB_SSLMODE: production connections to PostgreSQL must be encrypted; set require, verify-ca or verify-full (it is ${config.database.sslMode})`,
-    );
-  }
-  if (config.restore.allowForce) {
-    throw configError('RESTORE_ALLOW_FORCE: production restores must be approved; --force cannot be allowed');
-  }
-  if (config.s3?.endpoint?.startsWith('http:')) {
-    throw configError('S3_ENDPOINT: production backups must not travel over plain HTTP; use https://');
-  }
 }
 
 function readEnvFile(path: string | undefined): Record<string, string> {
