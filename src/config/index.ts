@@ -15,25 +15,10 @@ import {
   s3Config,
   temporalConfig,
 } from './sections.js';
-import type {
-  DatabaseConfig,
-  S3Config,
-  TemporalConfig,
-  RestoreConfig,
-  SigningConfig,
-  MonitoringConfig,
-  Config,
-} from './types.js';
+import type { Config } from './types.js';
 
-export type {
-  DatabaseConfig,
-  S3Config,
-  TemporalConfig,
-  RestoreConfig,
-  SigningConfig,
-  MonitoringConfig,
-  Config,
-};
+// The types live in types.ts; they are this module's too, as every caller imports them from here.
+export type * from './types.js';
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
