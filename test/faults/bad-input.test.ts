@@ -79,15 +79,16 @@ const CASES: Case[] = [
     message: new RegExp(`^error: --use-list: ${quote(missing)}: cannot be read$`),
   },
   {
-    what: 'a missing GPG_PUBLIC_KEY_FILE',
-    args: ['backup'],
+    // The worker's keys decide (backupctl backup checks none of its own): it refuses to start.
+    what: 'a missing GPG_PUBLIC_KEY_FILE, on the worker',
+    args: ['worker'],
     env: { GPG_PUBLIC_KEY_FILE: missing },
     code: 3,
     message: new RegExp(`^error: GPG_PUBLIC_KEY_FILE: ${quote(missing)}: no such file$`),
   },
   {
-    what: 'a GPG_PUBLIC_KEY_FILE armored like a key but not one',
-    args: ['backup'],
+    what: 'a GPG_PUBLIC_KEY_FILE armored like a key but not one, on the worker',
+    args: ['worker'],
     env: {
       GPG_PUBLIC_KEY_FILE: file(
         'fake.asc',
