@@ -7,13 +7,15 @@ import type { Manifest } from './manifest.js';
 export interface StoreCopy {
   manifest: Manifest;
   archive?: { size: number; storageClass?: string };
+  /** Why a reader may not trust this copy (src/core/trust.ts); undefined when trusted or not judged. */
+  untrusted?: string;
 }
 
 /** What each store holds of one backup, under its manifest key. */
-export interface BackupCopies {
+export interface BackupCopies<Copy extends StoreCopy = StoreCopy> {
   manifestKey: string;
-  local?: StoreCopy;
-  remote?: StoreCopy;
+  local?: Copy;
+  remote?: Copy;
 }
 
 export interface Drift {
@@ -22,7 +24,7 @@ export interface Drift {
   createdAt: string;
   /** What disagrees, one phrase each: "no remote copy", "remote archive has 12 bytes, ...". */
   problems: string[];
-  /** The local copy is complete and the remote one missing or damaged: it can be uploaded again. */
+  /** The local copy is complete and trusted, the remote one missing, damaged or untrusted: it can be uploaded again. */
   repairable: boolean;
 }
 
@@ -67,16 +69,13 @@ function driftOf(copies: BackupCopies, withRemote: boolean): Drift {
   const remoteProblems = withRemote
     ? [...copyProblems('remote', copies.remote), ...checksumProblems(copies)]
     : [];
+  const localProblems = copyProblems('local', copies.local);
   return {
     manifestKey: copies.manifestKey,
     dataKey: manifest.file.key,
     createdAt: manifest.createdAt,
-    problems: [
-      ...copyProblems('local', copies.local),
-      ...remoteProblems,
-      ...(withRemote ? storageClassProblems(copies) : []),
-    ],
-    repairable: isComplete(copies.local) && remoteProblems.length > 0,
+    problems: [...localProblems, ...remoteProblems, ...(withRemote ? storageClassProblems(copies) : [])],
+    repairable: localProblems.length === 0 && remoteProblems.length > 0,
   };
 }
 
@@ -85,7 +84,8 @@ function copyProblems(side: 'local' | 'remote', copy: StoreCopy | undefined): st
   if (!copy.archive) return [`${side} archive missing (its manifest is there)`];
   const { size } = copy.archive;
   const expected = copy.manifest.file.bytes;
-  return size === expected ? [] : [`${side} archive has ${size} bytes, its manifest says ${expected}`];
+  if (size !== expected) return [`${side} archive has ${size} bytes, its manifest says ${expected}`];
+  return copy.untrusted ? [`${side} copy not trusted: ${copy.untrusted}`] : [];
 }
 
 /** The two manifests must describe the same file: a different checksum means one copy is another file. */

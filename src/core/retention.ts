@@ -7,7 +7,7 @@ export interface RetentionPolicy {
   dailyDays: number;
   weeklyWeeks: number;
   monthlyMonths: number;
-  /** The newest N complete backups are kept whatever their age. */
+  /** The newest N complete, trusted backups are kept whatever their age. */
   keepNewest: number;
 }
 
@@ -18,6 +18,11 @@ export interface RetentionCandidate {
   kind: BackupKind;
   /** Where a verified copy is (manifest and data of the recorded size). */
   copies: { local: boolean; remote: boolean };
+  /**
+   * Signed by a trusted key (src/core/trust.ts). Only these count among the newest: whoever can write
+   * the bucket could otherwise plant recent backups that push every real one out of RETENTION_KEEP_NEWEST.
+   */
+  trusted: boolean;
 }
 
 export type RetentionReason =
@@ -63,7 +68,7 @@ function windows(candidate: RetentionCandidate, policy: RetentionPolicy): [Reten
 /**
  * Decides, for every backup, keep or delete and why, as of a date:
  * - labeled (pre-upgrade) backups are kept until deleted by hand;
- * - the newest `keepNewest` backups (taken by as-of) are kept;
+ * - the newest `keepNewest` trusted backups (taken by as-of) are kept;
  * - a backup inside any of its windows (daily, weekly, monthly) is kept, the window ends inclusive;
  * - an expired backup whose copy is missing in one of the expected stores is kept: it may be the
  *   only copy left, and the 3-2-1 check must see it first;
@@ -75,7 +80,7 @@ export function decideRetention(
   policy: RetentionPolicy,
   expectedStores: { local: boolean; remote: boolean },
 ): RetentionDecision[] {
-  const taken = candidates.filter((c) => c.kind !== 'pre-upgrade' && c.createdAt <= asOf);
+  const taken = candidates.filter((c) => c.trusted && c.kind !== 'pre-upgrade' && c.createdAt <= asOf);
   const newest = new Set(
     [...taken]
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())

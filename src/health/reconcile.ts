@@ -3,7 +3,7 @@ import { signatureKeyFor } from '../core/trust.js';
 import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
 import type { Config } from '../config/index.js';
 import { serializeManifest } from '../core/manifest.js';
-import { reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
+import { isComplete, reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
 import { hashFile } from '../restore/source.js';
 import type { Stores } from '../storage/index.js';
 import type { BackupStore, LocalStore } from '../storage/types.js';
@@ -12,15 +12,25 @@ import type { BackupStore, LocalStore } from '../storage/types.js';
 // archives' size and storage class from the store), compared by src/core/reconcile.ts. Used by
 // `backupctl health` (and --repair) and by the retention sweep.
 
-/** What each store holds of this database's backups, by manifest key. */
-export async function collectCopies(config: Config, stores: Stores): Promise<BackupCopies[]> {
+/**
+ * What each store holds of this database's backups, by manifest key; each complete copy judged as a
+ * reader would (signed by a trusted key, not from the future, encrypted where the worker encrypts).
+ */
+export async function collectCopies(config: Config, stores: Stores): Promise<BackupCopies<BackupCopy>[]> {
   const [local, remote] = await Promise.all([
     listCopies(stores.local),
     stores.remote ? listCopies(stores.remote) : new Map<string, never>(),
   ]);
-  return [...new Set([...local.keys(), ...remote.keys()])]
+  const ours = [...new Set([...local.keys(), ...remote.keys()])]
     .map((manifestKey) => ({ manifestKey, local: local.get(manifestKey), remote: remote.get(manifestKey) }))
     .filter((c) => (c.local ?? c.remote)!.manifest.database === config.database.name);
+  const policy = await trustPolicyOf(config);
+  for (const copy of ours.flatMap((c) => [c.local, c.remote])) {
+    if (!isComplete(copy)) continue;
+    const verdict = await judgeCopy(copy, policy);
+    if (!verdict.trusted) copy.untrusted = verdict.reason;
+  }
+  return ours;
 }
 
 /** Where the local and remote copies of this database's complete backups disagree. */
@@ -46,17 +56,12 @@ export async function repairRemoteCopies(
   const { remote } = stores;
   if (!remote) return [];
   const copies = await collectCopies(config, stores);
+  // Repairable means the local copy is complete and trusted (collectCopies judged it): an
+  // unauthenticated copy is never uploaded over a good one.
   const repairable = reconcileCopies(copies, true).drift.filter((d) => d.repairable);
   const outcomes: RepairOutcome[] = [];
-  const policy = repairable.length ? await trustPolicyOf(config) : undefined;
   for (const drift of repairable) {
-    const local = copies.find((c) => c.manifestKey === drift.manifestKey)!.local as BackupCopy;
-    const verdict = await judgeCopy(local, policy!);
-    if (!verdict.trusted) {
-      const detail = `the local copy is not trusted (${verdict.reason}): not uploaded`;
-      outcomes.push({ dataKey: drift.dataKey, repaired: false, detail });
-      continue;
-    }
+    const local = copies.find((c) => c.manifestKey === drift.manifestKey)!.local!;
     const outcome = await repairOne(config, stores, remote, drift.manifestKey, local).catch(
       (error: unknown) => ({ dataKey: drift.dataKey, repaired: false, detail: messageOf(error) }),
     );

@@ -1,4 +1,5 @@
-import { listCompleteBackups } from '../storage/catalog.js';
+import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
+import { listCompleteBackups, listTrustedBackups } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
 import { MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
 import { SIGNATURE_SUFFIX, signatureKeyFor } from '../core/trust.js';
@@ -20,7 +21,13 @@ export async function planRetention(config: Config, stores: Stores, asOf: Date):
   const entries = (await listCompleteBackups(storeList(stores))).filter(
     (e) => e.manifest.database === config.database.name,
   );
+  const policy = await trustPolicyOf(config);
+  const { entries: trusted } = await listTrustedBackups(storeList(stores), (copy) =>
+    judgeCopy(copy, policy, asOf),
+  );
+  const trustedKeys = new Set(trusted.map((e) => e.manifestKey));
   const candidates = entries.map((e) => ({
+    trusted: trustedKeys.has(e.manifestKey),
     id: e.manifestKey,
     createdAt: new Date(e.manifest.createdAt),
     kind: e.manifest.kind,

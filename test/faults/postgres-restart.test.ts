@@ -19,7 +19,6 @@ import { until } from '../helpers/worker-process.js';
 // reads the database. The cluster is a private one, so the other test files keep the shared one.
 
 const MIB = 1024 * 1024;
-const PG_PORT = 25432;
 
 const database = uniqueName('fp_src');
 const target = uniqueName('fp_dst');
@@ -29,7 +28,7 @@ let keyring: TestKeyring;
 let testWorker: TestWorker;
 
 beforeAll(async () => {
-  cluster = await startPasswordCluster(PG_PORT);
+  cluster = await startPasswordCluster();
   server = { port: cluster.port, password: cluster.password };
   await withClient('postgres', (c) => c.query(`CREATE DATABASE ${database}`), server);
   // About 50 MB that does not compress, dumped without compression: pg_dump reads for seconds.
@@ -63,7 +62,7 @@ afterAll(async () => {
 /** The pg_dump of this file's database, if one runs. */
 function pgDumpRunning(): boolean {
   return processesMatching('pg_dump').some(
-    (p) => p.cmdline.includes('--snapshot') && p.environ.includes(`PGPORT=${PG_PORT}\0`),
+    (p) => p.cmdline.includes('--snapshot') && p.environ.includes(`PGPORT=${cluster.port}\0`),
   );
 }
 
@@ -107,7 +106,7 @@ describe('PostgreSQL restarted during the dump', () => {
     await execa('pg_restore', ['--exit-on-error', '--dbname', target, archive], {
       env: {
         PGHOST: '127.0.0.1',
-        PGPORT: String(PG_PORT),
+        PGPORT: String(cluster.port),
         PGUSER: cluster.user,
         PGPASSWORD: cluster.password,
       },

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupctl, expectOneLineError } from '../helpers/cli.js';
+import { createKeyring } from '../helpers/gpg.js';
 import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
 import { uniqueName } from '../helpers/services.js';
 import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
@@ -81,8 +82,11 @@ const liveRows = () =>
 
 beforeAll(async () => {
   await seedDatabase(database, 200);
+  const keyring = await createKeyring();
   worker = await startTestWorker('policy', {
     DB_NAME: database,
+    GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
+    GPG_PRIVATE_KEY_FILE: keyring.privateKeyFile,
     DB_PASSWORD: PASSWORD,
     // Approvers named: --force is off unless RESTORE_ALLOW_FORCE says otherwise.
     RESTORE_APPROVERS: 'alice,bob',
@@ -138,6 +142,30 @@ describe('a restore request the worker does not allow', () => {
     );
     expect(exists.rowCount).toBe(0);
   });
+
+  it('with --force on a production worker, approvers or not: refused, exit 3, the live database unchanged', async () => {
+    // The same backups (BACKUP_DIR), another worker: production, no approvers named, no bucket.
+    const production = await startTestWorker('policy_prod', {
+      DB_NAME: database,
+      DB_PASSWORD: PASSWORD,
+      BACKUP_DIR: worker.env.BACKUP_DIR,
+      GPG_PUBLIC_KEY_FILE: worker.env.GPG_PUBLIC_KEY_FILE,
+      GPG_PRIVATE_KEY_FILE: worker.env.GPG_PRIVATE_KEY_FILE,
+      BACKUP_ENV: 'production',
+      DB_SSLMODE: 'require',
+      S3_ENDPOINT: '',
+    });
+    try {
+      expect(production.config).toMatchObject({ environment: 'production', restore: { allowForce: false } });
+      const before = await tableFingerprints(database);
+      const run = await backupctl(['restore', '--latest', '--force', '--wait'], production.env);
+      expectOneLineError(run, 3, /^error: --force: this worker does not let a restore skip its approval/);
+      expect(await tableFingerprints(database)).toEqual(before);
+      expect(await liveRows()).toBe(201);
+    } finally {
+      await production.stop();
+    }
+  });
 });
 
 describe('an allowed host that asks for the password in clear text', () => {
@@ -148,6 +176,7 @@ describe('an allowed host that asks for the password in clear text', () => {
       DB_PASSWORD: PASSWORD,
       BACKUP_DIR: worker.env.BACKUP_DIR,
       S3_PREFIX: worker.env.S3_PREFIX,
+      GPG_PRIVATE_KEY_FILE: worker.env.GPG_PRIVATE_KEY_FILE,
       RESTORE_TARGET_HOSTS: `127.0.0.1:${impostor.port}`,
     });
     try {

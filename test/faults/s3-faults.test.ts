@@ -22,7 +22,6 @@ import { until } from '../helpers/worker-process.js';
 // fault proxy in front of it answers the errors.
 
 const MIB = 1024 * 1024;
-const S3_PORT = 28333;
 /** The outage of the issue: S3 unreachable for a minute. */
 const OUTAGE_MS = 60_000;
 
@@ -41,7 +40,7 @@ beforeAll(async () => {
                FROM generate_series(1, 10000) g, generate_series(1, 256) i GROUP BY g`),
   );
   keyring = await createKeyring();
-  s3 = await startPrivateS3(S3_PORT);
+  s3 = await startPrivateS3();
   throttle = await startThrottleProxy(new URL(s3.env.S3_ENDPOINT!), 4 * MIB);
   faults = await startFaultProxy(new URL(throttle.url));
 }, 120_000);

@@ -23,7 +23,6 @@ const PASSPHRASE = 'fault10-passphrase-Zq7w';
 const WRONG_DB_PASSWORD = 'fault10-wrong-db-password-Jw2e';
 const WRONG_S3_SECRET = 'fault10-wrong-s3-secret-Vb9r';
 const WRONG_PASSPHRASE = 'fault10-wrong-passphrase-Hd4t';
-const CLUSTER_PORT = 55451;
 const TOOLS = ['pg_dump', 'pg_restore', 'psql', 'gpg'];
 
 interface SeenProcess {
@@ -93,8 +92,8 @@ describe('secrets under success and failure (fault 10)', () => {
   };
 
   beforeAll(async () => {
-    cluster = await startPasswordCluster(CLUSTER_PORT, DB_PASSWORD);
-    const server = { port: CLUSTER_PORT, password: DB_PASSWORD };
+    cluster = await startPasswordCluster(DB_PASSWORD);
+    const server = { port: cluster.port, password: DB_PASSWORD };
     for (const name of [source, `${source}_s3`]) {
       await withClient('postgres', (c) => c.query(`CREATE DATABASE "${name}"`), server);
       await withClient(
@@ -114,7 +113,7 @@ describe('secrets under success and failure (fault 10)', () => {
       services.S3_SECRET_KEY!,
       services.S3_ACCESS_KEY!,
     ];
-    const cluster_ = { DB_HOST: '127.0.0.1', DB_PORT: String(CLUSTER_PORT), DB_USER: 'postgres' };
+    const cluster_ = { DB_HOST: '127.0.0.1', DB_PORT: String(cluster.port), DB_USER: 'postgres' };
     // One worker serves four databases, each with its own (right or wrong) secrets.
     configFile = join(tempDir('fault10'), 'databases.json');
     writeFileSync(
@@ -169,7 +168,7 @@ describe('secrets under success and failure (fault 10)', () => {
 
   it('keeps the password out of pg_dump’s command line, and every other secret out of its environment', async () => {
     // pg_dump waits on a table lock while we look at it.
-    const server = { port: CLUSTER_PORT, password: DB_PASSWORD };
+    const server = { port: cluster.port, password: DB_PASSWORD };
     await withClient(
       source,
       async (c) => {

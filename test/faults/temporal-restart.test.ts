@@ -27,7 +27,6 @@ import { startWorkerProcess, until } from '../helpers/worker-process.js';
 // private dev server persisted to a file, so the file's other tests keep the shared one.
 
 const MIB = 1024 * 1024;
-const TEMPORAL_PORT = 27233;
 /** How long the server stays down: long enough for the worker's polls and heartbeats to fail. */
 const DOWN_MS = 5_000;
 
@@ -49,7 +48,7 @@ beforeAll(async () => {
                FROM generate_series(1, 10000) g, generate_series(1, 256) i GROUP BY g;
              ALTER TABLE blobs ADD PRIMARY KEY (id);`),
   );
-  temporal = await startPrivateTemporal(TEMPORAL_PORT);
+  temporal = await startPrivateTemporal();
   const keyring = await createKeyring();
   const shared = testEnv({});
   proxy = await startThrottleProxy(new URL(shared.S3_ENDPOINT!), 4 * MIB);

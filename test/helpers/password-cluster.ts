@@ -2,6 +2,7 @@ import { chmodSync, chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { freePort } from './ports.js';
 
 export interface PasswordCluster {
   port: number;
@@ -16,10 +17,8 @@ export interface PasswordCluster {
  * The machine's PostgreSQL trusts local connections, so a wrong password would pass. This starts a
  * throwaway cluster of the same version with scram-sha-256 authentication, run as the postgres user.
  */
-export async function startPasswordCluster(
-  port: number,
-  password = 'right-password-for-test',
-): Promise<PasswordCluster> {
+export async function startPasswordCluster(password = 'right-password-for-test'): Promise<PasswordCluster> {
+  const port = await freePort();
   const { stdout } = await execa('pg_config', ['--bindir']);
   const bin = stdout.trim();
   const dir = mkdtempSync(join(tmpdir(), 'pgpw-'));

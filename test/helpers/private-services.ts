@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
 import { parseEnvFile } from '../../src/config/env-file.js';
 import { tempDir } from './files.js';
+import { freePortBlock } from './ports.js';
 import { REPO_ROOT } from './services.js';
 
 /**
@@ -48,7 +49,8 @@ async function privateService(
 }
 
 /** A Temporal dev server persisted to a file of its own, with the search attributes the workflows set. */
-export function startPrivateTemporal(port: number): Promise<PrivateService> {
+export async function startPrivateTemporal(): Promise<PrivateService> {
+  const port = await freePortBlock(2);
   return privateService(
     'temporal',
     { TEMPORAL_PORT: String(port), TEMPORAL_UI_PORT: String(port + 1) },
@@ -59,7 +61,8 @@ export function startPrivateTemporal(port: number): Promise<PrivateService> {
 }
 
 /** A SeaweedFS S3 with its bucket and credentials; it also binds each port + 10000 (gRPC). */
-export function startPrivateS3(port: number): Promise<PrivateService> {
+export async function startPrivateS3(): Promise<PrivateService> {
+  const port = await freePortBlock(4, [10_000]);
   return privateService(
     's3',
     {

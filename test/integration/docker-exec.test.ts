@@ -60,7 +60,7 @@ beforeAll(async () => {
   process.env.PATH = `${bin}:${originalPath}`;
   await seedDatabase(source);
   keyring = await createKeyring('default', PASSPHRASE);
-  cluster = await startPasswordCluster(55447);
+  cluster = await startPasswordCluster();
   testWorker = await startTestWorker('dx', {
     DB_NAME: source,
     DB_HOST,

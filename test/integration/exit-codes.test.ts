@@ -34,7 +34,7 @@ describe('exit codes', () => {
 
   beforeAll(async () => {
     await seedDatabase(database, 50);
-    cluster = await startPasswordCluster(55439);
+    cluster = await startPasswordCluster();
   });
   afterAll(async () => {
     await cluster?.stop();

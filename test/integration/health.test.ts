@@ -76,6 +76,12 @@ describe('backupctl health on the real services', () => {
     writeFileSync(join(reports, `drill-${name}.json`), JSON.stringify(report));
   }
 
+  async function downloaded(key: string): Promise<string> {
+    const path = join(tempDir('download'), 'copy');
+    await download(s3StoreOf(config), key, path);
+    return path;
+  }
+
   beforeAll(async () => {
     await seedDatabase(database, 50);
     config = testConfig({ ...overrides, DB_PORT: '5432' });
@@ -246,6 +252,28 @@ describe('backupctl health on the real services', () => {
       writeFileSync(backup.localPath, original);
     }
     expect((await health(['--repair'])).exitCode).toBe(0);
+  });
+
+  it('(b) never uploads an untrusted local copy over a good remote one', async () => {
+    // Someone who can write BACKUP_DIR swaps the archive and writes an unsigned manifest to match it.
+    const paths = [backup.localPath, stores.local.pathOf(backup.manifestKey)];
+    const saved = await Promise.all(paths.map((path) => readFile(path)));
+    const remoteBefore = await sha256File(await downloaded(backup.key));
+    try {
+      const forged = Buffer.from('forged archive, same name');
+      writeFileSync(backup.localPath, forged);
+      const manifest = parseManifest(saved[1]!.toString(), 'local');
+      const file = { ...manifest.file, bytes: forged.length, sha256: await sha256File(backup.localPath) };
+      writeFileSync(paths[1]!, JSON.stringify({ ...manifest, file, signer: undefined }));
+      const run = await health(['--repair']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stdout).not.toMatch(/repaired/);
+      expect(run.line('copies')).toContain(`${backup.key} (local copy not trusted: bad signature`);
+      expect(await sha256File(await downloaded(backup.key))).toBe(remoteBefore);
+    } finally {
+      paths.forEach((path, i) => writeFileSync(path, saved[i]!));
+    }
+    expect((await health()).exitCode).toBe(0);
   });
 
   it('(c) fails when BACKUP_DIR has less free space than HEALTH_MIN_FREE_MB', async () => {

@@ -387,7 +387,7 @@ describe('RESTORE_VERIFY_SQL_FILE', () => {
 
 describe('restore into another server', () => {
   it('--target-host and --target-port, with DB_USER and DB_PASSWORD (PGPASSWORD, never an argument)', async () => {
-    const cluster = await startPasswordCluster(55440);
+    const cluster = await startPasswordCluster();
     const hostEnv = {
       ...env,
       DB_PASSWORD: cluster.password,

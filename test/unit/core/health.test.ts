@@ -94,6 +94,23 @@ describe('3-2-1 reconciliation', () => {
     });
   });
 
+  it('reports untrusted copies: a trusted local one repairs an untrusted remote, never the other way', () => {
+    const forged = (c: StoreCopy): StoreCopy => ({ ...c, untrusted: 'unsigned' });
+    const { drift } = reconcileCopies(
+      [
+        backup('app-1', m.createdAt, { local: copy(m), remote: forged(copy(m)) }),
+        backup('app-2', m.createdAt, { local: forged(copy(m)), remote: copy(m) }),
+        backup('app-3', m.createdAt, { local: forged(copy(m)) }),
+      ],
+      true,
+    );
+    expect(drift.map((d) => [d.problems, d.repairable])).toEqual([
+      [['remote copy not trusted: unsigned'], true],
+      [['local copy not trusted: unsigned'], false],
+      [['local copy not trusted: unsigned', 'no remote copy'], false],
+    ]);
+  });
+
   it('reports a missing local copy, which --repair cannot fix', () => {
     const { drift } = reconcileCopies([backup('app-1', m.createdAt, { remote: copy(m) })], true);
     expect(drift).toEqual([

@@ -13,7 +13,7 @@ const DAY = 24 * 60 * 60 * 1000;
 const asOf = new Date('2024-09-30T12:00:00Z');
 
 function backup(id: string, daysAgo: number, kind: RetentionCandidate['kind'] = 'daily'): RetentionCandidate {
-  return { id, createdAt: new Date(asOf.getTime() - daysAgo * DAY), kind, copies: both };
+  return { id, createdAt: new Date(asOf.getTime() - daysAgo * DAY), kind, copies: both, trusted: true };
 }
 
 const decided = (candidates: RetentionCandidate[], p = policy, at = asOf) =>
@@ -61,6 +61,18 @@ describe('retention policy, by example (the guide table)', () => {
       decideRetention([lonely], asOf, { ...policy, keepNewest: 0 }, { local: true, remote: false })[0],
     ).toMatchObject({ action: 'delete' });
   });
+
+  it('counts only trusted backups among the newest: planted ones do not push the real ones out', () => {
+    const planted = [0.1, 0.2, 0.3].map((d, i) => ({ ...backup(`planted-${i}`, d), trusted: false }));
+    const real = [backup('real-20d', 20), backup('real-21d', 21), backup('real-40d', 40)];
+    expect(decided([...planted, ...real])).toMatchObject({
+      'real-20d': 'keep:newest',
+      'real-21d': 'keep:newest',
+      'real-40d': 'keep:newest',
+      // Untrusted ones still age out by their windows, as every backup does.
+      'planted-0': 'keep:within-daily',
+    });
+  });
 });
 
 // Any set of backups over eight months, any as-of date inside it.
@@ -80,6 +92,7 @@ const candidates = fc
       createdAt: new Date(Date.UTC(2024, 0, 1) + r.minutes * 60_000),
       kind: r.kind,
       copies: { local: r.local, remote: r.remote },
+      trusted: true,
     })),
   );
 const asOfDates = fc.integer({ min: 0, max: 9 * 31 }).map((d) => new Date(Date.UTC(2024, 0, 1) + d * DAY));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../../../src/core/manifest.js';
+import { signatureKeyFor } from '../../../src/core/trust.js';
+import { loadSigningKey, signedManifest } from '../../../src/crypto/signing.js';
 import { cleanupIncomplete, deleteBackup, planRetention } from '../../../src/retention/sweep.js';
 import { MemoryStore } from '../../../src/storage/memory.js';
 
@@ -27,11 +29,20 @@ function manifestOf(stem: string, createdAt: string): Manifest {
   };
 }
 
-/** A complete backup (data, then its manifest) in each store, dated long ago. */
-async function storeBackup(stores: MemoryStore[], stem: string, createdAt: string): Promise<void> {
+/** A complete backup (data, then its manifest, signed when given a key) in each store, dated long ago. */
+async function storeBackup(
+  stores: MemoryStore[],
+  stem: string,
+  createdAt: string,
+  signWith?: Parameters<typeof signedManifest>[1],
+): Promise<void> {
+  const { text, signature } = signWith
+    ? await signedManifest(manifestOf(stem, createdAt), signWith)
+    : { text: serializeManifest(manifestOf(stem, createdAt)), signature: undefined };
   for (const store of stores) {
     await store.putBytes(`${stem}.dump.gpg`, DATA);
-    await store.putBytes(`${stem}.manifest.json`, serializeManifest(manifestOf(stem, createdAt)));
+    await store.putBytes(`${stem}.manifest.json`, text);
+    if (signature) await store.putBytes(signatureKeyFor(`${stem}.manifest.json`), signature);
     store.age(`${stem}.dump.gpg`, longAgo);
     store.age(`${stem}.manifest.json`, longAgo);
   }
@@ -68,6 +79,27 @@ describe('the retention sweep on in-memory stores', () => {
         'app-backup-20240629-020000.manifest.json',
       ]);
     }
+  });
+
+  it('keeps the newest signed backup when newer unsigned ones were planted beside it', async () => {
+    const local = new MemoryStore('local');
+    const config = loadConfig({
+      env: {
+        DB_NAME: 'app',
+        DAILY_RETENTION_DAYS: '1',
+        RETENTION_KEEP_NEWEST: '1',
+        BACKUP_SIGNING_KEY_FILE: process.env.TEST_BACKUP_SIGNING_KEY_FILE!,
+      },
+    });
+    const key = await loadSigningKey(config);
+    await storeBackup([local], 'app-backup-20240610-020000', '2024-06-10T02:00:00Z', key);
+    await storeBackup([local], 'app-backup-20240620-020000', '2024-06-20T02:00:00Z');
+
+    const plan = await planRetention(config, { local }, now);
+    expect(plan.map((p) => [p.id, p.action, p.reason])).toEqual([
+      ['app-backup-20240620-020000.manifest.json', 'delete', 'expired'],
+      ['app-backup-20240610-020000.manifest.json', 'keep', 'newest'],
+    ]);
   });
 
   it('removes old data without a manifest and manifests without data, names each where it was, and leaves the rest', async () => {
