@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/index.js';
+import * as openpgp from 'openpgp';
+import { configError } from '../core/errors.js';
 import { approvalStatement, canonicalJson, type ApprovalChoice } from '../core/restore/approval.js';
 import { statementRefusal } from '../crypto/statement.js';
 
@@ -33,4 +35,18 @@ export async function signedApprovalRefusal(
   const key = await readFile(entry.keyFile, 'utf8').catch(() => undefined);
   if (key === undefined) return `RESTORE_APPROVER_KEYS: ${entry.keyFile}: cannot be read`;
   return statementRefusal(approvalStatement(check), check.signature, key, entry.keyFile);
+}
+
+/**
+ * At worker start: every key file of RESTORE_APPROVER_KEYS holds an armored public key. A typo would
+ * otherwise show only when someone approves, with a restore waiting.
+ */
+export async function checkApproverKeys(config: Config): Promise<void> {
+  for (const { name, keyFile } of config.restore.approverKeys) {
+    const armored = await readFile(keyFile, 'utf8').catch(() => undefined);
+    if (armored === undefined) throw configError(`RESTORE_APPROVER_KEYS: ${name}: ${keyFile} cannot be read`);
+    if (!(await openpgp.readKey({ armoredKey: armored }).then(Boolean, () => false))) {
+      throw configError(`RESTORE_APPROVER_KEYS: ${name}: ${keyFile} is not an armored OpenPGP public key`);
+    }
+  }
 }

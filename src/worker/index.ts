@@ -22,6 +22,7 @@ import { removeAbandonedGpgHomes } from '../crypto/gpg-home.js';
 import { messageOf } from '../crypto/seal.js';
 import { sealerFor, sharedPrivateKey, type PrivateKey } from '../crypto/keys.js';
 import { loadSigningKey } from '../crypto/signing.js';
+import { checkApproverKeys } from '../restore/approval.js';
 import { configError } from '../core/errors.js';
 import { WorkerMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/server.js';
@@ -60,6 +61,7 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
       'BACKUP_SIGNING_KEY_FILE: a production worker signs every backup it writes; set it (docs/security.md)',
     );
   }
+  if (config.restore.enabled) await checkApproverKeys(config);
   const stores = openStores(config);
   await stores.local.ensureFolder(config.backup.dir);
   metrics.addDatabase(config, stores);

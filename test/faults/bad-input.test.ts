@@ -99,6 +99,14 @@ const CASES: Case[] = [
     message: /^error: GPG_PUBLIC_KEY_FILE: not a readable OpenPGP public key \(.+\)$/,
   },
   {
+    // Checked when the worker starts, not when someone approves with a restore waiting.
+    what: 'a RESTORE_APPROVER_KEYS file that is missing, on the worker',
+    args: ['worker'],
+    env: { RESTORE_ENABLED: 'true', RESTORE_APPROVER_KEYS: `alice=${missing}` },
+    code: 3,
+    message: new RegExp(`^error: RESTORE_APPROVER_KEYS: alice: ${quote(missing)} cannot be read$`),
+  },
+  {
     what: 'an --as-of in the wrong format',
     args: ['prune', '--dry-run', '--as-of', '15/03/2024'],
     code: 3,

@@ -54,6 +54,13 @@ describe('several databases from one config file', () => {
         expect(result.localPath.startsWith(dirs[database]!)).toBe(true);
         expect(existsSync(result.localPath)).toBe(true);
       }
+      // A client that names a database this worker does not have (its own DB_NAME, no --config):
+      // the worker refuses it before any step runs.
+      const stranger = await backupctl(['backup', '--wait'], { ...env, DB_NAME: 'not_served_here' });
+      expect(stranger.exitCode).toBe(3);
+      expect(stranger.stderr).toContain(
+        `this worker does not back up database not_served_here; it has ${first}, ${second}`,
+      );
     });
   });
 
@@ -61,8 +68,11 @@ describe('several databases from one config file', () => {
     const run = await backupctl(['--config', configFile, 'backup'], env);
     expect(run.exitCode).toBe(3);
     expect(run.stderr).toContain(`--database: the config file lists ${first}, ${second}; name one`);
-    const unknown = await backupctl(['--config', configFile, '--database', 'nope', 'list'], env);
+    const unknown = await backupctl(['--config', configFile, '--database', 'nope', 'backup'], env);
     expect(unknown.exitCode).toBe(3);
+    // Refused by the client, from the same file the worker reads: no workflow was started.
+    expect(unknown.stdout + unknown.stderr).not.toContain('started');
+    expect(unknown.stderr).toContain(`--database: no database "nope"; known: ${first}, ${second}`);
   });
 
   it('applies one schedule set per database, with ids that name it', async () => {
