@@ -3,8 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Integration tests share one Temporal server, one bucket and one PostgreSQL: run files one by one.
-    fileParallelism: false,
+    // Two files at a time: each integration file has its own databases, task queues, bucket prefix,
+    // ports and temporary folders (uniqueName, tempDir, free ports), and most of a file's time is
+    // spent waiting on the services, the outages it injects and the timeouts it proves.
+    fileParallelism: true,
+    maxWorkers: 2,
     // Tests marked concurrent (the docs examples, each with its own database and queue): two at a time.
     maxConcurrency: 2,
     pool: 'forks',

@@ -11,6 +11,8 @@ import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
 import { decodedPayloads } from '../helpers/histories.js';
 import { startPasswordCluster, type PasswordCluster } from '../helpers/password-cluster.js';
 import { dropDatabase, withClient } from '../helpers/postgres.js';
+import { freePort } from '../helpers/ports.js';
+import { parentOf } from '../helpers/processes.js';
 import { servicesEnv, testEnv, uniqueName } from '../helpers/services.js';
 
 // Fault 10: no secret (the database password, the S3 secret key, the key's passphrase, and the wrong
@@ -36,8 +38,7 @@ function toolsOf(pid: number): SeenProcess[] {
     .filter((entry) => /^\d+$/.test(entry))
     .flatMap((child) => {
       try {
-        const stat = readFileSync(`/proc/${child}/stat`, 'utf8');
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) return [];
+        if (parentOf(Number(child)) !== pid) return [];
         const cmdline = readFileSync(`/proc/${child}/cmdline`, 'utf8').replaceAll('\0', ' ');
         if (!TOOLS.some((tool) => cmdline.includes(tool))) return [];
         return [{ cmdline, environ: readFileSync(`/proc/${child}/environ`, 'utf8') }];
@@ -72,7 +73,7 @@ describe('secrets under success and failure (fault 10)', () => {
   const source = uniqueName('fault10_src');
   const target = uniqueName('fault10_restored');
   const queue = uniqueName('fault10');
-  const metricsPort = 55452;
+  let metricsPort: number;
   let cluster: PasswordCluster;
   let keyring: TestKeyring;
   let env: Record<string, string>;
@@ -92,6 +93,7 @@ describe('secrets under success and failure (fault 10)', () => {
   };
 
   beforeAll(async () => {
+    metricsPort = await freePort();
     cluster = await startPasswordCluster(DB_PASSWORD);
     const server = { port: cluster.port, password: DB_PASSWORD };
     for (const name of [source, `${source}_s3`]) {

@@ -22,3 +22,14 @@ export async function eventually<T>(find: () => T[]): Promise<T[]> {
     await new Promise((r) => setTimeout(r, 100));
   return find();
 }
+
+/** The parent pid of a process, as /proc/PID/stat shows it; undefined when it has ended. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name, in parentheses, may hold spaces: count the fields after its closing one.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}

@@ -20,7 +20,7 @@ import { decryptFile, type DecryptOptions } from '../../src/restore/decrypt.js';
 import { sha256File, tempDir } from '../helpers/files.js';
 import { failureOf } from '../helpers/errors.js';
 import { createKeyring, DECRYPTERS, restoreConfig, type TestKeyring } from '../helpers/gpg.js';
-import { eventually, processesMatching } from '../helpers/processes.js';
+import { eventually, parentOf, processesMatching } from '../helpers/processes.js';
 
 // Restores must read what our backups wrote and what plain gpg wrote, and must never leave behind a
 // file that did not decrypt to the very end. Both decrypters keep this contract, with the same words.
@@ -287,7 +287,10 @@ describe('gpg as it decrypts', () => {
       // Unread, the plaintext fills the pipe and gpg waits: it is there to be looked at.
       const plaintext = await opener!.open(createReadStream(sealedPath));
       const running = await eventually(() =>
-        processesMatching('--decrypt').filter((p) => p.cmdline.startsWith('gpg ')),
+        // This test's own gpg: other test files may decrypt at the same time.
+        processesMatching('--decrypt').filter(
+          (p) => p.cmdline.startsWith('gpg ') && parentOf(p.pid) === process.pid,
+        ),
       );
       expect(running).toHaveLength(1);
       expect(running[0]!.cmdline).not.toContain(passphrase);

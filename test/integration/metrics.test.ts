@@ -8,21 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackup, waitForBackup } from '../../src/client/index.js';
 import { CLI, backupctl, programBaseEnv } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { freePort } from '../helpers/ports.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
 import { servicesEnv, testConfig, testEnv, uniqueName } from '../helpers/services.js';
 import { withWorker } from '../helpers/temporal.js';
 
 const DB_PASSWORD = 'db-pass-metrics-never-shown-5d1c';
 const WEBHOOK_TOKEN = 'T000/B000/webhook-token-never-shown-8e2a';
-
-/** A port nothing listens on now (the kernel's pick, released at once). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function scrape(port: number): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
