@@ -107,12 +107,13 @@ export function formatScheduleTable(statuses: ScheduleStatus[]): string {
     s.state + (s.note && s.state === 'paused' ? ` (${s.note})` : ''),
     s.cron ?? '-',
     s.timeZone ?? '-',
+    s.jitterMinutes ? `${s.jitterMinutes} min` : '-',
     s.nextRuns
       .slice(0, 3)
       .map((date) => formatInZone(date, s.timeZone ?? 'UTC'))
       .join(', ') || '-',
   ]);
-  return formatTable([['ID', 'STATE', 'CRON', 'TIMEZONE', 'NEXT RUNS'], ...rows]);
+  return formatTable([['ID', 'STATE', 'CRON', 'TIMEZONE', 'JITTER', 'NEXT RUNS'], ...rows]);
 }
 
 /** A run time as the operator wrote the cron: wall-clock time in the schedule's zone, e.g. 2026-11-28 02:00 GMT+1. */

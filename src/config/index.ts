@@ -30,13 +30,18 @@ export interface LoadConfigOptions {
  * Every database to back up: those of a config file (--config, several databases; a database's
  * entries win over the environment), or the one the environment describes.
  */
+/** BACKUP_SCHEDULE_JITTER_MINUTES when a --config file lists several databases and does not set it. */
+export const SPREAD_JITTER_MINUTES = '5';
+
 export function loadConfigs(options: LoadConfigOptions & { configFile?: string }): Config[] {
   if (!options.configFile) return [loadConfig(options)];
   const file = parseConfigFile(readTextFile(options.configFile, '--config'), options.configFile);
   const env = options.env ?? process.env;
+  // Several databases share one schedule by default (02:00): spread their backups over a few minutes.
+  const spread = file.databases.length > 1 ? { BACKUP_SCHEDULE_JITTER_MINUTES: SPREAD_JITTER_MINUTES } : {};
   return file.databases.map((database) => {
     try {
-      return loadConfig({ ...options, env: { ...env, ...database.variables } });
+      return loadConfig({ ...options, env: { ...spread, ...env, ...database.variables } });
     } catch (error) {
       if (error instanceof BackupError)
         throw configError(`${options.configFile}: databases.${database.name}: ${error.message}`);
@@ -127,6 +132,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       retentionCron: v.RETENTION_SCHEDULE,
       timeZone: v.SCHEDULE_TIMEZONE ?? v.BACKUP_TIMEZONE,
       catchupWindowMinutes: v.SCHEDULE_CATCHUP_WINDOW_MINUTES,
+      backupJitterMinutes: v.BACKUP_SCHEDULE_JITTER_MINUTES,
       drillCron: v.DRILL_SCHEDULE,
       rereadCron: v.REREAD_SCHEDULE,
     },

@@ -152,6 +152,7 @@ export const envSchema = z.object({
   RETENTION_SCHEDULE: cron.default('0 3 * * 0'),
   SCHEDULE_TIMEZONE: z.string().refine(isValidTimeZone, { error: 'not a known IANA time zone' }).optional(),
   SCHEDULE_CATCHUP_WINDOW_MINUTES: int(1, 7 * 24 * 60).default(60),
+  BACKUP_SCHEDULE_JITTER_MINUTES: int(0, 24 * 60).default(0),
   RETENTION_KEEP_NEWEST: int(1, 1000).default(3),
 
   HEALTH_MAX_AGE_HOURS: int(1, 24 * 366).default(30),

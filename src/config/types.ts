@@ -110,6 +110,8 @@ export interface Config {
     /** IANA zone the cron expressions are read in; BACKUP_TIMEZONE unless SCHEDULE_TIMEZONE says otherwise. */
     timeZone: string;
     catchupWindowMinutes: number;
+    /** Each scheduled backup starts up to this many minutes late, at random: a wave is spread out. */
+    backupJitterMinutes: number;
     /** The DR drill: restore the newest backup into a scratch database (daily by default). */
     drillCron: string;
     /** The re-read of every retained backup (monthly by default). */

@@ -49,6 +49,8 @@ export interface ScheduleStatus {
   note?: string;
   cron?: string;
   timeZone?: string;
+  /** Runs start up to this many minutes after their time, at random (BACKUP_SCHEDULE_JITTER_MINUTES). */
+  jitterMinutes?: number;
   nextRuns: Date[];
   recentRuns: { scheduledAt: Date; takenAt: Date; workflowId: string }[];
   running: number;
@@ -86,7 +88,11 @@ function desiredSchedule(
       scheduleId: id,
       // The server turns a cron string into calendars and forgets it; the text after # survives as the
       // calendar's comment, so apply can compare the expression exactly and list can show it.
-      spec: { cronExpressions: [`${cron} # ${cron}`], timezone: config.schedules.timeZone },
+      spec: {
+        cronExpressions: [`${cron} # ${cron}`],
+        timezone: config.schedules.timeZone,
+        jitter: kind === 'backup' ? jitterMs(config) : undefined,
+      },
       action: {
         type: 'startWorkflow',
         workflowType,
@@ -107,6 +113,11 @@ function desiredSchedule(
   };
 }
 
+/** BACKUP_SCHEDULE_JITTER_MINUTES in ms, undefined for none (as the server describes a schedule without). */
+function jitterMs(config: Config): number | undefined {
+  return config.schedules.backupJitterMinutes * 60_000 || undefined;
+}
+
 /** The cron expression a schedule was made from: the comment desiredSchedule leaves on its one calendar. */
 export function cronOf(description: Pick<ScheduleDescription, 'spec'>): string | undefined {
   const { calendars = [], intervals = [] } = description.spec;
@@ -120,6 +131,7 @@ export function scheduleChanges(existing: ScheduleDescription, desired: DesiredS
   const checks: [string, unknown, unknown][] = [
     ['cron', cronOf(existing), desired.cron],
     ['timezone', existing.spec.timezone, spec.timezone],
+    ['jitter', existing.spec.jitter || 0, Number(spec.jitter ?? 0)],
     ['workflowType', existing.action.workflowType, action.workflowType],
     ['taskQueue', existing.action.taskQueue, action.taskQueue],
     ['workflowId', existing.action.workflowId, action.workflowId],
@@ -185,6 +197,7 @@ function statusOf(kind: ScheduleKind, d: ScheduleDescription): ScheduleStatus {
     note: d.state.note || undefined,
     cron: cronOf(d),
     timeZone: d.spec.timezone,
+    jitterMinutes: (d.spec.jitter ?? 0) / 60_000,
     nextRuns: d.info.nextActionTimes,
     recentRuns: d.info.recentActions.map((a) => ({
       scheduledAt: a.scheduledAt,

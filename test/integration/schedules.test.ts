@@ -130,6 +130,32 @@ describe('schedules on the real Temporal server', () => {
     });
   });
 
+  it('spreads backups by BACKUP_SCHEDULE_JITTER_MINUTES: on the backup schedule only, updated when it changes', async () => {
+    const config = scheduleConfig({ BACKUP_SCHEDULE_JITTER_MINUTES: '7' });
+    const db = config.database.name;
+    await applySchedules(client, config);
+    const backup = await client.schedule.getHandle(`backup-${db}`).describe();
+    expect(backup.spec.jitter).toBe(7 * 60_000);
+    expect((await client.schedule.getHandle(`drill-${db}`).describe()).spec.jitter ?? 0).toBe(0);
+    const list = await backupctl(['schedules', 'list'], {
+      ...envOf(config),
+      BACKUP_SCHEDULE_JITTER_MINUTES: '7',
+    });
+    expect(list.stdout).toMatch(
+      new RegExp(`^backup-${db}\\s+active\\s+0 2 \\* \\* \\*\\s+UTC\\s+7 min\\s`, 'm'),
+    );
+    expect(list.stdout).toMatch(new RegExp(`^drill-${db}\\s+active\\s+0 4 \\* \\* \\*\\s+UTC\\s+-\\s`, 'm'));
+
+    const none = { ...config, schedules: { ...config.schedules, backupJitterMinutes: 0 } };
+    const updated = await applySchedules(client, none);
+    expect(updated.map((r) => [r.kind, r.outcome, r.changes])).toEqual([
+      ['backup', 'updated', ['jitter']],
+      ['retention', 'unchanged', []],
+      ['drill', 'unchanged', []],
+      ['reread', 'unchanged', []],
+    ]);
+  });
+
   it("keeps an operator's pause through apply, with or without changes", async () => {
     const config = scheduleConfig();
     await applySchedules(client, config);
@@ -211,9 +237,9 @@ describe('schedules on the real Temporal server', () => {
 
     const list = await backupctl(['schedules', 'list'], env);
     expect(list.exitCode, list.stderr).toBe(0);
-    expect(list.stdout).toMatch(/^ID\s+STATE\s+CRON\s+TIMEZONE\s+NEXT RUNS/);
+    expect(list.stdout).toMatch(/^ID\s+STATE\s+CRON\s+TIMEZONE\s+JITTER\s+NEXT RUNS/);
     expect(list.stdout).toContain(`backup-${config.database.name}`);
-    expect(list.stdout).toMatch(/active\s+0 2 \* \* \*\s+UTC\s+\d{4}-\d\d-\d\d 02:00 GMT/);
+    expect(list.stdout).toMatch(/active\s+0 2 \* \* \*\s+UTC\s+-\s+\d{4}-\d\d-\d\d 02:00 GMT/);
 
     const unknownKind = await backupctl(['schedules', 'trigger', 'nightly'], env);
     expect(unknownKind.exitCode).toBe(3);

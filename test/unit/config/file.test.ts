@@ -35,6 +35,14 @@ describe('config file for several databases', () => {
     expect(billing!.s3?.bucket).toBe('backups');
   });
 
+  it('spreads the backups of several databases over 5 minutes unless told otherwise', () => {
+    const jitter = (env: Record<string, string>, text = yaml) =>
+      loadConfigs({ env, configFile: file('backup.yaml', text) }).map((c) => c.schedules.backupJitterMinutes);
+    expect(jitter({})).toEqual([5, 5]);
+    expect(jitter({ BACKUP_SCHEDULE_JITTER_MINUTES: '0' })).toEqual([0, 0]);
+    expect(jitter({}, 'databases:\n  app:\n    DB_HOST: h\n')).toEqual([0]);
+  });
+
   it('reads JSON too', () => {
     const json = JSON.stringify({ databases: { app: { DB_HOST: 'h' } } });
     expect(

@@ -34,6 +34,7 @@ describe('configuration', () => {
       retentionCron: '0 3 * * 0',
       timeZone: 'UTC',
       catchupWindowMinutes: 60,
+      backupJitterMinutes: 0,
       drillCron: '0 4 * * *',
       rereadCron: '0 5 1 * *',
     });
