@@ -18,6 +18,7 @@ import { BackupError, exitCodeOf } from '../core/errors.js';
 import { registerDrillCommands } from './drills.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
 import { registerHealthCommand } from './health.js';
+import { registerListCommand } from './list.js';
 import { registerMetricsCommand } from './metrics.js';
 import { registerRekeyCommand } from './rekey.js';
 import { registerRestoreCommands } from './restore.js';
@@ -140,38 +141,6 @@ program
   });
 
 program
-  .command('list')
-  .description('list the complete backups (with manifests) of the configured database, local and remote')
-  .option('--json', 'print as JSON')
-  .action(async (options: { json?: boolean }) => {
-    const cfg = config();
-    const [{ listTrustedBackups }, { openStores, storeList }, { judgeCopy, trustPolicyOf }] =
-      await Promise.all([
-        import('../storage/catalog.js'),
-        import('../storage/index.js'),
-        import('../crypto/signing.js'),
-      ]);
-    const stores = storeList(openStores(cfg));
-    const policy = await trustPolicyOf(cfg);
-    const now = new Date();
-    // Only what a restore would trust is listed; the rest is named on stderr, with the reason.
-    const listed = await listTrustedBackups(stores, (copy) => judgeCopy(copy, policy, now));
-    const ours = (e: { database: string }) => e.database === cfg.database.name;
-    const entries = listed.entries.filter((e) => ours(e.manifest));
-    for (const refused of listed.refused.filter(ours))
-      console.error(`warning: ${refused.where}: not trusted: ${refused.reason}`);
-    if (options.json) {
-      console.log(JSON.stringify(entries, null, 2));
-      return;
-    }
-    if (entries.length === 0) console.log('no complete, trusted backups');
-    for (const { manifest, locations } of entries) {
-      const where = locations.map((l) => (l.startsWith('s3://') ? 'remote' : 'local')).join('+');
-      console.log(`${manifest.file.key}\t${manifest.kind}\t${formatBytes(manifest.file.bytes)}\t${where}`);
-    }
-  });
-
-program
   .command('prune')
   .description(
     'apply the retention policy: the plan (keep or delete, and why, for each backup), then the deletions',
@@ -206,6 +175,7 @@ program
 registerRestoreCommands(program, config);
 registerScheduleCommands(program, configs);
 registerHealthCommand(program, configs);
+registerListCommand(program, configs);
 registerMetricsCommand(program, configs);
 registerDrillCommands(program, config);
 registerRekeyCommand(program, config);

@@ -64,6 +64,23 @@ describe('several databases from one config file', () => {
     });
   });
 
+  it('lists the backups of every database in one call, the database first', async () => {
+    const run = await backupctl(['--config', configFile, 'list'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const rows = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
+    expect(rows.map(([database, key]) => [database, key!.startsWith(`${database}-backup-`)])).toEqual([
+      [first, true],
+      [second, true],
+    ]);
+    expect(rows.every((row) => row.length === 5 && row[4] === 'local+remote')).toBe(true);
+    const json = await backupctl(['--config', configFile, 'list', '--json'], env);
+    const entries = JSON.parse(json.stdout) as { manifest: { database: string } }[];
+    expect(entries.map((e) => e.manifest.database)).toEqual([first, second]);
+  });
+
   it('asks which database when a command is for one', async () => {
     const run = await backupctl(['--config', configFile, 'backup'], env);
     expect(run.exitCode).toBe(3);
