@@ -17,7 +17,11 @@ import { formatTable } from './format.js';
 
 // `backupctl drill | drills list | reread`: start a run (and follow it), or read the drill reports.
 
-export function registerDrillCommands(program: Command, loadConfig: () => Config): void {
+export function registerDrillCommands(
+  program: Command,
+  loadConfig: () => Config,
+  loadConfigs: () => Config[],
+): void {
   program
     .command('drill')
     .description(
@@ -48,11 +52,14 @@ export function registerDrillCommands(program: Command, loadConfig: () => Config
     .command('drills')
     .description('the DR drills this host ran')
     .command('list')
-    .description('the drill reports in BACKUP_DIR/reports, newest first')
+    .description('the drill reports in BACKUP_DIR/reports of each configured database, newest first')
     .option('--json', 'print as JSON')
     .action(async (flags: { json?: boolean }) => {
-      const reports = (await readDrillReports(loadConfig().backup.dir)).map((r) => r.report);
-      console.log(flags.json ? JSON.stringify(reports, null, 2) : formatDrillTable(reports));
+      const configs = loadConfigs();
+      const reports = await drillReportsOf(configs);
+      console.log(
+        flags.json ? JSON.stringify(reports, null, 2) : formatDrillTable(reports, configs.length > 1),
+      );
     });
 
   program
@@ -72,6 +79,18 @@ export function registerDrillCommands(program: Command, loadConfig: () => Config
           : formatReread(result),
       );
     });
+}
+
+/** The reports of these databases, newest first: each BACKUP_DIR read once, others' reports left out. */
+async function drillReportsOf(configs: Config[]): Promise<DrillReport[]> {
+  const names = new Set(configs.map((c) => c.database.name));
+  const folders = [...new Set(configs.map((c) => c.backup.dir))];
+  const read = await Promise.all(folders.map(readDrillReports));
+  return read
+    .flat()
+    .map((r) => r.report)
+    .filter((r) => names.has(r.database))
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
 /** Starts the run and says so; with --wait, warns when no worker may run it (the restore queue). */
@@ -111,16 +130,18 @@ export function formatDrillReport(report: DrillReport, path?: string): string {
 }
 
 /** One line per drill: when, whether it passed, RTO against the target, which backup, what went wrong. */
-export function formatDrillTable(reports: DrillReport[]): string {
+export function formatDrillTable(reports: DrillReport[], withDatabase = false): string {
   if (reports.length === 0) return 'no drill reports';
   const rows = reports.map((r) => [
+    ...(withDatabase ? [r.database] : []),
     r.startedAt,
     r.ok ? 'ok' : 'FAILED',
     `${seconds(r.rtoMs)} / ${seconds(r.rtoTargetMs)}${r.withinTarget ? '' : ' OVER'}`,
     r.backup?.key ?? '-',
     r.error ?? '',
   ]);
-  return formatTable([['STARTED', 'OK', 'RTO / TARGET', 'BACKUP', 'ERROR'], ...rows]);
+  const header = ['STARTED', 'OK', 'RTO / TARGET', 'BACKUP', 'ERROR'];
+  return formatTable([[...(withDatabase ? ['DATABASE'] : []), ...header], ...rows]);
 }
 
 function formatReread(result: RereadResult): string {

@@ -177,7 +177,7 @@ registerScheduleCommands(program, configs);
 registerHealthCommand(program, configs);
 registerListCommand(program, configs);
 registerMetricsCommand(program, configs);
-registerDrillCommands(program, config);
+registerDrillCommands(program, config, configs);
 registerRekeyCommand(program, config);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {

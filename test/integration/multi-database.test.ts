@@ -2,6 +2,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigs } from '../../src/config/index.js';
+import type { DrillReport } from '../../src/core/outcome.js';
+import { writeDrillReport } from '../../src/drill/reports.js';
 import { backupctl } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
@@ -79,6 +81,35 @@ describe('several databases from one config file', () => {
     const json = await backupctl(['--config', configFile, 'list', '--json'], env);
     const entries = JSON.parse(json.stdout) as { manifest: { database: string } }[];
     expect(entries.map((e) => e.manifest.database)).toEqual([first, second]);
+  });
+
+  it('lists the drill reports of every database in one call, and only theirs', async () => {
+    const report = (database: string, startedAt: string, ok: boolean): DrillReport => ({
+      database,
+      workflowId: `drill-${database}-${startedAt}`,
+      startedAt,
+      finishedAt: startedAt,
+      ok,
+      scratchDatabase: `${database}_drill`,
+      phases: [],
+      rtoMs: 1_000,
+      rtoTargetMs: 1_800_000,
+      withinTarget: true,
+      scratchDropped: true,
+    });
+    await writeDrillReport(dirs[first]!, 'UTC', report(first, '2026-12-01T04:00:00.000Z', true));
+    await writeDrillReport(dirs[second]!, 'UTC', report(second, '2026-12-02T04:00:00.000Z', false));
+    // Another database's report in the same folder is not one of this file's.
+    await writeDrillReport(dirs[second]!, 'UTC', report('elsewhere', '2026-12-03T04:00:00.000Z', true));
+
+    const run = await backupctl(['--config', configFile, 'drills', 'list'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^DATABASE\s+STARTED\s+OK\s+RTO \/ TARGET/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([
+      [second, '2026-12-02T04:00:00.000Z', 'FAILED'],
+      [first, '2026-12-01T04:00:00.000Z', 'ok'],
+    ]);
   });
 
   it('asks which database when a command is for one', async () => {
