@@ -16,7 +16,7 @@ import { backupManifest } from '../src/core/backup-manifest.js';
 import type { StorageClass } from '../src/core/classify.js';
 import { inHistory, parseManifest, type Manifest } from '../src/core/manifest.js';
 import { planBackup, type BackupPlan } from '../src/core/plan.js';
-import { hostTaskQueueName } from '../src/temporal/names.js';
+import { hostBackupTaskQueueName, hostTaskQueueName } from '../src/temporal/names.js';
 import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/seal.js';
 import { signedManifest, type SigningKey } from '../src/crypto/signing.js';
@@ -84,6 +84,7 @@ export function createBackupActivities(deps: BackupDeps) {
           remote: remote &&
             config.s3 && { location: remote.location, storageClasses: config.s3.storageClasses },
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          boundedTaskQueue: hostBackupTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           retryAttempts: config.backup.retryAttempts,
         }),
       );

@@ -3,7 +3,7 @@ import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
 import { restoreLog } from '../src/core/restore/log.js';
-import { hostTaskQueueName } from '../src/temporal/names.js';
+import { hostRestoreTaskQueueName } from '../src/temporal/names.js';
 import {
   foreignKeysRefusal,
   restorePlan,
@@ -101,7 +101,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
           database: config.database.name,
           workflowId: request.workflowId,
           backup,
-          hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          hostTaskQueue: hostRestoreTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           workDir: restoreWorkDir(config.backup.dir, request.workflowId),
           approvers: config.restore.approvers,
           minApprovals: config.restore.minApprovals,

@@ -94,10 +94,12 @@ async function runBackup(request: BackupRequest): Promise<BackupResult> {
     `${plan.kind} backup ${plan.key}${plan.remote ? ` to ${plan.remote.location}` : ', local only'}`,
   );
   const host = hostActivities(plan.hostTaskQueue, plan.retryAttempts);
+  // The long steps take one of the host's bounded slots (WORKER_MAX_CONCURRENT_BACKUPS).
+  const bounded = plan.boundedTaskQueue ? hostActivities(plan.boundedTaskQueue, plan.retryAttempts) : host;
 
   try {
     begin('dump');
-    const dumped = await host.dumpVerifyEncrypt.executeWithOptions(
+    const dumped = await bounded.dumpVerifyEncrypt.executeWithOptions(
       {
         summary: `pg_dump -Fc ${plan.database} | pg_restore --list | ${plan.encrypted ? 'OpenPGP' : 'no encryption'}`,
       },
@@ -116,7 +118,7 @@ async function runBackup(request: BackupRequest): Promise<BackupResult> {
     if (plan.remote) {
       begin('upload');
       try {
-        upload = await host.uploadBackup.executeWithOptions(
+        upload = await bounded.uploadBackup.executeWithOptions(
           { summary: `upload to ${plan.remote.location}` },
           [plan, dumped.upload],
         );

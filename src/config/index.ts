@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { BackupError, configError } from '../core/errors.js';
 import { parseApproverKeys } from '../core/restore/approval.js';
@@ -147,6 +147,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     temporal: temporalConfig(v),
     workerHostId: v.WORKER_HOST_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
+    maxConcurrent: {
+      backups: v.WORKER_MAX_CONCURRENT_BACKUPS ?? availableParallelism(),
+      restores: v.WORKER_MAX_CONCURRENT_RESTORES,
+    },
   };
   checkProductionGates(config);
   return config;

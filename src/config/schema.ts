@@ -147,6 +147,8 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9._-]+$/, { error: 'use letters, digits, dot, dash or underscore' })
     .optional(),
   BACKUP_RETRY_ATTEMPTS: int(1, 100).default(5),
+  WORKER_MAX_CONCURRENT_BACKUPS: int(1, 1000).optional(),
+  WORKER_MAX_CONCURRENT_RESTORES: int(1, 100).default(1),
 
   BACKUP_SCHEDULE: cron.default('0 2 * * *'),
   RETENTION_SCHEDULE: cron.default('0 3 * * 0'),

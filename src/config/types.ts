@@ -120,4 +120,9 @@ export interface Config {
   temporal: TemporalConfig;
   /** Names this machine's task queue: activities that share local files all run here. */
   workerHostId: string;
+  /**
+   * How many of this host's steps run at once (Temporal worker slots): the rest wait in the task
+   * queue, not in memory. Backups (dump, upload and their small steps); restores, drills and re-reads.
+   */
+  maxConcurrent: { backups: number; restores: number };
 }

@@ -17,6 +17,12 @@ export interface BackupPlan {
   remote?: { location: string; storageClass?: StorageClass };
   /** The task queue of the worker that holds this backup's local files. */
   hostTaskQueue: string;
+  /**
+   * The same host's queue for the dump and the upload, polled with WORKER_MAX_CONCURRENT_BACKUPS
+   * slots. The short steps stay on hostTaskQueue: a finished dump never waits behind a wave for its
+   * manifest. Absent from runs planned before it existed.
+   */
+  boundedTaskQueue?: string;
   retryAttempts: number;
 }
 
@@ -29,6 +35,7 @@ export interface PlanInput {
   encrypted: boolean;
   remote?: { location: string; storageClasses?: Record<BackupKind, StorageClass> };
   hostTaskQueue: string;
+  boundedTaskQueue?: string;
   retryAttempts: number;
 }
 
@@ -53,6 +60,7 @@ export function planBackup(input: PlanInput): BackupPlan {
       storageClass: input.remote.storageClasses?.[kind],
     },
     hostTaskQueue: input.hostTaskQueue,
+    boundedTaskQueue: input.boundedTaskQueue,
     retryAttempts: input.retryAttempts,
   };
 }

@@ -29,7 +29,12 @@ import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
-import { hostTaskQueueName, restoreTaskQueueName } from '../temporal/names.js';
+import {
+  hostBackupTaskQueueName,
+  hostRestoreTaskQueueName,
+  hostTaskQueueName,
+  restoreTaskQueueName,
+} from '../temporal/names.js';
 
 /** workflows/index.js once built (dist/), workflows/index.ts when run from the sources (tests). */
 export const WORKFLOWS_PATH = ['index.js', 'index.ts']
@@ -148,17 +153,29 @@ async function createPollers(
   activities: WorkerOptions['activities'],
   workflows: WorkflowSource,
 ): Promise<Worker[]> {
-  const { temporal, workerHostId } = all[0]!;
+  const { temporal, workerHostId, maxConcurrent } = all[0]!;
   const base = { connection, namespace: temporal.namespace, activities };
   const shared = await Worker.create({ ...base, taskQueue: temporal.taskQueue, ...workflows });
-  const host = await Worker.create({
-    ...base,
-    taskQueue: hostTaskQueueName(temporal.taskQueue, workerHostId),
-    // Upload checkpoints reach the server within 2 s, so a replacement resumes from nearly where it was.
-    maxHeartbeatThrottleInterval: '2 seconds',
-  });
+  // This host's queues. A worker polls for no more tasks than it has free slots: the rest of a wave
+  // waits in Temporal's queue (scheduled, not started, in the UI), not in this process's memory.
+  const onHost = (taskQueue: string, slots?: number) =>
+    Worker.create({
+      ...base,
+      taskQueue,
+      ...(slots ? { maxConcurrentActivityTaskExecutions: slots } : {}),
+      // Upload checkpoints reach the server within 2 s, so a replacement resumes from nearly where it was.
+      maxHeartbeatThrottleInterval: '2 seconds',
+    });
+  const hosts = [
+    await onHost(hostTaskQueueName(temporal.taskQueue, workerHostId)),
+    await onHost(hostBackupTaskQueueName(temporal.taskQueue, workerHostId), maxConcurrent.backups),
+  ];
   // Restores start on their own queue, polled only by workers allowed to restore (RESTORE_ENABLED).
-  if (!all.some((c) => c.restore.enabled)) return [shared, host];
+  if (!all.some((c) => c.restore.enabled)) return [shared, ...hosts];
   const restore = await Worker.create({ ...base, taskQueue: restoreTaskQueueName(temporal.taskQueue) });
-  return [shared, host, restore];
+  const restoreHost = await onHost(
+    hostRestoreTaskQueueName(temporal.taskQueue, workerHostId),
+    maxConcurrent.restores,
+  );
+  return [shared, ...hosts, restore, restoreHost];
 }
