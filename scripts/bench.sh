@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `npm run bench [-- --size-gb N] [--compression N] [--compression-table] [--flat-check] [--drop]`:
-# set up, start the services, build, make sure Debian's awscli is there (the guide's
-# `aws s3 cp`), then run bench/run.mjs with the arguments passed through. Everything but the
-# report goes to stderr, so the last line on stdout is the benchmark's JSON object.
+# `npm run bench [-- --size-gb N] [--compression N|zstd[:L]|gzip[:L]|none] [--compression-table]
+# [--flat-check] [--skip-guide] [--skip-pgbackrest] [--skip-restore] [--drop]`: set up, start the
+# services, build, make sure Debian's awscli and pgbackrest are there, then run bench/run.mjs
+# with the arguments passed through. Everything but the report goes to stderr, so the last line
+# on stdout is the benchmark's JSON object.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,19 +13,27 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
   npm run --silent build
 } >&2
 
-needs_aws=1
+# Debian's awscli (the guide's `aws s3 cp`) and pgbackrest (a baseline): the bench's, not the
+# product's setup. /usr/bin/aws explicitly: a pyenv shim named aws may come first on PATH.
+packages=()
+skip_aws=0 skip_pgbackrest=0
 for arg in "$@"; do
-  [[ "$arg" == --skip-guide || "$arg" == --drop || "$arg" == --help || "$arg" == -h ]] && needs_aws=0
+  case "$arg" in
+    --drop | --help | -h) skip_aws=1 skip_pgbackrest=1 ;;
+    --skip-guide) skip_aws=1 ;;
+    --skip-pgbackrest) skip_pgbackrest=1 ;;
+  esac
 done
-# /usr/bin/aws explicitly: a pyenv shim named aws may come first on PATH.
-if ((needs_aws)) && [[ ! -x /usr/bin/aws ]]; then
+((skip_aws)) || [[ -x /usr/bin/aws ]] || packages+=(awscli)
+((skip_pgbackrest)) || command -v pgbackrest >/dev/null || packages+=(pgbackrest)
+if ((${#packages[@]})); then
   [[ $EUID -eq 0 ]] || {
-    echo "bench: /usr/bin/aws missing; install Debian's awscli (apt-get install awscli) or pass --skip-guide" >&2
+    echo "bench: missing ${packages[*]}: apt-get install ${packages[*]}, or pass --skip-guide / --skip-pgbackrest" >&2
     exit 1
   }
-  echo "bench: apt: installing awscli (Debian's, for the guide's aws s3 cp)" >&2
+  echo "bench: apt: installing ${packages[*]}" >&2
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends awscli >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
 set -a

@@ -64,6 +64,10 @@ if [[ ! -f package.json ]]; then
   step "npm: no package.json yet, skipping npm ci"
 elif [[ ! -f package-lock.json ]]; then
   step "npm: no package-lock.json yet, skipping npm ci"
+elif [[ -L node_modules ]]; then
+  # A worktree sharing another checkout's node_modules: npm ci would empty that checkout's
+  # node_modules through the link (and then install a directory of its own here).
+  step "npm: node_modules is a link to $(readlink node_modules), not running npm ci through it"
 elif [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   command -v npm >/dev/null || die "npm not found (Node.js 20+ is required)"
   step "npm: running npm ci"
