@@ -63,6 +63,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const config: Config = {
     environment: v.BACKUP_ENV,
     debug: v.DEBUG,
+    logFormat: v.LOG_FORMAT,
     database: {
       host: v.DB_HOST,
       port: v.DB_PORT,

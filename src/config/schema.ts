@@ -51,6 +51,7 @@ export const SECRET_VARIABLES = [
 export const envSchema = z.object({
   BACKUP_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DEBUG: bool.default(false),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).default('json'),
 
   DB_HOST: text.default('localhost'),
   DB_PORT: int(1, 65535).default(5432),
