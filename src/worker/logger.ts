@@ -50,12 +50,14 @@ function plain(value: unknown, secrets: string[], keepStacks: boolean, depth = 0
   if (depth > 6) return '[…]';
   const recurse = (v: unknown) => plain(v, secrets, keepStacks, depth + 1);
   if (value instanceof Error) {
-    const { name, message, stack, cause } = value;
+    const { message, stack, cause } = value;
+    // Failures rebuilt from Temporal's protobufs are named Error; their class says what they are.
+    const name = value.name === 'Error' ? value.constructor.name : value.name;
     const own = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, recurse(v)]));
     return {
+      ...own,
       name,
       message: recurse(message),
-      ...own,
       ...(keepStacks && stack ? { stack: recurse(stack) } : {}),
       ...(cause === undefined ? {} : { cause: recurse(cause) }),
     };
