@@ -82,10 +82,14 @@ program
     // Loaded here, not at the top: the worker's modules take half a second that other commands need not pay.
     const { installRuntime } = await import('../worker/runtime.js');
     const { startWorker } = await import('../worker/index.js');
-    const { logger } = installRuntime(cfg, all.flatMap(secretsOf));
-    const worker = await startWorker(all);
+    const runtime = installRuntime(cfg, all.flatMap(secretsOf));
+    // The Runtime's log forwarding holds the process open: a worker that cannot start must let go of it.
+    const worker = await startWorker(all).catch(async (error: unknown) => {
+      await runtime.shutdown();
+      throw error;
+    });
     const databases = all.map((c) => c.database.name).join(', ');
-    logger.info(
+    runtime.logger.info(
       `worker polling ${worker.taskQueues.join(' and ')} on ${cfg.temporal.address} for ${databases}`,
     );
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void worker.shutdown());
