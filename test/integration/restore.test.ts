@@ -393,7 +393,7 @@ describe('restore into another server', () => {
       DB_PASSWORD: cluster.password,
       TEMPORAL_TASK_QUEUE: uniqueName('rs_host'),
       // A server besides DB_HOST:DB_PORT: the worker must be told it may go there.
-      RESTORE_TARGET_HOSTS: 'localhost:55440',
+      RESTORE_TARGET_HOSTS: `localhost:${cluster.port}`,
     };
     const hostWorker = await startWorker(loadConfig({ env: hostEnv }), {
       workflowBundle: await workflowBundle(),
@@ -406,7 +406,7 @@ describe('restore into another server', () => {
         '--target-host',
         'localhost',
         '--target-port',
-        '55440',
+        String(cluster.port),
       ];
       const run = await backupctl(
         [...args, '--target-db', 'copy', '--create-db', '--force', '--wait'],
