@@ -59,6 +59,19 @@ if [[ -z "${BACKUP_SIGNING_KEY_FILE:-}" ]]; then
   export BACKUP_SIGNING_KEY_FILE="$demo_home/demo-signing.asc"
 fi
 
+# The settings of this run, for a new shell (README, "Using it"): `set -a; . .run/quickstart.env; set +a`.
+# They include the S3 keys: 0600, as every file holding a secret.
+(
+  umask 077
+  {
+    sed -n 's/^export //p' .run/services.env | grep -v '^DB_NAME='
+    for name in DB_NAME BACKUP_DIR TEMPORAL_TASK_QUEUE GPG_PUBLIC_KEY_FILE GPG_RECIPIENT BACKUP_SIGNING_KEY_FILE; do
+      if [[ -n "${!name:-}" ]]; then printf "%s='%s'\n" "$name" "${!name}"; fi
+    done
+  } >.run/quickstart.env
+)
+chmod 600 .run/quickstart.env # an older file keeps its mode through >
+
 node dist/src/cli/main.js worker >.run/quickstart-worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null || true' EXIT
@@ -74,6 +87,8 @@ echo
 echo "quickstart: complete backups now:"
 node dist/src/cli/main.js list
 echo
+echo "quickstart: in a new shell, backupctl and temporal are on the PATH; load these settings first:"
+echo "  set -a; . $PWD/.run/quickstart.env; set +a"
 echo "quickstart: decrypt with: GNUPGHOME=${GNUPGHOME:-~/.gnupg} gpg --decrypt FILE | pg_restore --list"
 if [[ -n "${demo_home:-}" ]]; then
   echo "quickstart: check a backup's signature with: GNUPGHOME=$demo_home gpg --verify NAME.manifest.json.sig NAME.manifest.json"

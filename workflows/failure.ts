@@ -29,3 +29,17 @@ export function failedWith(error: unknown, kind: ErrorKind): boolean {
 export function kindedFailure(kind: ErrorKind, message: string, details?: unknown[]): ApplicationFailure {
   return ApplicationFailure.create({ type: kind, nonRetryable: true, message, details });
 }
+
+/**
+ * An upload that failed once the local copy was made a complete backup (local manifest): the same
+ * failure, kind and hint, saying that copy is kept and where, so that an operator reading "exit 6"
+ * knows the database is backed up on this host. Anything not of our kinds (a cancellation) passes.
+ */
+export function withLocalCopyKept(error: unknown, localPath: string): unknown {
+  const kind = failureKind(error);
+  if (!kind) return error;
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  const hint = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
+  const message = `${describeFailure(error)}; the local copy is kept, complete: ${localPath}`;
+  return kindedFailure(kind, message, typeof hint === 'string' ? [hint] : undefined);
+}

@@ -13,7 +13,7 @@ import {
   type BackupProgress,
   type BackupResult,
 } from '../client/index.js';
-import { loadConfigs, type Config } from '../config/index.js';
+import { loadConfigs, secretsOf, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
 import { registerDrillCommands } from './drills.js';
 import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
@@ -81,17 +81,16 @@ program
     const all = configs();
     const cfg = all[0]!;
     // Loaded here, not at the top: the worker's modules take half a second that other commands need not pay.
-    const { Runtime } = await import('@temporalio/worker');
-    const { WorkerLogger } = await import('../worker/logger.js');
+    const { installRuntime } = await import('../worker/runtime.js');
     const { startWorker } = await import('../worker/index.js');
-    const { sdkTelemetryOptions } = await import('../metrics/temporal.js');
-    Runtime.install({
-      logger: new WorkerLogger(cfg.debug ? 'DEBUG' : 'INFO'),
-      telemetryOptions: sdkTelemetryOptions(cfg.monitoring.temporalMetricsPort),
+    const runtime = installRuntime(cfg, all.flatMap(secretsOf));
+    // The Runtime's log forwarding holds the process open: a worker that cannot start must let go of it.
+    const worker = await startWorker(all).catch(async (error: unknown) => {
+      await runtime.shutdown();
+      throw error;
     });
-    const worker = await startWorker(all);
     const databases = all.map((c) => c.database.name).join(', ');
-    console.error(
+    runtime.logger.info(
       `worker polling ${worker.taskQueues.join(' and ')} on ${cfg.temporal.address} for ${databases}`,
     );
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void worker.shutdown());

@@ -5,7 +5,7 @@ import type { RetentionRequest, RetentionResult } from '../../workflows/retentio
 import type { TemporalConfig } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
 import { isValidLabel } from '../core/naming.js';
-import { temporalConnectionOptions } from '../temporal/connection.js';
+import { temporalConnectionOptions, temporalUnreachable } from '../temporal/connection.js';
 import {
   BACKUP_WORKFLOW,
   DATABASE_ATTRIBUTE,
@@ -52,13 +52,7 @@ export async function connectClient(config: TemporalConfig): Promise<Client> {
     const connection = await Connection.connect(temporalConnectionOptions(config));
     return new Client({ connection, namespace: config.namespace });
   } catch (error) {
-    throw new BackupError(
-      'General',
-      `cannot reach Temporal at ${config.address}: ${(error as Error).message}`,
-      {
-        hint: 'start it with scripts/services.sh up, or fix TEMPORAL_ADDRESS',
-      },
-    );
+    throw temporalUnreachable(config.address, error);
   }
 }
 

@@ -6,7 +6,8 @@ import { parseApproverKeys } from '../core/restore/approval.js';
 import { parseTargetHosts } from '../core/targets.js';
 import { parseConfigFile } from './file.js';
 import { parseEnvFile } from './env-file.js';
-import { SECRET_VARIABLES, envSchema } from './schema.js';
+import { PRIVATE_KEY_FILE_VARIABLES, SECRET_VARIABLES, envSchema } from './schema.js';
+import { checkSecretFileModes, type SecretFile } from './secret-files.js';
 import {
   approverList,
   checkProductionGates,
@@ -24,7 +25,11 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** The guide's /etc/goimg/backup.env; variables in the environment win over the file's. */
   envFile?: string;
+  /** Where a warning goes (a secret file others may read); `warning: ...` on stderr by default. */
+  warn?: (message: string) => void;
 }
+
+const warnOnStderr = (message: string) => console.error(`warning: ${message}`);
 
 /**
  * Every database to back up: those of a config file (--config, several databases; a database's
@@ -39,9 +44,15 @@ export function loadConfigs(options: LoadConfigOptions & { configFile?: string }
   const env = options.env ?? process.env;
   // Several databases share one schedule by default (02:00): spread their backups over a few minutes.
   const spread = file.databases.length > 1 ? { BACKUP_SCHEDULE_JITTER_MINUTES: SPREAD_JITTER_MINUTES } : {};
+  // The databases share the env file and often secret files: each warning once.
+  const warned = new Set<string>();
+  const warn = (message: string) => {
+    if (!warned.has(message)) (options.warn ?? warnOnStderr)(message);
+    warned.add(message);
+  };
   return file.databases.map((database) => {
     try {
-      return loadConfig({ ...options, env: { ...spread, ...env, ...database.variables } });
+      return loadConfig({ ...options, warn, env: { ...spread, ...env, ...database.variables } });
     } catch (error) {
       if (error instanceof BackupError)
         throw configError(`${options.configFile}: databases.${database.name}: ${error.message}`);
@@ -52,8 +63,14 @@ export function loadConfigs(options: LoadConfigOptions & { configFile?: string }
 
 /** Reads, validates and types the configuration. Throws a Configuration BackupError naming the variable. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
-  const merged = definedOnly({ ...readEnvFile(options.envFile), ...(options.env ?? process.env) });
+  const fromEnvFile = readEnvFile(options.envFile);
+  const merged = definedOnly({ ...fromEnvFile, ...(options.env ?? process.env) });
   const withSecrets = resolveSecretFiles(merged);
+  checkSecretFileModes(
+    secretFiles(merged, options.envFile, fromEnvFile),
+    merged.BACKUP_ENV === 'production',
+    options.warn ?? warnOnStderr,
+  );
   const parsed = envSchema.safeParse(withSecrets);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -68,6 +85,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const config: Config = {
     environment: v.BACKUP_ENV,
     debug: v.DEBUG,
+    logFormat: v.LOG_FORMAT,
     database: {
       host: v.DB_HOST,
       port: v.DB_PORT,
@@ -159,6 +177,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 function readEnvFile(path: string | undefined): Record<string, string> {
   if (!path) return {};
   return parseEnvFile(readTextFile(path, '--env-file'), path);
+}
+
+/** The files that hold a secret: the env file when it sets one, every NAME_FILE, the private keys. */
+function secretFiles(
+  values: Record<string, string>,
+  envFile: string | undefined,
+  fromEnvFile: Record<string, string>,
+): SecretFile[] {
+  const named = [...SECRET_VARIABLES.map((name) => `${name}_FILE`), ...PRIVATE_KEY_FILE_VARIABLES]
+    .filter((variable) => values[variable])
+    .map((variable) => ({ variable, path: values[variable]! }));
+  const holdsSecret = SECRET_VARIABLES.some((name) => fromEnvFile[name]);
+  return envFile && holdsSecret ? [{ variable: '--env-file', path: envFile }, ...named] : named;
 }
 
 /** An empty variable counts as unset, as Compose and systemd often pass them. */

@@ -48,9 +48,17 @@ export const SECRET_VARIABLES = [
   'APPROVER_KEY_PASSPHRASE',
 ] as const;
 
+/** Variables that name a file holding a private key: as secret as the values above. */
+export const PRIVATE_KEY_FILE_VARIABLES = [
+  'GPG_PRIVATE_KEY_FILE',
+  'BACKUP_SIGNING_KEY_FILE',
+  'TEMPORAL_TLS_KEY_FILE',
+] as const;
+
 export const envSchema = z.object({
   BACKUP_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DEBUG: bool.default(false),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).default('json'),
 
   DB_HOST: text.default('localhost'),
   DB_PORT: int(1, 65535).default(5432),

@@ -86,9 +86,14 @@ export interface MonitoringConfig {
   webhookUrl?: string;
 }
 
+/** LOG_FORMAT: `json` for machines (one object per line), `pretty` for a person at a terminal. */
+export type LogFormat = 'json' | 'pretty';
+
 export interface Config {
   environment: 'development' | 'production' | 'test';
   debug: boolean;
+  /** How the worker writes its log: one line per event either way. */
+  logFormat: LogFormat;
   database: DatabaseConfig;
   backup: {
     dir: string;

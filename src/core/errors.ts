@@ -80,6 +80,16 @@ export class BackupError extends Error {
   }
 }
 
+/**
+ * A stored copy that is short, damaged or unreadable. The hint points at that copy's own place: a
+ * bad file on this host is no matter of S3_ENDPOINT or of keys, which the kinds' hints would name.
+ */
+export function damagedCopyHint(onThisHost: boolean): string {
+  return onThisHost
+    ? 'the copy on this host is damaged or incomplete (S3 and the keys are not the cause): check the file and its disk, then restore from the other copy (--s3-key reads the remote one; backupctl list shows both)'
+    : 'the copy in S3 is damaged or incomplete: restore from the other copy (--file reads the local one; backupctl list shows both), and take a new backup';
+}
+
 export const configError = (message: string, hint?: string) =>
   new BackupError('Configuration', message, { retryable: false, hint });
 

@@ -1,4 +1,4 @@
-import { BackupError } from './errors.js';
+import { BackupError, damagedCopyHint } from './errors.js';
 import { isEncrypted, type Manifest } from './manifest.js';
 
 // Which backups a worker may read: the rule, pure. A backup is trusted when its manifest is signed
@@ -54,7 +54,7 @@ export function judgeBackup({ manifest, signature, archive, now, policy }: Trust
   }
   if (archive?.size !== manifest.file.bytes) {
     const found = archive ? `${archive.size} bytes` : 'no object';
-    return refused(`manifest and object disagree (${found}, the manifest says ${manifest.file.bytes})`);
+    return refused(`${DISAGREE} (${found}, the manifest says ${manifest.file.bytes})`);
   }
   const created = Date.parse(manifest.createdAt);
   if (!Number.isFinite(created) || created > now.getTime() + CLOCK_SKEW_MS) {
@@ -67,8 +67,11 @@ export function judgeBackup({ manifest, signature, archive, now, policy }: Trust
 }
 
 const refused = (reason: string): Verdict => ({ trusted: false, reason });
+const DISAGREE = 'manifest and object disagree';
 
 /** The error a reader throws for a backup it may not trust: it names the object and the reason. */
 export function untrustedError(where: string, reason: string): BackupError {
-  return new BackupError('Untrusted', `${where}: not trusted: ${reason}`);
+  // A size that is not the manifest's is a damaged copy, not a signing matter: say where to look.
+  const hint = reason.startsWith(DISAGREE) ? damagedCopyHint(!where.startsWith('s3://')) : undefined;
+  return new BackupError('Untrusted', `${where}: not trusted: ${reason}`, { hint });
 }

@@ -116,7 +116,8 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** warn: where a failure to read the catalog goes; the worker passes its logger's warn. */
+  constructor(private readonly warn: (message: string) => void = (message) => console.error(message)) {
     registerCatalogGauges(this.registry, this.catalogs);
   }
 
@@ -129,7 +130,7 @@ export class WorkerMetrics {
         database,
         () => readCatalogFacts(config, stores),
         (error) =>
-          console.error(`metrics: cannot list the backups of ${database}: ${redact(String(error), secrets)}`),
+          this.warn(`metrics: cannot list the backups of ${database}: ${redact(String(error), secrets)}`),
       ),
     );
     this.rtoTargetSeconds.set({ database }, config.monitoring.rtoTargetMinutes * 60);
@@ -141,9 +142,7 @@ export class WorkerMetrics {
     this.uploadedBytes.inc({ database }, 0);
     this.staleUploads.inc({ database }, 0);
     void this.recallLastDrill(database, config.backup.dir).catch((error: unknown) =>
-      console.error(
-        `metrics: cannot read the drill reports of ${database}: ${redact(String(error), secrets)}`,
-      ),
+      this.warn(`metrics: cannot read the drill reports of ${database}: ${redact(String(error), secrets)}`),
     );
   }
 

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { BackupError, configError, ioFailure } from '../core/errors.js';
+import { BackupError, configError, damagedCopyHint, ioFailure } from '../core/errors.js';
 import type { Manifest } from '../core/manifest.js';
 import { timed } from '../core/timed.js';
 import type { Opener } from '../crypto/open.js';
+import { messageOf } from '../crypto/seal.js';
 import type { BackupStore } from '../storage/types.js';
 import { decryptFile, type Decrypted } from './decrypt.js';
 
@@ -118,7 +119,13 @@ async function fetchStored({
   };
   const digest = () => hash.digest('hex');
   if ('path' in source) {
-    await readChunks(source.path, note, { signal });
+    await readChunks(source.path, note, { signal }).catch((error: unknown) => {
+      if (signal?.aborted) throw error;
+      throw new BackupError('DownloadFailed', `cannot read ${source.path}: ${messageOf(error)}`, {
+        retryable: (error as { code?: unknown }).code !== 'ENOENT',
+        hint: damagedCopyHint(true),
+      });
+    });
     return { path: source.path, bytes, sha256: digest(), resumedFrom: 0 };
   }
   const resumedFrom = await keptBytes(source.downloadPath, manifest.file.bytes);
@@ -238,7 +245,7 @@ async function checkFile(fetched: Fetched, { manifest, where, source }: FetchChe
     bytes < expected.bytes
       ? `${where}: ${bytes} bytes, the manifest says ${expected.bytes}: the stored file is truncated`
       : `${where}: ${bytes} bytes with sha256 ${sha256}, but the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256}: the stored file is damaged or not the one backed up`,
-    { retryable: false },
+    { retryable: false, hint: damagedCopyHint('path' in source) },
   );
 }
 

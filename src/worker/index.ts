@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   NativeConnection,
+  Runtime,
   Worker,
   bundleWorkflowCode,
   type WorkerOptions,
@@ -28,7 +29,7 @@ import { WorkerMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
-import { temporalConnectionOptions } from '../temporal/connection.js';
+import { temporalConnectionOptions, temporalUnreachable } from '../temporal/connection.js';
 import {
   hostBackupTaskQueueName,
   hostRestoreTaskQueueName,
@@ -90,7 +91,9 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
  */
 function warmUp(privateKey: PrivateKey): void {
   privateKey().catch((error: unknown) =>
-    console.warn(`warning: ${messageOf(error)}; restores on this worker will fail until it is fixed`),
+    Runtime.instance().logger.warn(
+      `${messageOf(error)}; restores on this worker will fail until it is fixed`,
+    ),
   );
 }
 
@@ -116,16 +119,19 @@ export async function startWorker(
   const all = Array.isArray(configs) ? configs : [configs];
   const config = all[0]!;
   await checkDependencies(all.map((c) => c.database));
+  const { logger } = Runtime.instance();
   for (const home of removeAbandonedGpgHomes())
-    console.warn(`removed ${home}, the GnuPG home of a worker that no longer runs, and stopped its agent`);
-  const metrics = new WorkerMetrics();
+    logger.info(`removed ${home}, the GnuPG home of a worker that no longer runs, and stopped its agent`);
+  const metrics = new WorkerMetrics((message) => logger.warn(message));
   const byDatabase = new Map<string, Awaited<ReturnType<typeof activitiesFor>>>();
   for (const databaseConfig of all)
     byDatabase.set(databaseConfig.database.name, await activitiesFor(databaseConfig, metrics));
   const { metricsPort } = config.monitoring;
   // Before the pollers: a port in use fails the start before any of them holds the process open.
   const metricsServer = metricsPort ? await serveMetrics(metrics.registry, metricsPort) : undefined;
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal)).catch(
+    (error: unknown) => Promise.reject(temporalUnreachable(config.temporal.address, error)),
+  );
   const workers = await createPollers(connection, all, routeByDatabase(byDatabase), workflowSource(options));
   const done = Promise.all(workers.map((worker) => worker.run()))
     .then(() => connection.close())

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { Runtime } from '@temporalio/worker';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backupctl, expectOneLineError, installedBackupctl, type CliRun } from '../helpers/cli.js';
@@ -185,7 +186,8 @@ describe('bad input that only the worker can judge, and a name with quotes and s
   });
 
   it('refuses a public key as GPG_PRIVATE_KEY_FILE: exit 3, and the worker says so when it starts', async () => {
-    const warnings = vi.spyOn(console, 'warn');
+    // The worker's own warnings go to the Runtime's logger (one line each, in LOG_FORMAT).
+    const warnings = vi.spyOn(Runtime.instance().logger, 'warn');
     // A second worker, with the public key where the private one belongs, on the same backups.
     const wrong = await startTestWorker('fault-input-pub', {
       DB_NAME: database,
@@ -202,7 +204,7 @@ describe('bad input that only the worker can judge, and a name with quotes and s
         /^error: GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key$/,
       );
       expect(warnings.mock.calls.map(([text]) => String(text))).toContain(
-        'warning: GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key; restores on this worker will fail until it is fixed',
+        'GPG_PRIVATE_KEY_FILE: holds a public key only; restore needs the private key; restores on this worker will fail until it is fixed',
       );
     } finally {
       warnings.mockRestore();

@@ -114,10 +114,11 @@ export function shimDir(): string {
 }
 
 /**
- * Host folders an install writes to (/etc/passwd by useradd, /etc/durable-backup, units, state):
+ * Host folders an install writes to (/etc/passwd by useradd, /etc/durable-backup, units, state,
+ * the commands scripts/setup.sh puts in /usr/local/bin):
  * in the blocks' private mount namespace each is an overlay whose writes land in a tmpfs there.
  */
-export const PRIVATE_DIRS = ['/etc', '/var/lib'];
+export const PRIVATE_DIRS = ['/etc', '/var/lib', '/usr/local/bin'];
 
 export interface DocRun {
   ok: boolean;

@@ -38,6 +38,7 @@ export async function createKeyring(
   writeFileSync(
     privateKeyFile,
     (await execa('gpg', [...unattended, '--armor', '--export-secret-keys', uid], { env })).stdout,
+    { mode: 0o600 }, // as a private key should be: workers warn about, and production refuses, any other
   );
   const { stdout: listing } = await execa('gpg', ['--batch', '--with-colons', '--fingerprint', uid], { env });
   const fingerprint = listing

@@ -68,6 +68,44 @@ describe('docs: every shell example runs', () => {
   );
 });
 
+// Issue #19: after the quickstart, the README's "Using it" commands must work in a new shell. They
+// run in a bash that gets no PATH from us (so bash's own default, as `env -i bash -c` has), with
+// only the settings a user would load, after what scripts/setup.sh does to put the commands there,
+// into the run's private /usr/local/bin.
+describe('README: the commands of "Using it", in a new shell', () => {
+  it(
+    'run from a bash whose PATH is its own, found where setup put them',
+    async () => {
+      const blocks = fencedBlocks(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8'));
+      expect(refusedBlocks(blocks).map((r) => `README.md:${r.block.line}: ${r.why}`)).toEqual([]);
+      const sh = blocks.filter((b) => b.lang === 'sh');
+      expect(sh.map((b) => b.code).join('\n')).toMatch(/^backupctl /m);
+      const setup = {
+        lang: 'sh',
+        line: 0,
+        code: [
+          'test "$PATH" = /usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin:.',
+          '! command -v backupctl',
+          'bash "$REPO/scripts/link-commands.sh" >/dev/null',
+          'test "$(command -v backupctl)" = /usr/local/bin/backupctl',
+        ].join('\n'),
+      };
+      const database = uniqueName('readme');
+      await seedDatabase(database, 50);
+      const worker = await startTestWorker('readme', { DB_NAME: database });
+      try {
+        // No PATH: bash starts with its default one, as a new shell does.
+        const env = { ...worker.env, REPO: REPO_ROOT.replace(/\/$/, ''), LANG: 'C.UTF-8' };
+        const run = await runShBlocks('README.md', [setup, ...sh], env, LIMIT_MS);
+        expect(run.report).toBe('');
+      } finally {
+        await cleanUp(worker, database);
+      }
+    },
+    LIMIT_MS + 60_000,
+  );
+});
+
 describe('the docs harness', () => {
   const env = () => ({
     PATH: `${bin}:${process.env.PATH}`,
@@ -89,6 +127,7 @@ describe('the docs harness', () => {
         '! docker compose -f missing.yaml config 2> /dev/null',
         'sudo install -d /etc/durable-backup/keys && test -d /etc/durable-backup/keys',
         'sudo useradd --system --no-create-home docs-test-user && id docs-test-user',
+        'touch /usr/local/bin/docs-test-command',
         'systemctl enable --now x.timer | grep -q stand-in',
         '```',
         '',
@@ -100,10 +139,11 @@ describe('the docs harness', () => {
     );
     const run = await runShBlocks('docs/example.md', blocks, env(), 60_000);
     expect(run.report).toMatch(
-      /^docs\/example\.md:10: this sh block failed \(exit 1\):\necho "about to fail"\nfalse\n--- its output ---\nabout to fail$/,
+      /^docs\/example\.md:11: this sh block failed \(exit 1\):\necho "about to fail"\nfalse\n--- its output ---\nabout to fail$/,
     );
     expect(existsSync('/etc/durable-backup/keys')).toBe(false);
     expect(readFileSync('/etc/passwd', 'utf8')).not.toContain('docs-test-user');
+    expect(existsSync('/usr/local/bin/docs-test-command')).toBe(false);
     const passing = await runShBlocks('docs/example.md', blocks.slice(0, 1), env(), 60_000);
     expect(passing).toEqual({ ok: true, report: '' });
   });

@@ -106,18 +106,20 @@ describe('exit codes', () => {
     expect(readdirSync(`${env.BACKUP_DIR}/.work`)).toEqual([]);
   });
 
-  it('6 when the bucket does not exist, never creating it', async () => {
+  it('6 when the bucket does not exist, never creating it, saying the local copy is kept and where', async () => {
     const bucket = uniqueName('missing').replace('_', '-');
     const env = envFor({ S3_BUCKET: bucket });
     const run = await backupWithWorker(env);
-    expectOneLineError(run, 6, new RegExp(`bucket ${bucket} does not exist`));
+    const kept = `the local copy is kept, complete: ${env.BACKUP_DIR}/${database}-backup-\\d{8}-\\d{6}\\.dump$`;
+    expectOneLineError(run, 6, new RegExp(`bucket ${bucket} does not exist \\(NoSuchBucket\\); ${kept}`));
+    expect(run.stderr).toContain('hint: create the bucket, or fix S3_BUCKET');
     expect((await backupctl(['list'], env)).stderr).toMatch(/NoSuchBucket/);
   });
 
   it('6 when S3 is down, keeping the local copy as a complete backup', async () => {
     const env = envFor({ S3_ENDPOINT: 'http://127.0.0.1:1' });
     const run = await backupWithWorker(env);
-    expectOneLineError(run, 6, /connection refused/);
+    expectOneLineError(run, 6, /connection refused.*; the local copy is kept, complete: \//);
     const files = readdirSync(env.BACKUP_DIR!).filter((f) => !f.startsWith('.'));
     expect(files.sort()).toEqual([
       expect.stringMatching(/\.dump$/),

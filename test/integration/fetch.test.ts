@@ -76,7 +76,36 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
     const longer = { ...manifest, file: { ...manifest.file, bytes: bytes.length + 1 } };
     const error = await failureOf(fetchInto(dir, longer));
     expect(error.message).toMatch(/truncated/);
+    expect(error.hint).toMatch(/^the copy in S3 is damaged or incomplete: restore from the other copy/);
     expect(existsSync(join(dir, `${key}.download`))).toBe(false);
+  });
+
+  it('points at the file, not at S3, when a copy on this host is truncated or cannot be read', async () => {
+    const dir = tempDir('fetch');
+    const path = join(dir, key);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 10));
+    const local = (file: string) =>
+      fetchCheckDecrypt({
+        source: { path: file },
+        manifest,
+        where: file,
+        opener: noDecryption,
+        archivePath: join(dir, 'archive'),
+        hashArchive: true,
+      });
+    const truncated = await failureOf(local(path));
+    expect(truncated).toMatchObject({ kind: 'DownloadFailed', retryable: false });
+    expect(truncated.message).toBe(
+      `${path}: ${bytes.length - 10} bytes, the manifest says ${bytes.length}: the stored file is truncated`,
+    );
+    const unreadable = await failureOf(local(join(dir, 'gone')));
+    expect(unreadable.message).toMatch(/^cannot read .*gone: ENOENT/);
+    for (const error of [truncated, unreadable]) {
+      expect(error.hint).toMatch(
+        /^the copy on this host is damaged or incomplete \(S3 and the keys are not the cause\)/,
+      );
+      expect(error.hint).not.toContain('S3_ENDPOINT');
+    }
   });
 });
 

@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore/status.js';
 import { startWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../src/temporal/names.js';
-import { backupctl } from '../helpers/cli.js';
+import { backupctl, expectOneLineError } from '../helpers/cli.js';
 import { writeSignedManifest } from '../helpers/backups.js';
 import { failureOf } from '../helpers/errors.js';
 import { startPasswordCluster } from '../helpers/password-cluster.js';
@@ -457,6 +457,31 @@ describe('a damaged or wrongly keyed backup fails before the target is touched',
     const run = await restoreDamaged(original.subarray(0, original.length - 1000));
     expect(run.exitCode, run.stderr).toBe(4);
     expect(run.stderr).toMatch(/error: .*(truncated|bytes)/);
+  });
+
+  it('a truncated local copy (--file): exit 4, with a hint about that file, not about S3', async () => {
+    const [folder, name] = [dirname(backup.localPath), basename(backup.localPath)];
+    const copy = tempDir('truncated-local');
+    const stem = name.replace(/\.dump(\.gpg)?$/, '');
+    for (const file of readdirSync(folder).filter((f) => f.startsWith(stem)))
+      copyFileSync(join(folder, file), join(copy, file));
+    const whole = readFileSync(backup.localPath);
+    writeFileSync(join(copy, name), whole.subarray(0, whole.length - 1000));
+    const run = await backupctl(
+      ['restore', '--file', join(copy, name), '--target-db', target.name, '--force', '--wait'],
+      env,
+    );
+    await target.expectUnchanged();
+    // Its size is not the manifest's: refused before a byte is read, as a damaged copy.
+    expectOneLineError(
+      run,
+      4,
+      /: not trusted: manifest and object disagree \(\d+ bytes, the manifest says \d+\)$/,
+    );
+    expect(run.stderr).toMatch(
+      /^hint: the copy on this host is damaged or incomplete \(S3 and the keys are not the cause\)/m,
+    );
+    expect(run.stderr).not.toContain('S3_ENDPOINT');
   });
 
   it('the wrong private key: exit 5 (decryption failed)', async () => {
