@@ -1,6 +1,7 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, type QueryDefinition } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type QueryDefinition } from '@temporalio/common';
 import { BackupError, isErrorKind } from '../core/errors.js';
+import { stepProgressOf, type StepProgress } from '../core/progress.js';
 
 // What every kind of run shares on the client side: its workflow id, and the wait for its result.
 // index.ts re-exports these for the public API; the start and wait functions of each kind use them.
@@ -26,18 +27,57 @@ export async function resultOf<R>(handle: WorkflowHandle): Promise<R> {
   }
 }
 
-/** A run's result, with a query polled meanwhile for whoever watches; failures become BackupErrors. */
+/**
+ * A run's result, with a query polled meanwhile for whoever watches (onChange), and the progress its
+ * running steps report (onRunning); failures become BackupErrors.
+ */
 export async function waitWatching<R, Q>(
   handle: WorkflowHandle,
   query: QueryDefinition<Q>,
   onChange?: (value: Q) => void,
+  onRunning?: (steps: StepProgress[]) => void,
 ): Promise<R> {
-  const poll = onChange ? watchQuery(handle, query, onChange) : undefined;
+  const polls = [
+    onChange && watchQuery(handle, query, onChange),
+    onRunning && watchRunningSteps(handle, onRunning),
+  ];
   try {
     return await resultOf<R>(handle);
   } finally {
-    poll?.stop();
+    for (const poll of polls) poll?.stop();
   }
+}
+
+/**
+ * What the run's activities report while they run (their heartbeat details, see StepProgress):
+ * read from the server (describe), so no worker is asked. Details without progress are left out.
+ */
+export async function runningSteps(handle: WorkflowHandle): Promise<StepProgress[]> {
+  const { raw } = await handle.describe();
+  return (raw.pendingActivities ?? []).flatMap((activity) => {
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    const progress = payload ? stepProgressOf(defaultPayloadConverter.fromPayload(payload)) : undefined;
+    return progress ? [progress] : [];
+  });
+}
+
+/** Reads the running steps' progress every few seconds, and reports each reading (time goes on). */
+function watchRunningSteps(handle: WorkflowHandle, onRunning: (steps: StepProgress[]) => void) {
+  let stopped = false;
+  const timer = setInterval(() => {
+    runningSteps(handle).then(
+      (steps) => {
+        if (!stopped) onRunning(steps);
+      },
+      () => undefined,
+    );
+  }, PROGRESS_POLL_MS);
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 /** Each poll is a query the worker answers while it works: often enough for a person, no more. */
