@@ -141,17 +141,19 @@ export function createBackupActivities(deps: BackupDeps) {
           (Context.current().info.heartbeatDetails as UploadCheckpoint | undefined) ?? sentWhileDumping;
         const progress = uploadProgress(resumeFrom);
         const result = await timed(() =>
-          heartbeating(
-            (record) =>
-              remote.putFile(plan.key, local.pathOf(plan.key), {
-                storageClass: plan.remote?.storageClass,
-                resumeFrom,
-                // The checkpoint stays whole (a retry resumes from it); the progress goes beside it.
-                onCheckpoint: (checkpoint) => record({ ...checkpoint, ...progress(checkpoint) }),
-                signal: signal(),
-              }),
-            resumeFrom && { ...resumeFrom, ...progress(resumeFrom) },
-          ),
+          heartbeating((record) => {
+            // The checkpoint stays whole (a retry resumes from it); the progress goes beside it.
+            const checkpointed = (checkpoint: UploadCheckpoint) =>
+              record({ ...checkpoint, ...progress(checkpoint) });
+            // At once: the first part may take a while, and meanwhile the step shows where it starts.
+            if (resumeFrom) checkpointed(resumeFrom);
+            return remote.putFile(plan.key, local.pathOf(plan.key), {
+              storageClass: plan.remote?.storageClass,
+              resumeFrom,
+              onCheckpoint: checkpointed,
+              signal: signal(),
+            });
+          }),
         );
         return { ...result, location: remote.location, storageClass: plan.remote?.storageClass };
       });
