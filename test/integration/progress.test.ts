@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runningSteps, startBackup, waitForBackup } from '../../src/client/index.js';
 import { backupctl, type CliRun } from '../helpers/cli.js';
 import { fencedBlocks } from '../helpers/docs.js';
 import { createKeyring } from '../helpers/gpg.js';
@@ -8,6 +10,7 @@ import { dropDatabase, seedDatabase } from '../helpers/postgres.js';
 import { REPO_ROOT, servicesEnv, uniqueName } from '../helpers/services.js';
 import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
 import { startThrottleProxy, type ThrottleProxy } from '../helpers/throttle-proxy.js';
+import { until } from '../helpers/worker-process.js';
 
 // Issue #19: `backup --wait` prints the lines docs/backup.md shows, and a long step shows its
 // progress (from the heartbeat details) in a log. Run as a user would: the built CLI, stderr a pipe.
@@ -137,5 +140,37 @@ describe('a step longer than 10 s, in a log', () => {
         /^ {2}\.\.\. {2}\w+ +\d+\.\d (KiB|MiB|GiB) (written \(database \d+\.\d (MiB|GiB)\)|of \d+\.\d (MiB|GiB) \(\d+ %\)), \d+\.\d (KiB|MiB)\/s, \d+:\d\d elapsed$/,
       );
     }
+  });
+});
+
+describe('the heartbeat details of a running upload', () => {
+  it('carry its progress for the UI and the client, beside the checkpoint a retry resumes from', async () => {
+    throttle.setBytesPerSecond(1024 * 1024 * 1024);
+    const handle = await startBackup(worker.client, {
+      database,
+      taskQueue: worker.config.temporal.taskQueue,
+    });
+    try {
+      throttle.setBytesPerSecond(4 * 1024);
+      const [upload] = await until('the upload step reporting', async () => {
+        const steps = await runningSteps(handle);
+        return steps.some((s) => s.phase === 'upload') ? steps : undefined;
+      });
+      expect(upload).toMatchObject({ phase: 'upload', bytes: 0, totalBytes: expect.any(Number) });
+      expect(Date.parse(upload!.startedAt)).toBeLessThanOrEqual(Date.now());
+      const { raw } = await handle.describe();
+      const payload = raw.pendingActivities![0]!.heartbeatDetails!.payloads![0]!;
+      expect(defaultPayloadConverter.fromPayload(payload)).toMatchObject({
+        key: expect.any(String),
+        uploadId: expect.any(String),
+        partSize: expect.any(Number),
+        size: upload!.totalBytes,
+        parts: [],
+        phase: 'upload',
+      });
+    } finally {
+      throttle.setBytesPerSecond(1024 * 1024 * 1024);
+    }
+    await waitForBackup(handle);
   });
 });
