@@ -39,7 +39,8 @@ export async function waitWatching<R, Q>(
 ): Promise<R> {
   const polls = [
     onChange && watchQuery(handle, query, onChange),
-    onRunning && watchRunningSteps(handle, onRunning),
+    // Every reading is reported, changed or not: the elapsed time goes on.
+    onRunning && polling(() => runningSteps(handle), onRunning),
   ];
   try {
     return await resultOf<R>(handle);
@@ -61,26 +62,7 @@ export async function runningSteps(handle: WorkflowHandle): Promise<StepProgress
   });
 }
 
-/** Reads the running steps' progress every few seconds, and reports each reading (time goes on). */
-function watchRunningSteps(handle: WorkflowHandle, onRunning: (steps: StepProgress[]) => void) {
-  let stopped = false;
-  const timer = setInterval(() => {
-    runningSteps(handle).then(
-      (steps) => {
-        if (!stopped) onRunning(steps);
-      },
-      () => undefined,
-    );
-  }, PROGRESS_POLL_MS);
-  return {
-    stop: () => {
-      stopped = true;
-      clearInterval(timer);
-    },
-  };
-}
-
-/** Each poll is a query the worker answers while it works: often enough for a person, no more. */
+/** Each poll is a query the worker answers, or a describe the server answers: often enough for a person. */
 const PROGRESS_POLL_MS = 2_000;
 
 /** Asks a query every few seconds and reports each answer that differs from the last. */
@@ -90,15 +72,24 @@ export function watchQuery<T>(
   onChange: (value: T) => void,
 ) {
   let last = '';
+  return polling(
+    () => handle.query(query),
+    (value) => {
+      const key = JSON.stringify(value);
+      if (key !== last) onChange(value);
+      last = key;
+    },
+  );
+}
+
+/** Calls read every PROGRESS_POLL_MS and hands on each answer until stopped; failed reads are skipped. */
+function polling<T>(read: () => Promise<T>, onAnswer: (value: T) => void) {
   let stopped = false;
   const timer = setInterval(() => {
-    handle.query(query).then(
+    read().then(
       (value) => {
         // An answer that comes after stop() would print progress after the run's result or error.
-        if (stopped) return;
-        const key = JSON.stringify(value);
-        if (key !== last) onChange(value);
-        last = key;
+        if (!stopped) onAnswer(value);
       },
       () => undefined,
     );
