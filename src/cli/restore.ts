@@ -126,6 +126,7 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
       }
       const display = new ProgressDisplay(process.stderr);
       const printed = new Set<string>();
+      let phasesDone = 0;
       const show = (status: RestoreStatus) => {
         const lines = formatRestoreStatus(status).split('\n');
         if (status.state === 'awaiting-approval') lines.push(approvalHint(handle.workflowId));
@@ -133,6 +134,9 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
           printed.add(line);
           display.line(line);
         }
+        // The last reading of a phase that ended is stale: the next phase draws its own.
+        if (status.phases.length !== phasesDone) display.running([]);
+        phasesDone = status.phases.length;
       };
       const result = await (flags.json
         ? waitForRestore(handle)

@@ -28,6 +28,7 @@ beforeAll(async () => {
   worker = await startTestWorker('progress', {
     DB_NAME: database,
     GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
+    GPG_PRIVATE_KEY_FILE: keyring.privateKeyFile,
     S3_ENDPOINT: throttle.url,
     S3_PREFIX: prefix,
   });
@@ -37,6 +38,7 @@ afterAll(async () => {
   await worker?.stop();
   await throttle?.close();
   await dropDatabase(database);
+  await dropDatabase(`${database}_copy`);
 });
 
 /** The example of `backupctl backup --wait`'s output in docs/backup.md: its stderr lines, then its stdout's. */
@@ -172,5 +174,33 @@ describe('the heartbeat details of a running upload', () => {
       throttle.setBytesPerSecond(1024 * 1024 * 1024);
     }
     await waitForBackup(handle);
+  });
+});
+
+describe('backupctl restore --wait, in a log', () => {
+  it('prints the phases that ended, and the result with every phase on stdout, with no redrawn line', async () => {
+    const run = await backupctl(
+      ['restore', '--latest', '--target-db', `${database}_copy`, '--create-db', '--force', '--wait'],
+      worker.env,
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).not.toContain('\r');
+    expect(run.stderr).not.toContain('\x1b');
+    // The phases that ended while it was followed on stderr; all of them in the result on stdout.
+    const done = (text: string) => linesOf(text).filter((l) => l.startsWith('  done '));
+    expect(done(run.stdout).map((l) => l.split(/\s+/)[2])).toEqual([
+      'resolve',
+      'thaw',
+      'fetch',
+      'check',
+      'decrypt',
+      'validate',
+      'plan',
+      'prepare',
+      'restore',
+      'verify',
+    ]);
+    expect(done(run.stdout).slice(0, done(run.stderr).length)).toEqual(done(run.stderr));
+    expect(run.stdout).toMatch(/^restore complete\n/);
   });
 });
