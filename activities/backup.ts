@@ -15,7 +15,9 @@ import { secretsOf, type Config } from '../src/config/index.js';
 import { backupManifest } from '../src/core/backup-manifest.js';
 import type { StorageClass } from '../src/core/classify.js';
 import { inHistory, parseManifest, type Manifest } from '../src/core/manifest.js';
+import { bytesInParts } from '../src/core/parts.js';
 import { planBackup, type BackupPlan } from '../src/core/plan.js';
+import type { StepProgress } from '../src/core/progress.js';
 import { hostBackupTaskQueueName, hostTaskQueueName } from '../src/temporal/names.js';
 import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/seal.js';
@@ -109,6 +111,7 @@ export function createBackupActivities(deps: BackupDeps) {
           signal: signal(),
         });
         const upload = await growingUpload(plan, `${target}.partial`, dump.databaseBytes);
+        const startedAt = new Date().toISOString();
         const result = await heartbeating((record) =>
           dumpVerifyEncrypt({
             dump,
@@ -116,7 +119,13 @@ export function createBackupActivities(deps: BackupDeps) {
             targetPath: target,
             signal: signal(),
             upload,
-            onProgress: (bytes) => record({ bytes }),
+            onProgress: (bytes) =>
+              record({
+                phase: 'dump',
+                bytes,
+                databaseBytes: dump.databaseBytes,
+                startedAt,
+              } satisfies StepProgress),
           }),
         );
         const outcome = dumpOutcome(result, sealer, target, await upload?.settle(result.file.bytes));
@@ -131,17 +140,21 @@ export function createBackupActivities(deps: BackupDeps) {
         if (!remote) throw new Error('uploadBackup called without a remote store');
         const resumeFrom =
           (Context.current().info.heartbeatDetails as UploadCheckpoint | undefined) ?? sentWhileDumping;
+        const progress = uploadProgress(resumeFrom);
         const result = await timed(() =>
-          heartbeating(
-            (record) =>
-              remote.putFile(plan.key, local.pathOf(plan.key), {
-                storageClass: plan.remote?.storageClass,
-                resumeFrom,
-                onCheckpoint: record,
-                signal: signal(),
-              }),
-            resumeFrom,
-          ),
+          heartbeating((record) => {
+            // The checkpoint stays whole (a retry resumes from it); the progress goes beside it.
+            const checkpointed = (checkpoint: UploadCheckpoint) =>
+              record({ ...checkpoint, ...progress(checkpoint) });
+            // At once: the first part may take a while, and meanwhile the step shows where it starts.
+            if (resumeFrom) checkpointed(resumeFrom);
+            return remote.putFile(plan.key, local.pathOf(plan.key), {
+              storageClass: plan.remote?.storageClass,
+              resumeFrom,
+              onCheckpoint: checkpointed,
+              signal: signal(),
+            });
+          }),
         );
         return { ...result, location: remote.location, storageClass: plan.remote?.storageClass };
       });
@@ -203,6 +216,25 @@ export function createBackupActivities(deps: BackupDeps) {
       });
     },
   };
+}
+
+/** The progress an upload adds to its checkpoints: the bytes of the parts sent, of the file's size. */
+function uploadProgress(resumeFrom: UploadCheckpoint | undefined) {
+  const sent = (c: UploadCheckpoint) =>
+    bytesInParts(
+      c.size,
+      c.partSize,
+      c.parts.map((p) => p.partNumber),
+    );
+  const startedAt = new Date().toISOString();
+  const resumedBytes = resumeFrom ? sent(resumeFrom) : 0;
+  return (checkpoint: UploadCheckpoint): StepProgress => ({
+    phase: 'upload',
+    bytes: sent(checkpoint),
+    totalBytes: checkpoint.size,
+    resumedBytes,
+    startedAt,
+  });
 }
 
 async function discardFrom(store: BackupStore, plan: BackupPlan, removed: string[]): Promise<void> {

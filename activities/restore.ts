@@ -2,6 +2,7 @@ import { Context, log } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
+import type { StepProgress } from '../src/core/progress.js';
 import { restoreLog } from '../src/core/restore/log.js';
 import { hostRestoreTaskQueueName } from '../src/temporal/names.js';
 import {
@@ -143,6 +144,13 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
             ? { store: stores.remote!, key: backup.key, downloadPath: files.download }
             : { path: backup.from === 'file' ? backup.key : stores.local.pathOf(backup.key) };
         const opener = await openerForBackup(manifest, privateKey);
+        const startedAt = new Date().toISOString();
+        const fetched = (bytes: number): StepProgress => ({
+          phase: 'fetch',
+          bytes,
+          totalBytes: manifest.file.bytes,
+          startedAt,
+        });
         return heartbeating((record) =>
           fetchCheckDecrypt({
             source,
@@ -153,7 +161,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
             // Implied by the file's SHA-256 and OpenPGP's integrity check, and it costs RTO.
             hashArchive: false,
             signal: signal(),
-            onProgress: throttled((bytes) => record({ bytes })),
+            onProgress: throttled((bytes) => record(fetched(bytes))),
           }),
         );
       });
@@ -231,8 +239,10 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
           const listPath = list === undefined ? undefined : await writeUseList(resolved.workDir, list);
           const target = targetDatabase(config, plan.target);
           await endOtherSessions(target);
-          await heartbeating(() =>
-            runPgRestore(
+          await heartbeating((record) => {
+            // pg_restore reports no bytes: the UI and backupctl show how long it has run.
+            record({ phase: 'restore', startedAt: new Date().toISOString() } satisfies StepProgress);
+            return runPgRestore(
               target,
               {
                 archivePath: input.archivePath,
@@ -243,8 +253,8 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
                 noOwner: request.noOwner,
               },
               signal(),
-            ),
-          );
+            );
+          });
           return {};
         }),
       );

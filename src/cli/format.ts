@@ -1,4 +1,5 @@
 import type { BackupProgress, RestoreStatus, RetentionResult } from '../client/index.js';
+import type { StepProgress } from '../core/progress.js';
 import type { DriftReport } from '../core/reconcile.js';
 import type { PlannedBackup } from '../retention/sweep.js';
 
@@ -13,14 +14,56 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-/** One line per finished step, then the step now running. */
+/** 0:07, 1:05, 1:02:03: minutes and seconds, with hours once it takes them. */
+export function formatElapsed(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const [h, m, s] = [Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60), seconds % 60];
+  const two = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
+}
+
+/** Bytes per second over a time, such as 9.4 MiB/s; none within the first second, when it means little. */
+export function formatRate(bytes: number, ms: number): string | undefined {
+  if (ms < 1000) return undefined;
+  return `${formatBytes(bytes / (ms / 1000))}/s`;
+}
+
+/**
+ * The line of a running step, from its heartbeat details: its phase, the bytes so far (against the
+ * file's size, or beside the database's), the rate of this attempt and the time it has taken.
+ */
+export function formatStepProgress(progress: StepProgress, now: number): string {
+  const elapsedMs = now - Date.parse(progress.startedAt);
+  const parts: string[] = [];
+  const { bytes, totalBytes, databaseBytes } = progress;
+  if (bytes !== undefined) {
+    if (totalBytes) {
+      const percent = Math.min(100, Math.floor((bytes / totalBytes) * 100));
+      parts.push(`${formatBytes(bytes)} of ${formatBytes(totalBytes)} (${percent} %)`);
+    } else {
+      parts.push(
+        `${formatBytes(bytes)} written${databaseBytes ? ` (database ${formatBytes(databaseBytes)})` : ''}`,
+      );
+    }
+    const rate = formatRate(bytes - (progress.resumedBytes ?? 0), elapsedMs);
+    if (rate) parts.push(rate);
+  }
+  parts.push(`${formatElapsed(elapsedMs)} elapsed`);
+  return `  ...  ${progress.phase.padEnd(8)} ${parts.join(', ')}`;
+}
+
+/** One line per finished step (the step now running is ProgressDisplay's). */
 export function formatProgress(progress: BackupProgress): string[] {
-  const lines = progress.completed.map(
+  return progress.completed.map(
     (c) =>
       `  done ${c.step.padEnd(8)} ${c.durationMs === undefined ? '' : `${(c.durationMs / 1000).toFixed(1)} s  `}${c.detail}`,
   );
-  if (!['done', 'failed'].includes(progress.step)) lines.push(`  ...  ${progress.step}`);
-  return lines;
+}
+
+/** The step a backup runs now, before it reports any progress: `  ...  dump`. */
+export function formatWaitingStep(progress: BackupProgress | undefined): string | undefined {
+  if (!progress || ['done', 'failed'].includes(progress.step)) return undefined;
+  return `  ...  ${progress.step}`;
 }
 
 /** One line per backup: what happens to it, why, and until when it is kept. */

@@ -12,14 +12,16 @@ import {
   waitForRetention,
   type BackupProgress,
   type BackupResult,
+  type StepProgress,
 } from '../client/index.js';
 import { loadConfigs, secretsOf, type Config } from '../config/index.js';
 import { BackupError, exitCodeOf } from '../core/errors.js';
 import { registerDrillCommands } from './drills.js';
-import { formatBytes, formatCleanup, formatPlan, formatProgress } from './format.js';
+import { formatBytes, formatCleanup, formatPlan, formatProgress, formatWaitingStep } from './format.js';
 import { registerHealthCommand } from './health.js';
 import { registerListCommand } from './list.js';
 import { registerMetricsCommand } from './metrics.js';
+import { ProgressDisplay } from './progress.js';
 import { registerRekeyCommand } from './rekey.js';
 import { registerRestoreCommands } from './restore.js';
 import { registerScheduleCommands } from './schedules.js';
@@ -125,15 +127,24 @@ program
         `warning: no worker polls ${cfg.temporal.taskQueue}; the backup waits until one does (backupctl worker)`,
       );
     }
+    const display = new ProgressDisplay(process.stderr);
     const printed = new Set<string>();
+    let latest: BackupProgress | undefined;
     const showProgress = (progress: BackupProgress) => {
+      const stepChanged = latest?.step !== progress.step;
+      latest = progress;
       for (const line of formatProgress(progress).filter((l) => !printed.has(l))) {
         printed.add(line);
-        console.error(line);
+        display.line(line);
       }
+      // The last reading of the step that ended is stale: show the new step until it reports.
+      if (stepChanged) display.running([], formatWaitingStep(progress));
     };
-    // Progress is a query, answered by the worker: not asked at all when nobody reads it.
-    const result = await waitForBackup(handle, options.json ? undefined : showProgress);
+    const showRunning = (steps: StepProgress[]) => display.running(steps, formatWaitingStep(latest));
+    // Progress is a query, answered by the worker, and a describe: not asked at all when nobody reads it.
+    const result = await (options.json
+      ? waitForBackup(handle)
+      : waitForBackup(handle, showProgress, showRunning).finally(() => display.end()));
     if (options.json)
       console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link, ...result }, null, 2));
     else console.log(describeResult(result, link));

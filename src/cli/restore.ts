@@ -20,6 +20,7 @@ import { configError } from '../core/errors.js';
 import type { RestoreRequest, RestoreSource } from '../core/restore/request.js';
 import { restoreTaskQueueName } from '../temporal/names.js';
 import { formatRestoreStatus } from './format.js';
+import { ProgressDisplay } from './progress.js';
 
 // `backupctl restore | approve | reject | status`: flags in, the client API, lines out.
 
@@ -123,16 +124,23 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
           `warning: no worker polls ${restoreQueue}; the restore waits until one does (backupctl worker with RESTORE_ENABLED=true)`,
         );
       }
+      const display = new ProgressDisplay(process.stderr);
       const printed = new Set<string>();
+      let phasesDone = 0;
       const show = (status: RestoreStatus) => {
         const lines = formatRestoreStatus(status).split('\n');
         if (status.state === 'awaiting-approval') lines.push(approvalHint(handle.workflowId));
         for (const line of lines.filter((l) => !printed.has(l) && !l.startsWith('  state:'))) {
           printed.add(line);
-          console.error(line);
+          display.line(line);
         }
+        // The last reading of a phase that ended is stale: the next phase draws its own.
+        if (status.phases.length !== phasesDone) display.running([]);
+        phasesDone = status.phases.length;
       };
-      const result = await waitForRestore(handle, flags.json ? undefined : show);
+      const result = await (flags.json
+        ? waitForRestore(handle)
+        : waitForRestore(handle, show, (steps) => display.running(steps)).finally(() => display.end()));
       console.log(
         flags.json ? JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2) : describe(result),
       );

@@ -5,6 +5,7 @@ import type { RetentionRequest, RetentionResult } from '../../workflows/retentio
 import type { TemporalConfig } from '../config/index.js';
 import { BackupError } from '../core/errors.js';
 import { isValidLabel } from '../core/naming.js';
+import type { StepProgress } from '../core/progress.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../temporal/connection.js';
 import {
   BACKUP_WORKFLOW,
@@ -17,10 +18,10 @@ import {
 } from '../temporal/names.js';
 import { resultOf, safeIdPart, waitWatching, workflowId } from './runs.js';
 
-export type { BackupProgress, BackupRequest, BackupResult, RetentionRequest, RetentionResult };
+export type { BackupProgress, BackupRequest, BackupResult, RetentionRequest, RetentionResult, StepProgress };
 export { BackupError, exitCodeOf } from '../core/errors.js';
 export { loadConfig, type Config } from '../config/index.js';
-export { safeIdPart, toBackupError, waitWatching, watchQuery, workflowId } from './runs.js';
+export { runningSteps, safeIdPart, toBackupError, waitWatching, watchQuery, workflowId } from './runs.js';
 export {
   approveRestore,
   rejectRestore,
@@ -114,15 +115,34 @@ export function backupWorkflowId(database: string, label?: string, now = new Dat
   return workflowId('backup', database, label, now);
 }
 
+/** How long the last progress query may take once the backup has ended. */
+const LAST_QUERY_MS = 5_000;
+
 /**
- * Waits for a backup; onProgress sees each change of step. A failure becomes a BackupError whose
- * kind (hence exit code) is the failing activity's.
+ * Waits for a backup; onProgress sees each change of step, the last one included, and onRunning
+ * the bytes, rate and time of the step that runs (StepProgress). A failure becomes a BackupError
+ * whose kind (hence exit code) is the failing activity's.
  */
 export async function waitForBackup(
   handle: WorkflowHandle,
   onProgress?: (progress: BackupProgress) => void,
+  onRunning?: (steps: StepProgress[]) => void,
 ): Promise<BackupResult> {
-  return waitWatching<BackupResult, BackupProgress>(handle, progressQuery, onProgress);
+  const result = await waitWatching<BackupResult, BackupProgress>(
+    handle,
+    progressQuery,
+    onProgress,
+    onRunning,
+  );
+  // The last steps often end between two polls: one more query shows them (a worker answers it).
+  if (onProgress) {
+    const last = await Promise.race([
+      handle.query(progressQuery).catch(() => undefined),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), LAST_QUERY_MS).unref()),
+    ]);
+    if (last) onProgress(last);
+  }
+  return result;
 }
 
 /** Starts a retention sweep of a database's backups (what `backupctl prune` runs). */

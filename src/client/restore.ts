@@ -21,6 +21,7 @@ import {
   type ApprovalInput,
   type ApprovalRequest,
 } from '../core/restore/approval.js';
+import type { StepProgress } from '../core/progress.js';
 import type { RestoreRequest } from '../core/restore/request.js';
 import type { RestoreStatus } from '../core/restore/status.js';
 import { waitWatching, workflowId } from './runs.js';
@@ -71,12 +72,16 @@ function checkRequest(request: RestoreRequest): void {
   if (request.dryRun && request.force) throw configError('--dry-run and --force: choose one');
 }
 
-/** Waits for a restore; onStatus sees each change (state, plan, phases). Failures become BackupErrors. */
+/**
+ * Waits for a restore; onStatus sees each change (state, plan, phases), onRunning the bytes, rate
+ * and time of the step that runs (StepProgress). Failures become BackupErrors.
+ */
 export async function waitForRestore(
   handle: WorkflowHandle,
   onStatus?: (status: RestoreStatus) => void,
+  onRunning?: (steps: StepProgress[]) => void,
 ): Promise<RestoreResult> {
-  return waitWatching<RestoreResult, RestoreStatus>(handle, restoreStatusQuery, onStatus);
+  return waitWatching<RestoreResult, RestoreStatus>(handle, restoreStatusQuery, onStatus, onRunning);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, type QueryDefinition } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type QueryDefinition } from '@temporalio/common';
 import { BackupError, isErrorKind } from '../core/errors.js';
+import { stepProgressOf, type StepProgress } from '../core/progress.js';
 
 // What every kind of run shares on the client side: its workflow id, and the wait for its result.
 // index.ts re-exports these for the public API; the start and wait functions of each kind use them.
@@ -26,21 +27,42 @@ export async function resultOf<R>(handle: WorkflowHandle): Promise<R> {
   }
 }
 
-/** A run's result, with a query polled meanwhile for whoever watches; failures become BackupErrors. */
+/**
+ * A run's result, with a query polled meanwhile for whoever watches (onChange), and the progress its
+ * running steps report (onRunning); failures become BackupErrors.
+ */
 export async function waitWatching<R, Q>(
   handle: WorkflowHandle,
   query: QueryDefinition<Q>,
   onChange?: (value: Q) => void,
+  onRunning?: (steps: StepProgress[]) => void,
 ): Promise<R> {
-  const poll = onChange ? watchQuery(handle, query, onChange) : undefined;
+  const polls = [
+    onChange && watchQuery(handle, query, onChange),
+    // Every reading is reported, changed or not: the elapsed time goes on.
+    onRunning && polling(() => runningSteps(handle), onRunning),
+  ];
   try {
     return await resultOf<R>(handle);
   } finally {
-    poll?.stop();
+    for (const poll of polls) poll?.stop();
   }
 }
 
-/** Each poll is a query the worker answers while it works: often enough for a person, no more. */
+/**
+ * What the run's activities report while they run (their heartbeat details, see StepProgress):
+ * read from the server (describe), so no worker is asked. Details without progress are left out.
+ */
+export async function runningSteps(handle: WorkflowHandle): Promise<StepProgress[]> {
+  const { raw } = await handle.describe();
+  return (raw.pendingActivities ?? []).flatMap((activity) => {
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    const progress = payload ? stepProgressOf(defaultPayloadConverter.fromPayload(payload)) : undefined;
+    return progress ? [progress] : [];
+  });
+}
+
+/** Each poll is a query the worker answers, or a describe the server answers: often enough for a person. */
 const PROGRESS_POLL_MS = 2_000;
 
 /** Asks a query every few seconds and reports each answer that differs from the last. */
@@ -50,15 +72,24 @@ export function watchQuery<T>(
   onChange: (value: T) => void,
 ) {
   let last = '';
+  return polling(
+    () => handle.query(query),
+    (value) => {
+      const key = JSON.stringify(value);
+      if (key !== last) onChange(value);
+      last = key;
+    },
+  );
+}
+
+/** Calls read every PROGRESS_POLL_MS and hands on each answer until stopped; failed reads are skipped. */
+function polling<T>(read: () => Promise<T>, onAnswer: (value: T) => void) {
   let stopped = false;
   const timer = setInterval(() => {
-    handle.query(query).then(
+    read().then(
       (value) => {
         // An answer that comes after stop() would print progress after the run's result or error.
-        if (stopped) return;
-        const key = JSON.stringify(value);
-        if (key !== last) onChange(value);
-        last = key;
+        if (!stopped) onAnswer(value);
       },
       () => undefined,
     );

@@ -27,3 +27,11 @@ export function partRanges(objectSize: number, partSize: number): PartRange[] {
     end: Math.min(objectSize, (i + 1) * partSize) - 1,
   }));
 }
+
+/** The bytes the given parts hold: every part is partSize long, but the last, which holds the rest. */
+export function bytesInParts(objectSize: number, partSize: number, partNumbers: number[]): number {
+  return partNumbers.reduce(
+    (sum, n) => sum + Math.max(0, Math.min(partSize, objectSize - (n - 1) * partSize)),
+    0,
+  );
+}
