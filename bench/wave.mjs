@@ -231,8 +231,15 @@ export async function waveBench({ options, services, root }) {
   // One worker: the backups one by one, then the wave.
   const one = await startWorker(workerEnv(bound), configFile, folder, 'single');
   await sleep(1000); // let the pollers settle
+  const idleBytes = statusBytes(one.pid, 'VmRSS');
   log(`one by one: ${databases.length} backups on one worker bounded at ${bound}`);
-  const sequential = await oneByOne(client, product, databases, taskQueue, stamp);
+  const sequentialRss = sampleRss(one.pid);
+  let sequential, sequentialPeakBytes;
+  try {
+    sequential = await oneByOne(client, product, databases, taskQueue, stamp);
+  } finally {
+    sequentialPeakBytes = sequentialRss.stop().peakRssBytes;
+  }
   log(`wave: ${databases.length} backups started at once on one worker bounded at ${bound}`);
   const single = await wave(client, product, { databases, taskQueue, stamp, phase: 'wave', workers: [one] });
   await stopProcess(one.worker);
@@ -241,6 +248,7 @@ export async function waveBench({ options, services, root }) {
   const pair = [];
   for (const name of ['A', 'B']) pair.push(await startWorker(workerEnv(half), configFile, folder, name));
   await sleep(1000);
+  const pairIdleBytes = pair.map((w) => statusBytes(w.pid, 'VmRSS'));
   log(`two workers: ${databases.length} backups started at once, each worker bounded at ${half}`);
   const double = await wave(client, product, {
     databases,
@@ -260,6 +268,9 @@ export async function waveBench({ options, services, root }) {
     sequential,
     single,
     double,
+    idleBytes,
+    sequentialPeakBytes,
+    pairIdleBytes,
     load: loadavg(),
     benchMs: performance.now() - benchStarted,
   });
