@@ -27,7 +27,7 @@ async function waitForLine(file, text, child, timeoutMs) {
   throw new Error(`the worker did not print "${text}" within ${timeoutMs / 1000} s`);
 }
 
-async function stopProcess(child, timeoutMs = 30_000) {
+export async function stopProcess(child, timeoutMs = 30_000) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const exited = await Promise.race([
@@ -121,12 +121,12 @@ export async function ourBackup({ database, compressionEnv, folder, key, s3, sta
 }
 
 /**
- * `backupctl worker` with env, logging to a file; resolves once it polls, and is stopped at cleanup.
- * Wrapped in an object: an execa process is a thenable, and returning it would wait for its exit.
+ * `backupctl [args] worker` with env, logging to a file; resolves once it polls, and is stopped at
+ * cleanup. Wrapped in an object: an execa process is a thenable, and returning it would wait for its exit.
  */
-async function startBenchWorker(env, workerLog, what) {
+export async function startBenchWorker(env, workerLog, what, args = []) {
   log(`${what}: starting a worker (log ${workerLog})`);
-  const worker = execa('node', [CLI, 'worker'], {
+  const worker = execa('node', [CLI, ...args, 'worker'], {
     env,
     extendEnv: false,
     stdin: 'ignore',

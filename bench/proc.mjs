@@ -82,3 +82,42 @@ export function sampleRss(pid, intervalMs = 200) {
     },
   };
 }
+
+/** The PGDATABASE a process was started with, or undefined (gone, or not ours to read). */
+function pgDatabaseOf(pid) {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    const entry = environ.split('\0').find((e) => e.startsWith('PGDATABASE='));
+    return entry?.slice('PGDATABASE='.length);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Counts, every intervalMs, the live pg_dump processes whose environment names one of `databases`
+ * (PGDATABASE, as the worker passes it): others' pg_dumps on a shared machine are not counted.
+ * stop() returns the most seen at once and the number of samples.
+ */
+export function samplePgDumps(databases, intervalMs = 100) {
+  const wanted = new Set(databases);
+  let most = 0;
+  let samples = 0;
+  const poll = () => {
+    let count = 0;
+    for (const [pid, { comm }] of processTable()) {
+      if (comm === 'pg_dump' && wanted.has(pgDatabaseOf(pid))) count++;
+    }
+    most = Math.max(most, count);
+    samples++;
+  };
+  poll();
+  const timer = setInterval(poll, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      poll();
+      return { most, samples };
+    },
+  };
+}

@@ -22,6 +22,11 @@
 //   --skip-pgbackrest      leave out pgBackRest (no pgbackrest needed)
 //   --skip-restore         leave out the restore comparisons
 //   --drop                 drop the database of --size-gb (and of --flat-size-gb with --flat-check), exit
+//   --databases N          the wave benchmark instead (bench/wave.mjs, issue #20): N databases of
+//                          --db-size-mb (default 20) MiB in one config file, backed up one by one,
+//                          then all at once on one worker, then on two; with --drop, drop them
+//   --bound N              with --databases: the worker's WORKER_MAX_CONCURRENT_BACKUPS (default:
+//                          the CPU count, the product's default); each of the two workers gets half
 //
 // Needs the services (scripts/services.sh up) and their variables in the environment;
 // scripts/bench.sh does all of that. The generated database is kept for the next run.
@@ -49,13 +54,15 @@ import { bareRestore, CLI, ourBackup, ourRestore } from './ours.mjs';
 import { clusterBytes, setUpPgBackRest } from './pgbackrest.mjs';
 import { report } from './report.mjs';
 import { log, mib, seconds } from './util.mjs';
+import { dropWaveDatabases, waveBench } from './wave.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const GIB = 2 ** 30;
 
 const USAGE = `usage: npm run bench -- [--size-gb N] [--compression N|zstd[:L]|gzip[:L]|none]
                         [--compression-table [--levels 0,1,3,6,9]] [--flat-check [--flat-size-gb 0.2]]
-                        [--skip-guide] [--skip-pgbackrest] [--skip-restore] [--drop]`;
+                        [--skip-guide] [--skip-pgbackrest] [--skip-restore] [--drop]
+       npm run bench -- --databases N [--db-size-mb 20] [--bound N] [--drop]`;
 
 // ------------------------------------------------------------------------------------ setup
 
@@ -73,6 +80,9 @@ function parseOptions(argv) {
       'skip-pgbackrest': { type: 'boolean', default: false },
       'skip-restore': { type: 'boolean', default: false },
       drop: { type: 'boolean', default: false },
+      databases: { type: 'string' },
+      'db-size-mb': { type: 'string', default: '20' },
+      bound: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -81,6 +91,10 @@ function parseOptions(argv) {
     if (!Number.isFinite(value) || value < min || value > max || text.trim() === '')
       throw new Error(`--${name}: expected a number from ${min} to ${max}, got "${text}"`);
     return value;
+  };
+  const whole = (name, text, min, max) => {
+    if (!/^\d+$/.test(text.trim())) throw new Error(`--${name}: expected a whole number, got "${text}"`);
+    return number(name, text, min, max);
   };
   const level = (name, text) => {
     if (!/^\d$/.test(text)) throw new Error(`--${name}: expected a level from 0 to 9, got "${text}"`);
@@ -98,6 +112,9 @@ function parseOptions(argv) {
     skipPgBackRest: values['skip-pgbackrest'],
     skipRestore: values['skip-restore'],
     drop: values.drop,
+    databases: values.databases === undefined ? undefined : whole('databases', values.databases, 1, 500),
+    dbSizeMb: number('db-size-mb', values['db-size-mb'], 1, 100_000),
+    bound: values.bound === undefined ? undefined : whole('bound', values.bound, 1, 1000),
   };
 }
 
@@ -153,6 +170,20 @@ async function main() {
   }
   const env = services();
   const libpq = { ...libpqEnv(env.pg), PATH: process.env.PATH };
+
+  if (options.databases !== undefined) {
+    if (options.drop) {
+      const dropped = await dropWaveDatabases(env.pg, options.dbSizeMb);
+      log(
+        `dropped ${dropped.length} databases${dropped.length ? ` (${dropped[0]} to ${dropped.at(-1)})` : ''}`,
+      );
+      return;
+    }
+    if (!existsSync(CLI)) throw new Error(`${CLI} not found: npm run build`);
+    await waveBench({ options, services: env, root: ROOT });
+    await runCleanups();
+    return;
+  }
 
   if (options.drop) {
     const names = [benchDatabaseName(options.sizeGb)];

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run bench [-- --size-gb N] [--compression N|zstd[:L]|gzip[:L]|none] [--compression-table]
-# [--flat-check] [--skip-guide] [--skip-pgbackrest] [--skip-restore] [--drop]`: set up, start the
+# [--flat-check] [--skip-guide] [--skip-pgbackrest] [--skip-restore] [--drop]`, or `npm run bench --
+# --databases N [--db-size-mb M] [--bound N] [--drop]` (the wave benchmark): set up, start the
 # services, build, make sure Debian's awscli and pgbackrest are there, then run bench/run.mjs
 # with the arguments passed through. Everything but the report goes to stderr, so the last line
 # on stdout is the benchmark's JSON object.
@@ -19,7 +20,7 @@ packages=()
 skip_aws=0 skip_pgbackrest=0
 for arg in "$@"; do
   case "$arg" in
-    --drop | --help | -h) skip_aws=1 skip_pgbackrest=1 ;;
+    --drop | --help | -h | --databases | --databases=*) skip_aws=1 skip_pgbackrest=1 ;;
     --skip-guide) skip_aws=1 ;;
     --skip-pgbackrest) skip_pgbackrest=1 ;;
   esac
