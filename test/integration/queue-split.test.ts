@@ -11,7 +11,12 @@ import {
   waitForRestore,
 } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { hostTaskQueueName, restoreTaskQueueName } from '../../src/temporal/names.js';
+import {
+  hostBackupTaskQueueName,
+  hostRestoreTaskQueueName,
+  hostTaskQueueName,
+  restoreTaskQueueName,
+} from '../../src/temporal/names.js';
 import { CLI, backupctl, programBaseEnv } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
@@ -37,6 +42,8 @@ interface WorkerProcess {
   name: string;
   process: ResultPromise;
   hostQueue: string;
+  /** This host's queues: the short steps', the dumps and uploads' (bounded), the restores' (bounded). */
+  hostQueues: string[];
   /** Temporal's default worker identity: <pid>@<host name>. */
   owns(identity: string): boolean;
 }
@@ -50,8 +57,15 @@ async function startWorkerProcess(name: string, env: Record<string, string>): Pr
     reject: false,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const hostQueue = hostTaskQueueName(queue, env.WORKER_HOST_ID!);
-  const worker = { name, process: child, hostQueue, owns: (id: string) => id.startsWith(`${child.pid}@`) };
+  const hostId = env.WORKER_HOST_ID!;
+  const hostQueue = hostTaskQueueName(queue, hostId);
+  const hostQueues = [
+    hostQueue,
+    hostBackupTaskQueueName(queue, hostId),
+    hostRestoreTaskQueueName(queue, hostId),
+  ];
+  const owns = (id: string) => id.startsWith(`${child.pid}@`);
+  const worker = { name, process: child, hostQueue, hostQueues, owns };
   running.push(worker);
   for (let tries = 0; !(await hasPollers(client, 'default', hostQueue)); tries += 1) {
     if (tries > 300 || child.exitCode !== null) throw new Error(`worker ${name} did not start`);
@@ -109,7 +123,8 @@ function expectRestoreStepsOnRestoreWorker(runs: ActivityRun[]): void {
   const report = rest.filter((r) => r.taskQueue === queue);
   expect(report.map((r) => r.activity)).toEqual(['reportRun']);
   const onHost = rest.filter((r) => r.taskQueue !== queue);
-  expect(onHost.every((r) => r.taskQueue === restoreWorker.hostQueue)).toBe(true);
+  const restoreHost = hostRestoreTaskQueueName(queue, restoreWorker.hostQueue.split('@')[1]!);
+  expect(onHost.every((r) => r.taskQueue === restoreHost)).toBe(true);
   expect(ranOn([first!, ...onHost]).filter((line) => !line.endsWith(' restore'))).toEqual([]);
 }
 
@@ -218,9 +233,11 @@ describe('task queues split between a backup worker and a restore-capable worker
       const runs = await activityRuns(handle);
       // planBackup picks the host; the steps that share its local files all run on that host's worker.
       const hostRuns = runs.filter((r) => r.taskQueue !== queue);
-      const host = running.find((w) => w.hostQueue === hostRuns[0]!.taskQueue)!;
+      const host = running.find((w) => w.hostQueues.includes(hostRuns[0]!.taskQueue))!;
       hostsUsed.add(host.name);
-      expect(hostRuns.every((r) => r.taskQueue === host.hostQueue && host.owns(r.identity!))).toBe(true);
+      expect(hostRuns.every((r) => host.hostQueues.includes(r.taskQueue) && host.owns(r.identity!))).toBe(
+        true,
+      );
       expect(runs.every((r) => backupWorker.owns(r.identity!) || restoreWorker.owns(r.identity!))).toBe(true);
     }
     expect(hostsUsed.size).toBeGreaterThanOrEqual(1);
