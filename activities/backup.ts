@@ -15,13 +15,14 @@ import { secretsOf, type Config } from '../src/config/index.js';
 import { backupManifest } from '../src/core/backup-manifest.js';
 import type { StorageClass } from '../src/core/classify.js';
 import { inHistory, parseManifest, type Manifest } from '../src/core/manifest.js';
-import { planBackup, type BackupPlan } from '../src/core/plan.js';
+import { planBackup, planCompression, type BackupPlan } from '../src/core/plan.js';
 import { hostTaskQueueName } from '../src/temporal/names.js';
 import { timed } from '../src/core/timed.js';
 import type { Sealer } from '../src/crypto/seal.js';
 import { signedManifest, type SigningKey } from '../src/crypto/signing.js';
 import { signatureKeyFor } from '../src/core/trust.js';
 import { startDump } from '../src/postgres/dump.js';
+import { compressorFor } from '../src/stream/compression.js';
 import type {
   BackupStore,
   GrowingUpload,
@@ -81,6 +82,7 @@ export function createBackupActivities(deps: BackupDeps) {
           startedAt: new Date(request.startedAt),
           timeZone: config.backup.timeZone,
           encrypted: sealer.encrypted,
+          compression: config.backup.compression,
           remote: remote &&
             config.s3 && { location: remote.location, storageClasses: config.s3.storageClasses },
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
@@ -90,7 +92,7 @@ export function createBackupActivities(deps: BackupDeps) {
     },
 
     /**
-     * pg_dump -Fc, verified by pg_restore --list and encrypted as it streams, into BACKUP_DIR; parts go
+     * pg_dump -Fc, verified by pg_restore --list, compressed (zstd) and encrypted as it streams, into BACKUP_DIR; parts go
      * to the bucket as they are written. A dump cannot resume: a retry starts over, unless the last
      * attempt finished and only its report was lost.
      */
@@ -103,14 +105,17 @@ export function createBackupActivities(deps: BackupDeps) {
 
         await local.ensureFolder(files.folder);
         await local.ensureFolder(dirname(target));
+        const compression = planCompression(plan, config.backup.compression);
+        const compressor = compressorFor(compression);
         const dump = await startDump(config.database, {
-          compression: config.backup.compression,
+          compression: compressor.pgDumpLevel,
           signal: signal(),
         });
         const upload = await growingUpload(plan, `${target}.partial`, dump.databaseBytes);
         const result = await heartbeating((record) =>
           dumpVerifyEncrypt({
             dump,
+            compressor,
             sealer,
             targetPath: target,
             signal: signal(),
@@ -118,7 +123,13 @@ export function createBackupActivities(deps: BackupDeps) {
             onProgress: (bytes) => record({ bytes }),
           }),
         );
-        const outcome = dumpOutcome(result, sealer, target, await upload?.settle(result.file.bytes));
+        const outcome = dumpOutcome(
+          result,
+          compression,
+          sealer,
+          target,
+          await upload?.settle(result.file.bytes),
+        );
         await keepAttempt(files, result.facts, outcome);
         return outcome;
       });
@@ -168,7 +179,7 @@ export function createBackupActivities(deps: BackupDeps) {
           found: facts,
           outcome: input.dump,
           upload: input.upload,
-          compression: config.backup.compression,
+          compression: planCompression(plan, config.backup.compression),
           completedAt: new Date().toISOString(),
         });
         const { text, signature } = await signedManifest(manifest, signingKey);

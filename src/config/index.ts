@@ -10,6 +10,7 @@ import { SECRET_VARIABLES, envSchema } from './schema.js';
 import {
   approverList,
   checkProductionGates,
+  compressionSetting,
   defaultPrefix,
   dockerContainer,
   s3Config,
@@ -77,7 +78,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       dir: resolve(v.BACKUP_DIR),
       prefix: v.BACKUP_PREFIX ?? defaultPrefix(v.DB_NAME),
       timeZone: v.BACKUP_TIMEZONE,
-      compression: v.PG_DUMP_COMPRESSION,
+      compression: compressionSetting(v),
       retryAttempts: v.BACKUP_RETRY_ATTEMPTS,
     },
     s3: s3Config(v),

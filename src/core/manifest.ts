@@ -1,4 +1,5 @@
 import type { BackupKind, StorageClass } from './classify.js';
+import { compressionOf, type Digest, type ManifestCompression } from './compression.js';
 
 // The manifest is written last, beside the archive, locally and in the bucket. A backup without its
 // manifest is incomplete and nothing may treat it as a backup.
@@ -14,8 +15,13 @@ export interface Manifest {
   label?: string;
   createdAt: string;
   completedAt: string;
-  compression: number;
-  /** The pg_dump -Fc archive (plaintext). */
+  /**
+   * How the archive was compressed: method and level, and for zstd the compressed stream. A number
+   * (manifests made before BACKUP_COMPRESSION): pg_dump's own gzip at that level. Read it with
+   * compressionOf.
+   */
+  compression: number | ManifestCompression;
+  /** The pg_dump -Fc archive (plaintext), as pg_restore reads it: decompressed when zstd compressed it. */
   archive: { bytes: number; sha256: string; tocEntries: number };
   /** The stored file: the encrypted archive, or the archive itself when encryption is off. */
   file: { name: string; key: string; bytes: number; sha256: string };
@@ -41,6 +47,15 @@ export function inHistory(manifest: Manifest): Manifest {
  */
 export function isEncrypted(manifest: Pick<Manifest, 'encryption'>): boolean {
   return manifest.encryption.method !== 'none';
+}
+
+/**
+ * What the encryption wrapped, so what a decryption must give back: the compressed stream when a
+ * stage of ours compressed the archive, the archive itself otherwise.
+ */
+export function sealedContent(manifest: Pick<Manifest, 'compression' | 'archive'>): Digest {
+  const { stream } = compressionOf(manifest);
+  return stream ?? { bytes: manifest.archive.bytes, sha256: manifest.archive.sha256 };
 }
 
 export function serializeManifest(manifest: Manifest): string {

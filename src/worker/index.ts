@@ -110,7 +110,10 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const all = Array.isArray(configs) ? configs : [configs];
   const config = all[0]!;
-  await checkDependencies(all.map((c) => c.database));
+  await checkDependencies(
+    all.map((c) => c.database),
+    { zstd: all.some((c) => c.backup.compression.method === 'zstd') },
+  );
   for (const home of removeAbandonedGpgHomes())
     console.warn(`removed ${home}, the GnuPG home of a worker that no longer runs, and stopped its agent`);
   const metrics = new WorkerMetrics();
