@@ -75,11 +75,14 @@ function runZstd(args: string[], input: Readable, direction: Direction, signal?:
   });
   return Readable.from(
     (async function* () {
+      let read = false;
       try {
         yield* child.stdout!;
+        read = true;
       } finally {
-        // The reader stopped early (an abort, a failure further on): zstd need not go on.
-        if (child.exitCode === null) child.kill();
+        // The reader stopped early (an abort, a failure further on): zstd need not go on. Not when
+        // its output ended: it may not have been reaped yet, and killed now, it would "fail".
+        if (!read) child.kill();
       }
       const result = await child;
       if (result.failed) throw zstdFailure(result, direction);
