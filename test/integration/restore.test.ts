@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -248,7 +249,8 @@ describe('restore workflow', () => {
     );
     const before = await tableFingerprints(target);
     const plain = join(tempDir('plain'), 'backup.dump');
-    await keyring.decrypt(backup.localPath, plain);
+    await keyring.decrypt(backup.localPath, `${plain}.zst`);
+    await execa('zstd', ['-q', '-d', `${plain}.zst`, '-o', plain]);
     const { stdout: toc } = await execa('pg_restore', ['--list', plain]);
     // The operator's edit: comment out everything but the invoices table and its sequence.
     const edited = toc
@@ -393,7 +395,7 @@ describe('restore into another server', () => {
       DB_PASSWORD: cluster.password,
       TEMPORAL_TASK_QUEUE: uniqueName('rs_host'),
       // A server besides DB_HOST:DB_PORT: the worker must be told it may go there.
-      RESTORE_TARGET_HOSTS: 'localhost:55440',
+      RESTORE_TARGET_HOSTS: `localhost:${cluster.port}`,
     };
     const hostWorker = await startWorker(loadConfig({ env: hostEnv }), {
       workflowBundle: await workflowBundle(),
@@ -406,7 +408,7 @@ describe('restore into another server', () => {
         '--target-host',
         'localhost',
         '--target-port',
-        '55440',
+        String(cluster.port),
       ];
       const run = await backupctl(
         [...args, '--target-db', 'copy', '--create-db', '--force', '--wait'],
@@ -480,74 +482,130 @@ describe('a damaged or wrongly keyed backup fails before the target is touched',
   });
 });
 
+/**
+ * A backup of the source made by a worker of its own, with these variables changed (and a BACKUP_DIR
+ * and queue of its own); the restores run on the main worker.
+ */
+async function backupWith(changes: Record<string, string | undefined>) {
+  const otherEnv = {
+    ...env,
+    BACKUP_DIR: tempDir('other'),
+    TEMPORAL_TASK_QUEUE: uniqueName('rs_other'),
+    ...changes,
+  };
+  const otherConfig = loadConfig({
+    env: Object.fromEntries(
+      Object.entries(otherEnv).filter((e): e is [string, string] => e[1] !== undefined),
+    ),
+  });
+  const worker = await startWorker(otherConfig, { workflowBundle: await workflowBundle() });
+  const otherClient = await connectClient(otherConfig.temporal);
+  try {
+    const made = await waitForBackup(
+      await startBackup(otherClient, { database: source, taskQueue: otherConfig.temporal.taskQueue }),
+    );
+    return {
+      backup: made,
+      config: otherConfig,
+      manifestPath: join(otherConfig.backup.dir, made.manifestKey),
+    };
+  } finally {
+    await otherClient.connection.close();
+    await worker.shutdown();
+  }
+}
+
+/** Restores a backup file into a new database, and compares it with the source. */
+async function expectRestoredFromFile(file: string): Promise<void> {
+  const target = newTarget();
+  const result = await waitForRestore(
+    await restore({ source: { file }, target: { database: target }, createDb: true, force: true }),
+  );
+  expect(result.status.state).toBe('completed');
+  expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
+}
+
+type MadeBackup = Awaited<ReturnType<typeof backupWith>>;
+
+/** The guide's own `gpg --encrypt` of an unencrypted backup, its manifest changed to describe it. */
+async function encryptedByGpg({
+  backup: plain,
+  config: plainConfig,
+  manifestPath,
+}: MadeBackup): Promise<string> {
+  const encryptedPath = `${plain.localPath}.gpg`;
+  const recipient = ['--trust-model', 'always', '--recipient', keyring.fingerprint];
+  await execa(
+    'gpg',
+    ['--batch', '--yes', ...recipient, '--output', encryptedPath, '--encrypt', plain.localPath],
+    {
+      env: { GNUPGHOME: keyring.home },
+    },
+  );
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  const bytes = readFileSync(encryptedPath);
+  manifest.file = {
+    ...manifest.file,
+    name: `${manifest.file.name}.gpg`,
+    key: `${manifest.file.key}.gpg`,
+    bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  manifest.encryption = { method: 'openpgp', recipients: [keyring.fingerprint] };
+  await writeSignedManifest(plainConfig, manifestPath, manifest);
+  return encryptedPath;
+}
+
 describe('a backup encrypted by gpg itself', () => {
   it('restores from a local file', async () => {
-    // A plain backup, then the guide's own `gpg --encrypt` of its archive, described by a manifest.
-    const plainEnv = {
-      ...env,
-      GPG_PUBLIC_KEY_FILE: undefined,
-      BACKUP_DIR: tempDir('plain'),
-      TEMPORAL_TASK_QUEUE: uniqueName('rs_plain'),
-    };
-    const plainConfig = loadConfig({
-      env: Object.fromEntries(
-        Object.entries(plainEnv).filter((e): e is [string, string] => e[1] !== undefined),
-      ),
-    });
-    const plainWorker = await startWorker(plainConfig, { workflowBundle: await workflowBundle() });
-    try {
-      const plainClient = await connectClient(plainConfig.temporal);
-      const plain = await waitForBackup(
-        await startBackup(plainClient, { database: source, taskQueue: plainConfig.temporal.taskQueue }),
-      );
-      const encryptedPath = `${plain.localPath}.gpg`;
-      await execa(
-        'gpg',
-        [
-          '--batch',
-          '--yes',
-          '--trust-model',
-          'always',
-          '--recipient',
-          keyring.fingerprint,
-          '--output',
-          encryptedPath,
-          '--encrypt',
-          plain.localPath,
-        ],
-        {
-          env: { GNUPGHOME: keyring.home },
-        },
-      );
-      const manifestPath = join(plainConfig.backup.dir, plain.manifestKey);
-      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-      const bytes = readFileSync(encryptedPath);
-      const { createHash } = await import('node:crypto');
-      manifest.file = {
-        ...manifest.file,
-        name: `${manifest.file.name}.gpg`,
-        key: `${manifest.file.key}.gpg`,
-        bytes: bytes.length,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-      };
-      manifest.encryption = { method: 'openpgp', recipients: [keyring.fingerprint] };
-      await writeSignedManifest(plainConfig, manifestPath, manifest);
-      await plainClient.connection.close();
+    // A plain backup (zstd, the default), then the guide's own `gpg --encrypt` of it.
+    const made = await backupWith({ GPG_PUBLIC_KEY_FILE: undefined });
+    expect(made.backup.key).toMatch(/\.dump\.zst$/);
+    const encryptedPath = await encryptedByGpg(made);
+    await expectRestoredFromFile(encryptedPath);
+    expect(existsSync(encryptedPath)).toBe(true);
+  });
+});
 
-      const target = newTarget();
-      const result = await waitForRestore(
-        await restore({
-          source: { file: encryptedPath },
-          target: { database: target },
-          createDb: true,
-          force: true,
-        }),
-      );
-      expect(result.status.state).toBe('completed');
-      expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
-      expect(existsSync(encryptedPath)).toBe(true);
-    } finally {
-      await plainWorker.shutdown();
-    }
+describe('every compression restores, old manifests included', () => {
+  it('restores a gzip backup (pg_dump compressed it: .dump.gpg)', async () => {
+    const made = await backupWith({ BACKUP_COMPRESSION: 'gzip:6' });
+    expect(made.backup.key).toMatch(/-\d{6}\.dump\.gpg$/);
+    expect(JSON.parse(readFileSync(made.manifestPath, 'utf8')).compression).toEqual({
+      method: 'gzip',
+      level: 6,
+    });
+    await expectRestoredFromFile(made.backup.localPath);
+  });
+
+  it('restores a backup whose manifest says "compression": 6, as manifests did before the setting', async () => {
+    const made = await backupWith({ BACKUP_COMPRESSION: 'gzip:6' });
+    const manifest = JSON.parse(readFileSync(made.manifestPath, 'utf8'));
+    manifest.compression = 6;
+    await writeSignedManifest(made.config, made.manifestPath, manifest);
+    await expectRestoredFromFile(made.backup.localPath);
+  });
+
+  it('refuses a zstd backup whose stream is damaged, before the target is touched (exit 5)', async () => {
+    // Damaged before it was encrypted: the file, its decryption and the manifest agree; zstd does not.
+    const made = await backupWith({ GPG_PUBLIC_KEY_FILE: undefined });
+    const damaged = readFileSync(made.backup.localPath);
+    damaged[Math.floor(damaged.length / 2)]! ^= 0xff;
+    writeFileSync(made.backup.localPath, damaged);
+    const manifest = JSON.parse(readFileSync(made.manifestPath, 'utf8'));
+    manifest.compression.stream.sha256 = createHash('sha256').update(damaged).digest('hex');
+    await writeSignedManifest(made.config, made.manifestPath, manifest);
+    const encryptedPath = await encryptedByGpg(made);
+
+    const target = await seededTarget();
+    const handle = await restore({
+      source: { file: encryptedPath },
+      target: { database: target.name },
+      force: true,
+    });
+    const error = await failureOf(waitForRestore(handle));
+    expect(error.message).toMatch(/zstd cannot decompress the archive: /);
+    expect(error.kind).toBe('DecryptionFailed');
+    await target.expectUnchanged();
   });
 });
