@@ -120,7 +120,7 @@ describe('exit codes', () => {
     expectOneLineError(run, 6, /connection refused/);
     const files = readdirSync(env.BACKUP_DIR!).filter((f) => !f.startsWith('.'));
     expect(files.sort()).toEqual([
-      expect.stringMatching(/\.dump$/),
+      expect.stringMatching(/\.dump\.zst$/),
       expect.stringMatching(/\.manifest\.json$/),
       expect.stringMatching(/\.manifest\.json\.sig$/),
     ]);
