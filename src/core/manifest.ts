@@ -1,5 +1,5 @@
 import type { BackupKind, StorageClass } from './classify.js';
-import { compressionOf, type Digest, type ManifestCompression } from './compression.js';
+import { COMPRESSION_METHODS, compressionOf, type Digest, type ManifestCompression } from './compression.js';
 
 // The manifest is written last, beside the archive, locally and in the bucket. A backup without its
 // manifest is incomplete and nothing may treat it as a backup.
@@ -74,5 +74,15 @@ export function parseManifest(text: string, source: string): Manifest {
   if (m.formatVersion !== MANIFEST_FORMAT_VERSION || !m.file?.key || !m.archive?.sha256 || !m.createdAt) {
     throw new Error(`${source}: not a durable-backup manifest of format version ${MANIFEST_FORMAT_VERSION}`);
   }
+  if (!isKnownCompression(m.compression)) {
+    throw new Error(`${source}: a compression this version cannot read (${JSON.stringify(m.compression)})`);
+  }
   return m as Manifest;
+}
+
+/** A level of pg_dump's own (older manifests), or a method this version has a driver for. */
+function isKnownCompression(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value <= 9;
+  const method = (value as { method?: unknown } | undefined)?.method;
+  return COMPRESSION_METHODS.some((known) => known === method);
 }

@@ -99,4 +99,14 @@ describe('compression in the manifest', () => {
     expect(compressionOf({ compression: 0 })).toEqual({ method: 'none', level: 0 });
     expect(sealedContent(read)).toEqual({ bytes: 1000, sha256: 'archive-sha' });
   });
+
+  it('refuses a manifest whose compression this version has no driver for', () => {
+    const text = serializeManifest({
+      ...backupManifest(facts),
+      compression: { method: 'lz4' as 'none', level: 1 },
+    });
+    expect(() => parseManifest(text, 'x.manifest.json')).toThrow(
+      'x.manifest.json: a compression this version cannot read ({"method":"lz4","level":1})',
+    );
+  });
 });
