@@ -41,24 +41,9 @@ export function fromPgDumpLevel(level: number): CompressionSetting {
   return level === 0 ? { method: 'none', level: 0 } : { method: 'gzip', level };
 }
 
-/** As the setting is written: `zstd:3`, `gzip:6`, `none`. */
-export function formatCompression({ method, level }: CompressionSetting): string {
-  return method === 'none' ? 'none' : `${method}:${level}`;
-}
-
 /** The level pg_dump compresses at itself (--compress): gzip's, else 0. */
 export function pgDumpLevel({ method, level }: CompressionSetting): number {
   return method === 'gzip' ? level : 0;
-}
-
-/** Whether the method is a stream stage of ours (the archive is compressed after pg_dump). */
-export function isStreamStage(method: CompressionMethod): boolean {
-  return method === 'zstd';
-}
-
-/** The stored name's compression suffix, after .dump: `.zst` for zstd, none for pg_dump's own. */
-export function compressionSuffix(method: CompressionMethod): string {
-  return method === 'zstd' ? '.zst' : '';
 }
 
 /** Size and SHA-256 (hex) of a stream of bytes. */

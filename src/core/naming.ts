@@ -1,4 +1,4 @@
-import { compressionSuffix, type CompressionMethod } from './compression.js';
+import type { CompressionMethod } from './compression.js';
 
 // Backup names, as the operations guide has them: <prefix>[-<label>]-YYYYMMDD-HHMMSS.dump[.gpg],
 // with .zst after .dump when zstd compressed the archive (.dump.zst.gpg). Pure: used by workflows,
@@ -99,7 +99,7 @@ export function backupStem(parts: Omit<BackupNameParts, 'encrypted' | 'compressi
 }
 
 export function backupFileName(parts: BackupNameParts): string {
-  const compressed = parts.compression ? compressionSuffix(parts.compression) : '';
+  const compressed = parts.compression === 'zstd' ? ZSTD_SUFFIX : '';
   return `${backupStem(parts)}${DUMP_SUFFIX}${compressed}${parts.encrypted ? ENCRYPTED_SUFFIX : ''}`;
 }
 

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
-import {
-  formatCompression,
-  parseCompression,
-  pgDumpLevel,
-  type CompressionSetting,
-} from '../../../src/core/compression.js';
+import { parseCompression, pgDumpLevel, type CompressionSetting } from '../../../src/core/compression.js';
 import { BackupError } from '../../../src/core/errors.js';
 
 const compression = (env: Record<string, string>) =>
@@ -67,7 +62,5 @@ describe('BACKUP_COMPRESSION', () => {
     expect(pgDumpLevel({ method: 'gzip', level: 4 })).toBe(4);
     expect(pgDumpLevel({ method: 'zstd', level: 3 })).toBe(0);
     expect(pgDumpLevel({ method: 'none', level: 0 })).toBe(0);
-    expect(formatCompression({ method: 'zstd', level: 3 })).toBe('zstd:3');
-    expect(formatCompression({ method: 'none', level: 0 })).toBe('none');
   });
 });
