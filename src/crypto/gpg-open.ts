@@ -35,6 +35,7 @@ export async function gpgOpener(keys: openpgp.PrivateKey[]): Promise<Opener> {
   const opener: Opener = {
     decrypts: true,
     open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs),
+    openPath: (sealedPath) => decryptWithGpg({ path: sealedPath }, home, passphrase, ourKeyIDs),
     openFile: (sealedPath, path, signal) =>
       decryptWithGpgToFile(sealedPath, path, { home, passphrase, ourKeyIDs, signal }),
   };
@@ -116,9 +117,12 @@ function checkGpgResult(result: Result, ourKeyIDs: string[]): void {
     throw gpgFailure(result, ourKeyIDs);
 }
 
-/** The plaintext as a stream back to us: it ends only once gpg exited cleanly. */
+/**
+ * The plaintext as a stream back to us, from a stream or a file gpg reads itself: it ends only once
+ * gpg exited cleanly.
+ */
 function decryptWithGpg(
-  sealed: Readable,
+  sealed: Readable | { path: string },
   home: string,
   passphrase: string | undefined,
   ourKeyIDs: string[],
@@ -126,11 +130,14 @@ function decryptWithGpg(
   const gpg = spawnGpgDecrypt(sealed, home, passphrase);
   return Readable.from(
     (async function* () {
+      let read = false;
       try {
         yield* gpg.stdout!;
+        read = true;
       } finally {
-        // The reader stopped early (an abort, a full disk): gpg need not go on.
-        if (gpg.exitCode === null) gpg.kill();
+        // The reader stopped early (an abort, a full disk): gpg need not go on. Not once its output
+        // ended: gpg may not have been reaped yet, and killed then, a clean decryption would fail.
+        if (!read) gpg.kill();
       }
       checkGpgResult(await gpg, ourKeyIDs);
     })(),

@@ -85,7 +85,9 @@ async function decryptThrough(
   partial: string,
   signal?: AbortSignal,
 ): Promise<Decrypted> {
-  const plaintext = await opener.open(createReadStream(sealedPath, { highWaterMark: 1024 * 1024 }));
+  const plaintext = opener.openPath
+    ? opener.openPath(sealedPath)
+    : await opener.open(createReadStream(sealedPath, { highWaterMark: 1024 * 1024 }));
   const compressedHash = decompressor?.stage ? new HashingStream() : undefined;
   const archive = compressedHash
     ? decompressor!.decompress(chain(plaintext, compressedHash), signal)
