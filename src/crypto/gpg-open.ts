@@ -8,6 +8,7 @@ import { messageOf } from './seal.js';
 import { decryptionFailed, encryptedToOtherKeys, keyIDsOf, type Meaning, type Opener } from './open.js';
 import { gpgEnv, privateHome } from './gpg-home.js';
 import { toolEnv } from '../process/env.js';
+import { outputUntilExit } from '../stream/child-output.js';
 
 /** Whether a gpg binary runs here: RESTORE_DECRYPTER=auto prefers it, as it decrypts about 3x faster. */
 export async function gpgAvailable(): Promise<boolean> {
@@ -128,21 +129,7 @@ function decryptWithGpg(
   ourKeyIDs: string[],
 ): Readable {
   const gpg = spawnGpgDecrypt(sealed, home, passphrase);
-  return Readable.from(
-    (async function* () {
-      let read = false;
-      try {
-        yield* gpg.stdout!;
-        read = true;
-      } finally {
-        // The reader stopped early (an abort, a full disk): gpg need not go on. Not once its output
-        // ended: gpg may not have been reaped yet, and killed then, a clean decryption would fail.
-        if (!read) gpg.kill();
-      }
-      checkGpgResult(await gpg, ourKeyIDs);
-    })(),
-    { objectMode: false },
-  );
+  return outputUntilExit(gpg, (result) => checkGpgResult(result, ourKeyIDs));
 }
 
 /**

@@ -1,8 +1,9 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { execa, type Result } from 'execa';
 import { pgDumpLevel, type CompressionMethod, type CompressionSetting } from '../core/compression.js';
 import { BackupError } from '../core/errors.js';
 import { toolEnv } from '../process/env.js';
+import { outputUntilExit } from './child-output.js';
 
 /**
  * The compression seam: what turns the archive into the bytes the encryption wraps, and back. "No
@@ -73,22 +74,9 @@ function runZstd(args: string[], input: Readable, direction: Direction, signal?:
     cancelSignal: signal,
     reject: false,
   });
-  return Readable.from(
-    (async function* () {
-      let read = false;
-      try {
-        yield* child.stdout!;
-        read = true;
-      } finally {
-        // The reader stopped early (an abort, a failure further on): zstd need not go on. Not when
-        // its output ended: it may not have been reaped yet, and killed now, it would "fail".
-        if (!read) child.kill();
-      }
-      const result = await child;
-      if (result.failed) throw zstdFailure(result, direction);
-    })(),
-    { objectMode: false },
-  );
+  return outputUntilExit(child, (result) => {
+    if (result.failed) throw zstdFailure(result, direction);
+  });
 }
 
 /** What a failed zstd means to the user: one line, with what to do. */
