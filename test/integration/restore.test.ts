@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
@@ -20,7 +19,6 @@ import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore/statu
 import { startWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../src/temporal/names.js';
 import { backupctl } from '../helpers/cli.js';
-import { writeSignedManifest } from '../helpers/backups.js';
 import { failureOf } from '../helpers/errors.js';
 import { startPasswordCluster } from '../helpers/password-cluster.js';
 import { tempDir } from '../helpers/files.js';
@@ -29,20 +27,15 @@ import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../he
 import { s3StoreOf } from '../helpers/s3.js';
 import { REPO_ROOT, uniqueName } from '../helpers/services.js';
 import { decodedPayloads, recordHistory } from '../helpers/histories.js';
+import { restoreTargets } from '../helpers/targets.js';
 import { startTestWorker, workflowBundle, type TestWorker } from '../helpers/temporal.js';
-import { connectClient } from '../../src/client/index.js';
 
 // Restores of one encrypted backup, through the real worker, dev server, SeaweedFS and gpg keys.
 
 const source = uniqueName('rs_src');
 const PASSPHRASE = 'key-passphrase-never-shown-91c2';
 const DB_PASSWORD = 'db-pass-never-shown-3b7e';
-const targets: string[] = [];
-const newTarget = () => {
-  const name = uniqueName('rs_dst');
-  targets.push(name);
-  return name;
-};
+const { names: targets, newTarget, seededTarget } = restoreTargets('rs_dst');
 
 let keyring: TestKeyring;
 let env: Record<string, string>;
@@ -77,14 +70,6 @@ afterAll(async () => {
 
 function restore(options: Omit<StartRestoreOptions, 'database'>): Promise<WorkflowHandle> {
   return startRestore(client, { database: source, taskQueue: config.temporal.taskQueue, ...options });
-}
-
-/** A target that already holds data, and a check that it still holds exactly that. */
-async function seededTarget(rows = 100) {
-  const name = newTarget();
-  await seedDatabase(name, rows);
-  const before = await tableFingerprints(name);
-  return { name, before, expectUnchanged: async () => expect(await tableFingerprints(name)).toEqual(before) };
 }
 
 /** Polls the status query until the restore waits for a human (or has ended). */
@@ -479,133 +464,5 @@ describe('a damaged or wrongly keyed backup fails before the target is touched',
     } finally {
       await otherWorker.shutdown();
     }
-  });
-});
-
-/**
- * A backup of the source made by a worker of its own, with these variables changed (and a BACKUP_DIR
- * and queue of its own); the restores run on the main worker.
- */
-async function backupWith(changes: Record<string, string | undefined>) {
-  const otherEnv = {
-    ...env,
-    BACKUP_DIR: tempDir('other'),
-    TEMPORAL_TASK_QUEUE: uniqueName('rs_other'),
-    ...changes,
-  };
-  const otherConfig = loadConfig({
-    env: Object.fromEntries(
-      Object.entries(otherEnv).filter((e): e is [string, string] => e[1] !== undefined),
-    ),
-  });
-  const worker = await startWorker(otherConfig, { workflowBundle: await workflowBundle() });
-  const otherClient = await connectClient(otherConfig.temporal);
-  try {
-    const made = await waitForBackup(
-      await startBackup(otherClient, { database: source, taskQueue: otherConfig.temporal.taskQueue }),
-    );
-    return {
-      backup: made,
-      config: otherConfig,
-      manifestPath: join(otherConfig.backup.dir, made.manifestKey),
-    };
-  } finally {
-    await otherClient.connection.close();
-    await worker.shutdown();
-  }
-}
-
-/** Restores a backup file into a new database, and compares it with the source. */
-async function expectRestoredFromFile(file: string): Promise<void> {
-  const target = newTarget();
-  const result = await waitForRestore(
-    await restore({ source: { file }, target: { database: target }, createDb: true, force: true }),
-  );
-  expect(result.status.state).toBe('completed');
-  expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
-}
-
-type MadeBackup = Awaited<ReturnType<typeof backupWith>>;
-
-/** The guide's own `gpg --encrypt` of an unencrypted backup, its manifest changed to describe it. */
-async function encryptedByGpg({
-  backup: plain,
-  config: plainConfig,
-  manifestPath,
-}: MadeBackup): Promise<string> {
-  const encryptedPath = `${plain.localPath}.gpg`;
-  const recipient = ['--trust-model', 'always', '--recipient', keyring.fingerprint];
-  await execa(
-    'gpg',
-    ['--batch', '--yes', ...recipient, '--output', encryptedPath, '--encrypt', plain.localPath],
-    {
-      env: { GNUPGHOME: keyring.home },
-    },
-  );
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  const bytes = readFileSync(encryptedPath);
-  manifest.file = {
-    ...manifest.file,
-    name: `${manifest.file.name}.gpg`,
-    key: `${manifest.file.key}.gpg`,
-    bytes: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-  };
-  manifest.encryption = { method: 'openpgp', recipients: [keyring.fingerprint] };
-  await writeSignedManifest(plainConfig, manifestPath, manifest);
-  return encryptedPath;
-}
-
-describe('a backup encrypted by gpg itself', () => {
-  it('restores from a local file', async () => {
-    // A plain backup (zstd, the default), then the guide's own `gpg --encrypt` of it.
-    const made = await backupWith({ GPG_PUBLIC_KEY_FILE: undefined });
-    expect(made.backup.key).toMatch(/\.dump\.zst$/);
-    const encryptedPath = await encryptedByGpg(made);
-    await expectRestoredFromFile(encryptedPath);
-    expect(existsSync(encryptedPath)).toBe(true);
-  });
-});
-
-describe('every compression restores, old manifests included', () => {
-  it('restores a gzip backup (pg_dump compressed it: .dump.gpg)', async () => {
-    const made = await backupWith({ BACKUP_COMPRESSION: 'gzip:6' });
-    expect(made.backup.key).toMatch(/-\d{6}\.dump\.gpg$/);
-    expect(JSON.parse(readFileSync(made.manifestPath, 'utf8')).compression).toEqual({
-      method: 'gzip',
-      level: 6,
-    });
-    await expectRestoredFromFile(made.backup.localPath);
-  });
-
-  it('restores a backup whose manifest says "compression": 6, as manifests did before the setting', async () => {
-    const made = await backupWith({ BACKUP_COMPRESSION: 'gzip:6' });
-    const manifest = JSON.parse(readFileSync(made.manifestPath, 'utf8'));
-    manifest.compression = 6;
-    await writeSignedManifest(made.config, made.manifestPath, manifest);
-    await expectRestoredFromFile(made.backup.localPath);
-  });
-
-  it('refuses a zstd backup whose stream is damaged, before the target is touched (exit 5)', async () => {
-    // Damaged before it was encrypted: the file, its decryption and the manifest agree; zstd does not.
-    const made = await backupWith({ GPG_PUBLIC_KEY_FILE: undefined });
-    const damaged = readFileSync(made.backup.localPath);
-    damaged[Math.floor(damaged.length / 2)]! ^= 0xff;
-    writeFileSync(made.backup.localPath, damaged);
-    const manifest = JSON.parse(readFileSync(made.manifestPath, 'utf8'));
-    manifest.compression.stream.sha256 = createHash('sha256').update(damaged).digest('hex');
-    await writeSignedManifest(made.config, made.manifestPath, manifest);
-    const encryptedPath = await encryptedByGpg(made);
-
-    const target = await seededTarget();
-    const handle = await restore({
-      source: { file: encryptedPath },
-      target: { database: target.name },
-      force: true,
-    });
-    const error = await failureOf(waitForRestore(handle));
-    expect(error.message).toMatch(/zstd cannot decompress the archive: /);
-    expect(error.kind).toBe('DecryptionFailed');
-    await target.expectUnchanged();
   });
 });
