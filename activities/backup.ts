@@ -16,7 +16,7 @@ import { backupManifest } from '../src/core/backup-manifest.js';
 import type { StorageClass } from '../src/core/classify.js';
 import { inHistory, parseManifest, type Manifest } from '../src/core/manifest.js';
 import { bytesInParts } from '../src/core/parts.js';
-import { planBackup, type BackupPlan } from '../src/core/plan.js';
+import { planBackup, planCompression, type BackupPlan } from '../src/core/plan.js';
 import type { StepProgress } from '../src/core/progress.js';
 import { hostBackupTaskQueueName, hostTaskQueueName } from '../src/temporal/names.js';
 import { timed } from '../src/core/timed.js';
@@ -24,6 +24,7 @@ import type { Sealer } from '../src/crypto/seal.js';
 import { signedManifest, type SigningKey } from '../src/crypto/signing.js';
 import { signatureKeyFor } from '../src/core/trust.js';
 import { startDump } from '../src/postgres/dump.js';
+import { compressorFor } from '../src/stream/compression.js';
 import type {
   BackupStore,
   GrowingUpload,
@@ -83,6 +84,7 @@ export function createBackupActivities(deps: BackupDeps) {
           startedAt: new Date(request.startedAt),
           timeZone: config.backup.timeZone,
           encrypted: sealer.encrypted,
+          compression: config.backup.compression,
           remote: remote &&
             config.s3 && { location: remote.location, storageClasses: config.s3.storageClasses },
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
@@ -93,7 +95,7 @@ export function createBackupActivities(deps: BackupDeps) {
     },
 
     /**
-     * pg_dump -Fc, verified by pg_restore --list and encrypted as it streams, into BACKUP_DIR; parts go
+     * pg_dump -Fc, verified by pg_restore --list, compressed (zstd) and encrypted as it streams, into BACKUP_DIR; parts go
      * to the bucket as they are written. A dump cannot resume: a retry starts over, unless the last
      * attempt finished and only its report was lost.
      */
@@ -106,8 +108,10 @@ export function createBackupActivities(deps: BackupDeps) {
 
         await local.ensureFolder(files.folder);
         await local.ensureFolder(dirname(target));
+        const compression = planCompression(plan, config.backup.compression);
+        const compressor = compressorFor(compression);
         const dump = await startDump(config.database, {
-          compression: config.backup.compression,
+          compression: compressor.pgDumpLevel,
           signal: signal(),
         });
         const upload = await growingUpload(plan, `${target}.partial`, dump.databaseBytes);
@@ -115,6 +119,7 @@ export function createBackupActivities(deps: BackupDeps) {
         const result = await heartbeating((record) =>
           dumpVerifyEncrypt({
             dump,
+            compressor,
             sealer,
             targetPath: target,
             signal: signal(),
@@ -128,7 +133,13 @@ export function createBackupActivities(deps: BackupDeps) {
               } satisfies StepProgress),
           }),
         );
-        const outcome = dumpOutcome(result, sealer, target, await upload?.settle(result.file.bytes));
+        const outcome = dumpOutcome(
+          result,
+          compression,
+          sealer,
+          target,
+          await upload?.settle(result.file.bytes),
+        );
         await keepAttempt(files, result.facts, outcome);
         return outcome;
       });
@@ -182,7 +193,7 @@ export function createBackupActivities(deps: BackupDeps) {
           found: facts,
           outcome: input.dump,
           upload: input.upload,
-          compression: config.backup.compression,
+          compression: planCompression(plan, config.backup.compression),
           completedAt: new Date().toISOString(),
         });
         const { text, signature } = await signedManifest(manifest, signingKey);

@@ -1,5 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CompressionSetting, Digest } from '../core/compression.js';
 import type { Manifest } from '../core/manifest.js';
 import type { DumpFacts } from '../postgres/dump.js';
 import type { UploadCheckpoint } from '../storage/types.js';
@@ -23,6 +24,11 @@ export interface DumpOutcome {
     durationMs: number;
   };
   verify: { tocEntries: number; durationMs: number };
+  /**
+   * How the archive was compressed, and the compressed stream when a stage of ours did it (zstd).
+   * Absent in outcomes of dumps made before compression was a setting.
+   */
+  compress?: CompressionSetting & Partial<Digest>;
   encrypt: {
     method: Manifest['encryption']['method'];
     recipients: string[];
@@ -38,6 +44,7 @@ export interface DumpOutcome {
 /** The dump step's outcome from what the pipeline did, the sealer it used and where the file is. */
 export function dumpOutcome(
   result: PipelineResult,
+  compression: CompressionSetting,
   sealer: { name: Manifest['encryption']['method']; fingerprints: string[] },
   localPath: string,
   upload: UploadCheckpoint | undefined,
@@ -52,6 +59,7 @@ export function dumpOutcome(
       durationMs: result.times.dumpMs,
     },
     verify: { tocEntries: result.archive.tocEntries, durationMs: result.times.verifyMs },
+    compress: { ...compression, ...result.compressed },
     encrypt: {
       method: sealer.name,
       recipients: sealer.fingerprints,

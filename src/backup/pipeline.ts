@@ -2,11 +2,14 @@ import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { PassThrough, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Digest } from '../core/compression.js';
 import { ioFailure } from '../core/errors.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { DumpFacts, RunningDump } from '../postgres/dump.js';
 import { startTocReader } from '../postgres/verify.js';
 import type { GrowingUpload } from '../storage/types.js';
+import { chain } from '../stream/chain.js';
+import type { Compressor } from '../stream/compression.js';
 import { Gather } from '../stream/gather.js';
 import { HashingStream, PartHashingStream } from '../stream/hashing.js';
 import { discardPartial } from '../stream/partial-file.js';
@@ -19,6 +22,8 @@ export interface StepTimes {
 
 export interface PipelineResult {
   archive: { bytes: number; sha256: string; tocEntries: number };
+  /** The compressed stream, when the compressor is a stage of ours (zstd); what the encryption wrapped. */
+  compressed?: Digest;
   file: { bytes: number; sha256: string };
   facts: DumpFacts;
   times: StepTimes;
@@ -26,6 +31,8 @@ export interface PipelineResult {
 
 export interface PipelineOptions {
   dump: RunningDump;
+  /** Compresses the archive after pg_restore --list has seen it; none and gzip (pg_dump's) pass it on. */
+  compressor: Compressor;
   sealer: Sealer;
   targetPath: string;
   signal?: AbortSignal;
@@ -45,13 +52,13 @@ const PIPE_BUFFER_BYTES = 32 * 1024 * 1024;
 const CHUNK_BYTES = 1024 * 1024;
 
 /**
- * One pass over the archive as pg_dump writes it: hash it, show it to `pg_restore --list`, encrypt
- * it, hash that, and write it to targetPath (through a .partial file renamed into place). The
+ * One pass over the archive as pg_dump writes it: hash it, show it to `pg_restore --list`, compress
+ * it (zstd; hashed again), encrypt it, hash that, and write it to targetPath (through a .partial file renamed into place). The
  * plaintext never touches the disk. Fails, leaving no partial file, unless pg_dump exited cleanly,
  * the table of contents was read and every byte was written.
  */
 export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<PipelineResult> {
-  const { dump, sealer, targetPath, upload } = options;
+  const { dump, compressor, sealer, targetPath, upload } = options;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const partial = `${targetPath}.partial`;
@@ -62,6 +69,8 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
   const gather = new Gather(CHUNK_BYTES, PIPE_BUFFER_BYTES);
   const archiveHash = new HashingStream();
   const plaintext = new PassThrough();
+  const compressedHash = compressor.stage ? new HashingStream() : undefined;
+  const toSeal = compressedHash ? chain(compressor.compress(plaintext, signal), compressedHash) : plaintext;
   const fileHash = new HashingStream();
   const partHash = upload && new PartHashingStream(upload.partSize);
   const writer = createWriteStream(partial, { mode: 0o600 });
@@ -81,7 +90,7 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
     const [, , facts, tocEntries] = await Promise.all([
       pipeline(dump.archive, gather, archiveHash, new TeeTo(toc.input), plaintext, { signal }),
       sealer
-        .seal(plaintext)
+        .seal(toSeal)
         .then((sealed) => pipeline(sealed, fileHash, ...(partHash ? [partHash] : []), writer, { signal }))
         .then(stamp('encryptMs')),
       dump.finished.then(stamp<DumpFacts>('dumpMs')),
@@ -95,6 +104,9 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
     await rename(partial, targetPath);
     return {
       archive: { bytes: archiveHash.bytes, sha256: archiveHash.digest(), tocEntries },
+      ...(compressedHash
+        ? { compressed: { bytes: compressedHash.bytes, sha256: compressedHash.digest() } }
+        : {}),
       file: { bytes: fileHash.bytes, sha256: fileHash.digest() },
       facts,
       times: times as StepTimes,

@@ -11,6 +11,7 @@ import { checkSecretFileModes, type SecretFile } from './secret-files.js';
 import {
   approverList,
   checkProductionGates,
+  compressionSetting,
   defaultPrefix,
   dockerContainer,
   s3Config,
@@ -100,7 +101,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       dir: resolve(v.BACKUP_DIR),
       prefix: v.BACKUP_PREFIX ?? defaultPrefix(v.DB_NAME),
       timeZone: v.BACKUP_TIMEZONE,
-      compression: v.PG_DUMP_COMPRESSION,
+      compression: compressionSetting(v),
       retryAttempts: v.BACKUP_RETRY_ATTEMPTS,
     },
     s3: s3Config(v),

@@ -7,6 +7,7 @@ import {
   type StorageClass,
 } from '../core/classify.js';
 import { DOCKER_CONTAINER_NAME } from '../core/command.js';
+import { COMPRESSION_SYNTAX, parseCompression } from '../core/compression.js';
 import { isValidPrefix, isValidTimeZone } from '../core/naming.js';
 import { parseApproverKeys } from '../core/restore/approval.js';
 import { SSL_MODES, parseTargetHosts } from '../core/targets.js';
@@ -81,7 +82,13 @@ export const envSchema = z.object({
     .refine(isValidPrefix, { error: 'use letters, digits, dot, dash or underscore' })
     .optional(),
   BACKUP_TIMEZONE: z.string().refine(isValidTimeZone, { error: 'not a known IANA time zone' }).default('UTC'),
-  PG_DUMP_COMPRESSION: int(0, 9).default(6),
+  /** zstd[:LEVEL] (zstd:3 when unset), gzip[:LEVEL] or none; see compressionSetting. */
+  BACKUP_COMPRESSION: z
+    .string()
+    .refine((text) => parseCompression(text) !== undefined, { error: COMPRESSION_SYNTAX })
+    .optional(),
+  /** Before BACKUP_COMPRESSION: pg_dump's own level, the same as gzip:LEVEL (0: none). */
+  PG_DUMP_COMPRESSION: int(0, 9).optional(),
 
   S3_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   S3_BUCKET: z.string().optional(),

@@ -1,3 +1,9 @@
+import {
+  DEFAULT_COMPRESSION,
+  fromPgDumpLevel,
+  parseCompression,
+  type CompressionSetting,
+} from '../core/compression.js';
 import { configError } from '../core/errors.js';
 import { isEncryptedMode } from '../core/targets.js';
 import { envSchema, storageClassesFrom } from './schema.js';
@@ -58,6 +64,22 @@ export function approverList(
     );
   }
   return approvers;
+}
+
+/**
+ * BACKUP_COMPRESSION, or the older PG_DUMP_COMPRESSION (pg_dump's own level: gzip at it, none for
+ * 0), or zstd at level 3. Both at once would leave one of them ignored: refused.
+ */
+export function compressionSetting(v: Values): CompressionSetting {
+  if (v.BACKUP_COMPRESSION !== undefined && v.PG_DUMP_COMPRESSION !== undefined) {
+    throw configError(
+      'PG_DUMP_COMPRESSION: set either BACKUP_COMPRESSION or PG_DUMP_COMPRESSION, not both',
+      'PG_DUMP_COMPRESSION=N is BACKUP_COMPRESSION=gzip:N (none for 0): keep BACKUP_COMPRESSION',
+    );
+  }
+  if (v.BACKUP_COMPRESSION !== undefined) return parseCompression(v.BACKUP_COMPRESSION)!;
+  if (v.PG_DUMP_COMPRESSION !== undefined) return fromPgDumpLevel(v.PG_DUMP_COMPRESSION);
+  return DEFAULT_COMPRESSION;
 }
 
 /** USE_DOCKER runs the client tools in DOCKER_CONTAINER, which it therefore needs. */

@@ -1,5 +1,6 @@
 import type { BackupKind, StorageClass } from '../core/classify.js';
 import type { ToolPlace } from '../core/command.js';
+import type { CompressionSetting } from '../core/compression.js';
 import type { SslMode, TargetHost } from '../core/targets.js';
 
 // The configuration as the program uses it, typed and grouped: what loadConfig makes of the variables.
@@ -99,7 +100,8 @@ export interface Config {
     dir: string;
     prefix: string;
     timeZone: string;
-    compression: number;
+    /** BACKUP_COMPRESSION (or PG_DUMP_COMPRESSION): zstd as a stream stage, pg_dump's gzip, or none. */
+    compression: CompressionSetting;
     retryAttempts: number;
   };
   s3?: S3Config;

@@ -1,4 +1,5 @@
 import type { StorageClass } from './classify.js';
+import type { CompressionSetting, Digest } from './compression.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest } from './manifest.js';
 import type { BackupPlan } from './plan.js';
 
@@ -11,6 +12,8 @@ export interface ManifestFacts {
   /** The dump step's outcome: the archive, its table of contents, and the stored file. */
   outcome: {
     dump: { bytes: number; sha256: string };
+    /** How the dump step compressed, and the compressed stream when a stage of ours (zstd) did it. */
+    compress?: CompressionSetting & Partial<Digest>;
     verify: { tocEntries: number };
     encrypt: {
       bytes: number;
@@ -21,7 +24,8 @@ export interface ManifestFacts {
   };
   /** The upload's outcome; absent when the backup stays local (no bucket, or the upload failed). */
   upload?: { location: string; key: string; etag?: string; storageClass?: StorageClass };
-  compression: number;
+  /** The compression when the outcome does not say (dumps made before it was a setting). */
+  compression: CompressionSetting;
   completedAt: string;
 }
 
@@ -34,6 +38,7 @@ export function backupManifest({
   completedAt,
 }: ManifestFacts): Manifest {
   const { dump, verify, encrypt } = outcome;
+  const compress: CompressionSetting & Partial<Digest> = outcome.compress ?? compression;
   return {
     formatVersion: MANIFEST_FORMAT_VERSION,
     database: plan.database,
@@ -43,7 +48,13 @@ export function backupManifest({
     label: plan.label,
     createdAt: plan.createdAt,
     completedAt,
-    compression,
+    compression: {
+      method: compress.method,
+      level: compress.level,
+      ...(compress.bytes !== undefined && compress.sha256 !== undefined
+        ? { stream: { bytes: compress.bytes, sha256: compress.sha256 } }
+        : {}),
+    },
     archive: { bytes: dump.bytes, sha256: dump.sha256, tocEntries: verify.tocEntries },
     file: {
       name: plan.key.split('/').pop()!,

@@ -1,4 +1,5 @@
 import type { BackupKind, StorageClass } from './classify.js';
+import { COMPRESSION_METHODS, compressionOf, type Digest, type ManifestCompression } from './compression.js';
 
 // The manifest is written last, beside the archive, locally and in the bucket. A backup without its
 // manifest is incomplete and nothing may treat it as a backup.
@@ -14,8 +15,13 @@ export interface Manifest {
   label?: string;
   createdAt: string;
   completedAt: string;
-  compression: number;
-  /** The pg_dump -Fc archive (plaintext). */
+  /**
+   * How the archive was compressed: method and level, and for zstd the compressed stream. A number
+   * (manifests made before BACKUP_COMPRESSION): pg_dump's own gzip at that level. Read it with
+   * compressionOf.
+   */
+  compression: number | ManifestCompression;
+  /** The pg_dump -Fc archive (plaintext), as pg_restore reads it: decompressed when zstd compressed it. */
   archive: { bytes: number; sha256: string; tocEntries: number };
   /** The stored file: the encrypted archive, or the archive itself when encryption is off. */
   file: { name: string; key: string; bytes: number; sha256: string };
@@ -43,6 +49,15 @@ export function isEncrypted(manifest: Pick<Manifest, 'encryption'>): boolean {
   return manifest.encryption.method !== 'none';
 }
 
+/**
+ * What the encryption wrapped, so what a decryption must give back: the compressed stream when a
+ * stage of ours compressed the archive, the archive itself otherwise.
+ */
+export function sealedContent(manifest: Pick<Manifest, 'compression' | 'archive'>): Digest {
+  const { stream } = compressionOf(manifest);
+  return stream ?? { bytes: manifest.archive.bytes, sha256: manifest.archive.sha256 };
+}
+
 export function serializeManifest(manifest: Manifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
@@ -59,5 +74,15 @@ export function parseManifest(text: string, source: string): Manifest {
   if (m.formatVersion !== MANIFEST_FORMAT_VERSION || !m.file?.key || !m.archive?.sha256 || !m.createdAt) {
     throw new Error(`${source}: not a durable-backup manifest of format version ${MANIFEST_FORMAT_VERSION}`);
   }
+  if (!isKnownCompression(m.compression)) {
+    throw new Error(`${source}: a compression this version cannot read (${JSON.stringify(m.compression)})`);
+  }
   return m as Manifest;
+}
+
+/** A level of pg_dump's own (older manifests), or a method this version has a driver for. */
+function isKnownCompression(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value <= 9;
+  const method = (value as { method?: unknown } | undefined)?.method;
+  return COMPRESSION_METHODS.some((known) => known === method);
 }

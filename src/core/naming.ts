@@ -1,8 +1,19 @@
-// Backup names, as the operations guide has them: <prefix>[-<label>]-YYYYMMDD-HHMMSS.dump[.gpg].
-// Pure: used by workflows, activities and the CLI alike.
+import type { CompressionMethod } from './compression.js';
+
+// Backup names, as the operations guide has them: <prefix>[-<label>]-YYYYMMDD-HHMMSS.dump[.gpg],
+// with .zst after .dump when zstd compressed the archive (.dump.zst.gpg). Pure: used by workflows,
+// activities and the CLI alike.
 
 export const DUMP_SUFFIX = '.dump';
+export const ZSTD_SUFFIX = '.zst';
 export const ENCRYPTED_SUFFIX = '.gpg';
+/** Every ending of a backup's data, longest first: old names (.dump, .dump.gpg) included. */
+export const DATA_SUFFIXES = [
+  DUMP_SUFFIX + ZSTD_SUFFIX + ENCRYPTED_SUFFIX,
+  DUMP_SUFFIX + ZSTD_SUFFIX,
+  DUMP_SUFFIX + ENCRYPTED_SUFFIX,
+  DUMP_SUFFIX,
+] as const;
 export const MANIFEST_SUFFIX = '.manifest.json';
 /** Labeled (pre-upgrade) backups live apart, under this folder, as the guide's upgrades/ directory. */
 export const UPGRADES_FOLDER = 'upgrades/';
@@ -78,15 +89,18 @@ export interface BackupNameParts {
   label?: string;
   stamp: string;
   encrypted: boolean;
+  /** Zstd adds .zst; absent (or gzip, none: pg_dump's own) adds nothing. */
+  compression?: CompressionMethod;
 }
 
-/** The base name, without .dump[.gpg]: the stem shared by the archive and its manifest. */
-export function backupStem(parts: Omit<BackupNameParts, 'encrypted'>): string {
+/** The base name, without .dump[.zst][.gpg]: the stem shared by the archive and its manifest. */
+export function backupStem(parts: Omit<BackupNameParts, 'encrypted' | 'compression'>): string {
   return parts.label ? `${parts.prefix}-${parts.label}-${parts.stamp}` : `${parts.prefix}-${parts.stamp}`;
 }
 
 export function backupFileName(parts: BackupNameParts): string {
-  return `${backupStem(parts)}${DUMP_SUFFIX}${parts.encrypted ? ENCRYPTED_SUFFIX : ''}`;
+  const compressed = parts.compression === 'zstd' ? ZSTD_SUFFIX : '';
+  return `${backupStem(parts)}${DUMP_SUFFIX}${compressed}${parts.encrypted ? ENCRYPTED_SUFFIX : ''}`;
 }
 
 export function manifestFileName(stem: string): string {
@@ -95,8 +109,15 @@ export function manifestFileName(stem: string): string {
 
 /** The manifest that belongs beside a data key, or undefined when the key is not a backup's data. */
 export function manifestKeyFor(dataKey: string): string | undefined {
-  for (const suffix of [DUMP_SUFFIX + ENCRYPTED_SUFFIX, DUMP_SUFFIX]) {
-    if (dataKey.endsWith(suffix)) return dataKey.slice(0, -suffix.length) + MANIFEST_SUFFIX;
-  }
-  return undefined;
+  const suffix = DATA_SUFFIXES.find((s) => dataKey.endsWith(s));
+  return suffix && dataKey.slice(0, -suffix.length) + MANIFEST_SUFFIX;
+}
+
+/**
+ * The name of the archive pg_restore reads, made from a stored file's: decrypted and decompressed,
+ * it is a plain custom-format .dump (x.dump.zst.gpg -> x.dump).
+ */
+export function archiveFileName(fileName: string): string {
+  const suffix = DATA_SUFFIXES.find((s) => fileName.endsWith(s));
+  return suffix ? fileName.slice(0, -suffix.length) + DUMP_SUFFIX : fileName.replace(/\.gpg$/, '');
 }

@@ -1,3 +1,4 @@
+import type { CompressionSetting } from './compression.js';
 import { classifyBackup, type BackupKind, type StorageClass } from './classify.js';
 import { UPGRADES_FOLDER, backupFileName, backupStem, formatStamp, manifestFileName } from './naming.js';
 
@@ -13,6 +14,11 @@ export interface BackupPlan {
   key: string;
   manifestKey: string;
   encrypted: boolean;
+  /**
+   * BACKUP_COMPRESSION as the planning worker had it: the name says it (.zst), so the dump must do
+   * it, whichever worker runs the dump. Absent in runs planned before it existed (see planCompression).
+   */
+  compression?: CompressionSetting;
   /** Undefined when no bucket is configured: the backup stays local. */
   remote?: { location: string; storageClass?: StorageClass };
   /** The task queue of the worker that holds this backup's local files. */
@@ -33,6 +39,8 @@ export interface PlanInput {
   startedAt: Date;
   timeZone: string;
   encrypted: boolean;
+  /** BACKUP_COMPRESSION: zstd's backups end in .dump.zst[.gpg]. */
+  compression: CompressionSetting;
   remote?: { location: string; storageClasses?: Record<BackupKind, StorageClass> };
   hostTaskQueue: string;
   boundedTaskQueue?: string;
@@ -52,9 +60,16 @@ export function planBackup(input: PlanInput): BackupPlan {
     stem,
     key:
       folder +
-      backupFileName({ prefix: input.prefix, label: input.label, stamp, encrypted: input.encrypted }),
+      backupFileName({
+        prefix: input.prefix,
+        label: input.label,
+        stamp,
+        encrypted: input.encrypted,
+        compression: input.compression.method,
+      }),
     manifestKey: folder + manifestFileName(stem),
     encrypted: input.encrypted,
+    compression: input.compression,
     remote: input.remote && {
       location: input.remote.location,
       storageClass: input.remote.storageClasses?.[kind],
@@ -63,4 +78,16 @@ export function planBackup(input: PlanInput): BackupPlan {
     boundedTaskQueue: input.boundedTaskQueue,
     retryAttempts: input.retryAttempts,
   };
+}
+
+/**
+ * How a plan's dump compresses: as planned; a run planned before plans said so has a name without
+ * .zst, so pg_dump compresses, at the level the worker sets or at the old default, 6.
+ */
+export function planCompression(
+  plan: Pick<BackupPlan, 'compression'>,
+  configured: CompressionSetting,
+): CompressionSetting {
+  if (plan.compression) return plan.compression;
+  return configured.method === 'zstd' ? { method: 'gzip', level: 6 } : configured;
 }

@@ -8,6 +8,7 @@ import { messageOf } from './seal.js';
 import { decryptionFailed, encryptedToOtherKeys, keyIDsOf, type Meaning, type Opener } from './open.js';
 import { gpgEnv, privateHome } from './gpg-home.js';
 import { toolEnv } from '../process/env.js';
+import { outputUntilExit } from '../stream/child-output.js';
 
 /** Whether a gpg binary runs here: RESTORE_DECRYPTER=auto prefers it, as it decrypts about 3x faster. */
 export async function gpgAvailable(): Promise<boolean> {
@@ -35,6 +36,7 @@ export async function gpgOpener(keys: openpgp.PrivateKey[]): Promise<Opener> {
   const opener: Opener = {
     decrypts: true,
     open: async (sealed) => decryptWithGpg(sealed, home, passphrase, ourKeyIDs),
+    openPath: (sealedPath) => decryptWithGpg({ path: sealedPath }, home, passphrase, ourKeyIDs),
     openFile: (sealedPath, path, signal) =>
       decryptWithGpgToFile(sealedPath, path, { home, passphrase, ourKeyIDs, signal }),
   };
@@ -116,26 +118,18 @@ function checkGpgResult(result: Result, ourKeyIDs: string[]): void {
     throw gpgFailure(result, ourKeyIDs);
 }
 
-/** The plaintext as a stream back to us: it ends only once gpg exited cleanly. */
+/**
+ * The plaintext as a stream back to us, from a stream or a file gpg reads itself: it ends only once
+ * gpg exited cleanly.
+ */
 function decryptWithGpg(
-  sealed: Readable,
+  sealed: Readable | { path: string },
   home: string,
   passphrase: string | undefined,
   ourKeyIDs: string[],
 ): Readable {
   const gpg = spawnGpgDecrypt(sealed, home, passphrase);
-  return Readable.from(
-    (async function* () {
-      try {
-        yield* gpg.stdout!;
-      } finally {
-        // The reader stopped early (an abort, a full disk): gpg need not go on.
-        if (gpg.exitCode === null) gpg.kill();
-      }
-      checkGpgResult(await gpg, ourKeyIDs);
-    })(),
-    { objectMode: false },
-  );
+  return outputUntilExit(gpg, (result) => checkGpgResult(result, ourKeyIDs));
 }
 
 /**

@@ -23,6 +23,11 @@ export interface Opener {
    * checked; until then the file holds unauthenticated plaintext, as with open().
    */
   openFile?(sealedPath: string, path: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * open() of a file the decrypter reads itself (gpg reads 8 KiB at a time: from a pipe each read
+   * would wait on this process), for a plaintext that must pass through here (a zstd stage).
+   */
+  openPath?(sealedPath: string): Readable;
 }
 
 /** The opener of an unencrypted backup: the stored bytes are the archive. */

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import type { ToolPlace } from '../core/command.js';
 import { BackupError, configError } from '../core/errors.js';
 import { isEncrypted } from '../core/manifest.js';
+import { archiveFileName } from '../core/naming.js';
 import { untrustedError, type TrustPolicy, type Verdict } from '../core/trust.js';
 import { openerForBackup, type PrivateKey } from '../crypto/keys.js';
 import { judgeCopy } from '../crypto/signing.js';
@@ -119,7 +120,7 @@ export async function rereadCopy(
       manifest,
       where,
       opener: await openerForBackup(manifest, work.privateKey),
-      archivePath: join(work.workDir, manifest.file.name.replace(/\.gpg$/, '')),
+      archivePath: join(work.workDir, archiveFileName(manifest.file.name)),
       // A reread is there to check every copy, down to the archive's own SHA-256.
       hashArchive: true,
       signal: work.signal,

@@ -114,12 +114,17 @@ export function dockerError(
  * USE_DOCKER they run in the container, which may be down now: only docker itself is checked here,
  * a missing tool in the container fails the run that needs it (toolError).
  */
-export async function checkDependencies(databases: ToolPlace[]): Promise<void> {
+export async function checkDependencies(
+  databases: ToolPlace[],
+  options: { zstd?: boolean } = {},
+): Promise<void> {
   const needed = new Set<string>();
   for (const db of databases) {
     if (db.dockerContainer) needed.add('docker');
     else ['pg_dump', 'pg_restore'].forEach((tool) => needed.add(tool));
   }
+  // zstd runs beside the worker, also with USE_DOCKER: it compresses what comes out of pg_dump.
+  if (options.zstd) needed.add('zstd');
   for (const tool of needed) {
     const result = await execa(tool, ['--version'], {
       ...toolEnv(tool === 'docker' ? dockerClientEnv() : {}),
@@ -130,7 +135,9 @@ export async function checkDependencies(databases: ToolPlace[]): Promise<void> {
         hint:
           tool === 'docker'
             ? "USE_DOCKER=true runs the PostgreSQL tools through docker exec: install the Docker CLI on the worker's host"
-            : INSTALL_HINT,
+            : tool === 'zstd'
+              ? 'BACKUP_COMPRESSION=zstd (the default) needs it: install zstd (scripts/setup.sh does), or set BACKUP_COMPRESSION=gzip'
+              : INSTALL_HINT,
       });
     }
   }

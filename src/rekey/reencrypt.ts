@@ -1,9 +1,11 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
-import { pipeline as pipe, Readable, type Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
 import { BackupError, configError, ioFailure } from '../core/errors.js';
+import { sealedContent } from '../core/manifest.js';
+import { chain } from '../stream/chain.js';
 import { HashingStream } from '../stream/hashing.js';
 import { discardPartial } from '../stream/partial-file.js';
 import { sameKeys, wrongRecipients } from './recipients.js';
@@ -77,11 +79,13 @@ async function reencrypt(source: Copy, path: string, work: RekeyWork): Promise<N
         },
       );
     }
+    // The bytes the encryption wrapped: compressed ones stay as they are (compressionOf).
     const archive = { bytes: archiveHash.bytes, sha256: archiveHash.digest() };
-    if (archive.bytes !== manifest.archive.bytes || archive.sha256 !== manifest.archive.sha256) {
+    const expected = sealedContent(manifest);
+    if (archive.bytes !== expected.bytes || archive.sha256 !== expected.sha256) {
       throw new BackupError(
         'DecryptionFailed',
-        `${where}: decrypts to ${archive.bytes} bytes with sha256 ${archive.sha256}, the manifest says ${manifest.archive.bytes} with ${manifest.archive.sha256}`,
+        `${where}: decrypts to ${archive.bytes} bytes with sha256 ${archive.sha256}, the manifest says ${expected.bytes} with ${expected.sha256}`,
         { retryable: false },
       );
     }
@@ -95,11 +99,6 @@ async function reencrypt(source: Copy, path: string, work: RekeyWork): Promise<N
     sha256: newHash.digest(),
     recipients: work.recipients.fingerprints,
   });
-}
-
-/** source through a pass-through stage; a failure of either destroys the other, so it reaches the reader. */
-function chain(source: Readable, stage: Transform): Transform {
-  return pipe(source, stage, () => undefined);
 }
 
 /**

@@ -3,11 +3,13 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { BackupError, configError, damagedCopyHint, ioFailure } from '../core/errors.js';
+import { compressionOf } from '../core/compression.js';
 import type { Manifest } from '../core/manifest.js';
 import { timed } from '../core/timed.js';
 import type { Opener } from '../crypto/open.js';
 import { messageOf } from '../crypto/seal.js';
 import type { BackupStore } from '../storage/types.js';
+import { compressorFor, type Compressor } from '../stream/compression.js';
 import { decryptFile, type Decrypted } from './decrypt.js';
 
 /** Where the stored file is: a file on this host, read in place, or an object to download. */
@@ -58,8 +60,9 @@ const DOWNLOAD_BUFFER_BYTES = 8 * READ_CHUNK_BYTES;
  * The restore's first three steps, one after the other: read the stored file to its end, hashing
  * it (downloading it when remote, resuming after what an earlier attempt kept; a local copy is read
  * in place); check its size and SHA-256 against the manifest (else DownloadFailed: damaged,
- * truncated or swapped; the download is not kept); only then decrypt it into archivePath, and
- * compare the archive with the manifest (else DecryptionFailed). A failure leaves no plaintext.
+ * truncated or swapped; the download is not kept); only then decrypt it into archivePath, a zstd
+ * stream decompressed on its way there (the same pass: no extra one over the disk), and compare the
+ * archive with the manifest (else DecryptionFailed). A failure leaves no plaintext.
  *
  * Why not decrypt as the bytes arrive: gpg reads 8 KiB at a time, so through a pipe each of its
  * reads waits on this process; reading the file it waits on nobody. Measured on 341 MB, 8 rounds
@@ -73,8 +76,11 @@ export async function fetchCheckDecrypt(options: FetchCheckDecryptOptions): Prom
   }
   const fetched = await timed(() => fetchStored(options));
   const check = await timed(() => checkFile(fetched, options));
+  const decompressor = compressorFor(compressionOf(options.manifest));
   const archive = await timed(() =>
-    opener.decrypts ? decrypt(fetched.path, opener, options) : keepPlain(fetched.path, options),
+    opener.decrypts || decompressor.stage
+      ? decrypt(fetched.path, opener, decompressor, options)
+      : keepPlain(fetched.path, options),
   );
   // At once: a file removed before the kernel has written it out costs nothing, and kept, it
   // would be written to disk while pg_restore needs the disk.
@@ -202,15 +208,20 @@ interface ArchiveFile extends Decrypted {
   path: string;
 }
 
-/** Decrypts into archivePath and compares the archive with the manifest; a failure leaves nothing. */
+/**
+ * Decrypts (and decompresses, zstd) into archivePath and compares the archive with the manifest; a
+ * failure leaves nothing.
+ */
 async function decrypt(
   sealedPath: string,
   opener: Opener,
+  decompressor: Compressor,
   options: FetchCheckDecryptOptions,
 ): Promise<ArchiveFile> {
   try {
     const written = await decryptFile(sealedPath, {
       opener,
+      decompressor,
       targetPath: options.archivePath,
       hashWritten: options.hashArchive,
       signal: options.signal,
@@ -249,7 +260,18 @@ async function checkFile(fetched: Fetched, { manifest, where, source }: FetchChe
   );
 }
 
-function checkArchive({ bytes, sha256 }: Decrypted, { manifest }: FetchCheckDecryptOptions): void {
+function checkArchive(
+  { bytes, sha256, compressed }: Decrypted,
+  { manifest }: FetchCheckDecryptOptions,
+): void {
+  const stream = compressionOf(manifest).stream;
+  if (compressed && stream && (compressed.bytes !== stream.bytes || compressed.sha256 !== stream.sha256)) {
+    throw new BackupError(
+      'DecryptionFailed',
+      `the decrypted stream has ${compressed.bytes} bytes with sha256 ${compressed.sha256}, the manifest says ${stream.bytes} with sha256 ${stream.sha256}`,
+      { retryable: false },
+    );
+  }
   const expected = manifest.archive;
   if (bytes === expected.bytes && (sha256 === undefined || sha256 === expected.sha256)) return;
   // The SHA-256s only when this one was computed (see hashArchive).

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { archiveFileName } from '../core/naming.js';
 import { fileSafe, restoreLogName } from '../core/restore/log.js';
 
 // A restore's files on the worker: its work folder (the download, the plaintext, the state a retry
@@ -14,7 +15,7 @@ export function restoreWorkDir(backupDir: string, workflowId: string): string {
 export function workFiles(workDir: string, fileName: string): { download: string; archive: string } {
   return {
     download: join(workDir, `${fileName}.download`),
-    archive: join(workDir, fileName.replace(/\.gpg$/, '')),
+    archive: join(workDir, archiveFileName(fileName)),
   };
 }
 

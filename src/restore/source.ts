@@ -75,7 +75,7 @@ async function findFile(path: string, policy: TrustPolicy): Promise<FoundBackup>
   const absolute = resolve(path);
   const manifestName = manifestKeyFor(basename(absolute));
   if (!manifestName) {
-    throw configError(`--file: ${path} is not a backup file (<prefix>-YYYYMMDD-HHMMSS.dump[.gpg])`);
+    throw configError(`--file: ${path} is not a backup file (<prefix>-YYYYMMDD-HHMMSS.dump[.zst][.gpg])`);
   }
   const manifestPath = join(dirname(absolute), manifestName);
   const text = await readFile(manifestPath, 'utf8').catch(() => {
@@ -104,7 +104,7 @@ async function findRemote(
   const key = relativeS3Key(typedKey, config.s3.prefix);
   if (!key) {
     throw configError(
-      `--s3-key: "${typedKey}" is not a backup file under S3_PREFIX (${config.s3.prefix}<prefix>-YYYYMMDD-HHMMSS.dump[.gpg])`,
+      `--s3-key: "${typedKey}" is not a backup file under S3_PREFIX (${config.s3.prefix}<prefix>-YYYYMMDD-HHMMSS.dump[.zst][.gpg])`,
     );
   }
   const signed = await readSignedManifest(remote, manifestKeyFor(key)!);

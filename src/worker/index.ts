@@ -118,7 +118,10 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const all = Array.isArray(configs) ? configs : [configs];
   const config = all[0]!;
-  await checkDependencies(all.map((c) => c.database));
+  await checkDependencies(
+    all.map((c) => c.database),
+    { zstd: all.some((c) => c.backup.compression.method === 'zstd') },
+  );
   const { logger } = Runtime.instance();
   for (const home of removeAbandonedGpgHomes())
     logger.info(`removed ${home}, the GnuPG home of a worker that no longer runs, and stopped its agent`);

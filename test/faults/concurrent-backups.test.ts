@@ -93,7 +93,7 @@ describe('two backups of one database at once (fault 6)', () => {
   /** What a run left: exactly the complete backups, locally and in the bucket, and no unfinished upload. */
   async function expectOnlyCompleteBackups(count: number) {
     const local = readdirSync(worker.config.backup.dir).filter((f) => !f.startsWith('.'));
-    expect(local.filter((f) => f.endsWith('.dump')).length).toBe(count);
+    expect(local.filter((f) => f.endsWith('.dump.zst')).length).toBe(count);
     expect(local.filter((f) => f.endsWith('.manifest.json')).length).toBe(count);
     expect(local.filter((f) => f.endsWith('.manifest.json.sig')).length).toBe(count);
     expect(local.length).toBe(3 * count);

@@ -60,7 +60,7 @@ describe('BACKUP_DIR full (fault 5)', () => {
         full,
         5,
         new RegExp(
-          `^error: cannot write ${mountPoint}/${database}-backup-\\d{8}-\\d{6}\\.dump\\.gpg\\.partial: no space left on device$`,
+          `^error: cannot write ${mountPoint}/${database}-backup-\\d{8}-\\d{6}\\.dump\\.zst\\.gpg\\.partial: no space left on device$`,
         ),
       );
       expect(filesIn(mountPoint)).toEqual([]);
@@ -72,7 +72,7 @@ describe('BACKUP_DIR full (fault 5)', () => {
       expect(roomy.exitCode, roomy.stderr).toBe(0);
       const stored = filesIn(mountPoint).sort();
       expect(stored).toEqual([
-        expect.stringMatching(/\.dump\.gpg$/),
+        expect.stringMatching(/\.dump\.zst\.gpg$/),
         expect.stringMatching(/\.manifest\.json$/),
         expect.stringMatching(/\.manifest\.json\.sig$/),
       ]);

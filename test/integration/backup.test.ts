@@ -58,12 +58,24 @@ describe('backup workflow on the real services', () => {
     await download(remote, result.key, downloaded);
     expect(await sha256File(downloaded)).toBe(result.sha256);
     expect(await sha256File(result.localPath)).toBe(result.sha256);
-    expect(result.key).toMatch(new RegExp(`^${source}-backup-\\d{8}-\\d{6}\\.dump\\.gpg$`));
+    expect(result.key).toMatch(new RegExp(`^${source}-backup-\\d{8}-\\d{6}\\.dump\\.zst\\.gpg$`));
   });
 
-  it('restores, after gpg --decrypt and pg_restore, to exactly the source contents', async () => {
+  it('is read by gpg --decrypt | zstd -d | pg_restore --list, the manual path', async () => {
+    const { stdout } = await execa(
+      'sh',
+      ['-c', 'gpg --batch --quiet --decrypt "$1" | zstd -d | pg_restore --list', 'sh', result.localPath],
+      { env: { GNUPGHOME: keyring.home } },
+    );
+    expect(stdout).toContain('TABLE DATA public users');
+    expect(stdout).toMatch(/Format: CUSTOM/);
+  });
+
+  it('restores, after gpg --decrypt, zstd -d and pg_restore, to exactly the source contents', async () => {
     const plain = join(tempDir('plain'), 'backup.dump');
-    await keyring.decrypt(result.localPath, plain);
+    const compressed = `${plain}.zst`;
+    await keyring.decrypt(result.localPath, compressed);
+    await execa('zstd', ['-q', '-d', compressed, '-o', plain]);
     await createDatabase(scratch);
     await execa('pg_restore', ['--no-owner', '-h', '127.0.0.1', '-U', 'postgres', '-d', scratch, plain]);
     const [before, after] = await Promise.all([tableFingerprints(source), tableFingerprints(scratch)]);
@@ -81,6 +93,15 @@ describe('backup workflow on the real services', () => {
     expect(local.archive.tocEntries).toBeGreaterThan(10);
     expect(local.remote?.etag).toBeTruthy();
     expect(local.file.sha256).toBe(result.sha256);
+    // zstd at level 3, the default, around an uncompressed dump: the stream is what gpg wrapped.
+    expect(local.compression).toEqual({
+      method: 'zstd',
+      level: 3,
+      stream: { bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+    const plain = join(tempDir('plain'), 'backup.dump.zst');
+    await keyring.decrypt(result.localPath, plain);
+    expect(await sha256File(plain)).toBe((local.compression as { stream: { sha256: string } }).stream.sha256);
   });
 
   it('leaves no plaintext, with files 0600 and the directory 0700', () => {
@@ -105,6 +126,7 @@ describe('backup workflow on the real services', () => {
     expect(JSON.parse(dumpOutcome!)).toMatchObject({
       dump: { bytes: expect.any(Number), durationMs: expect.any(Number) },
       verify: { tocEntries: result.tocEntries },
+      compress: { method: 'zstd', level: 3, bytes: expect.any(Number) },
       encrypt: { bytes: result.fileBytes, sha256: result.sha256, method: 'openpgp' },
     });
     for (const secret of secrets) expect(decoded.join('\n')).not.toContain(secret);
@@ -122,7 +144,7 @@ describe('labeled and unencrypted backups', () => {
   const source = uniqueName('e2e_label');
   afterAll(() => dropDatabase(source));
 
-  it('keeps a pre-upgrade backup under upgrades/, readable by pg_restore when encryption is off', async () => {
+  it('keeps a pre-upgrade backup under upgrades/, readable by zstd -d | pg_restore when encryption is off', async () => {
     await seedDatabase(source, 100);
     const config = testConfig({
       DB_NAME: source,
@@ -142,13 +164,43 @@ describe('labeled and unencrypted backups', () => {
     );
     expect(result).toMatchObject({ kind: 'pre-upgrade', label: 'pre-v2.0-upgrade', encrypted: false });
     expect(result.key).toMatch(
-      new RegExp(`^upgrades/${source}-backup-pre-v2.0-upgrade-\\d{8}-\\d{6}\\.dump$`),
+      new RegExp(`^upgrades/${source}-backup-pre-v2.0-upgrade-\\d{8}-\\d{6}\\.dump\\.zst$`),
     );
-    const listing = await execa('pg_restore', ['--list', result.localPath]);
+    const listing = await execa('sh', ['-c', 'zstd -d -c "$1" | pg_restore --list', 'sh', result.localPath]);
     expect(listing.stdout).toContain('TABLE DATA public users');
     expect(await s3StoreOf(config).stat(result.key)).toMatchObject({
       size: result.fileBytes,
       storageClass: 'STANDARD_IA',
     });
+  });
+});
+
+describe('gzip: pg_dump compresses, as before', () => {
+  const source = uniqueName('e2e_gzip');
+  afterAll(() => dropDatabase(source));
+
+  it("makes the guide's .dump.gpg with PG_DUMP_COMPRESSION, the older variable, read by gpg | pg_restore", async () => {
+    await seedDatabase(source, 100);
+    const keyring = await createKeyring();
+    const config = testConfig({
+      DB_NAME: source,
+      BACKUP_DIR: tempDir('backups'),
+      GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
+      PG_DUMP_COMPRESSION: '6',
+      TEMPORAL_TASK_QUEUE: uniqueName('e2e'),
+    });
+    const result = await withWorker(config, async (client) =>
+      waitForBackup(await startBackup(client, { database: source, taskQueue: config.temporal.taskQueue })),
+    );
+    expect(result.key).toMatch(new RegExp(`^${source}-backup-\\d{8}-\\d{6}\\.dump\\.gpg$`));
+    const manifest = parseManifest(await readFile(join(config.backup.dir, result.manifestKey), 'utf8'), 'm');
+    expect(manifest.compression).toEqual({ method: 'gzip', level: 6 });
+    const { stdout } = await execa(
+      'sh',
+      ['-c', 'gpg --batch --quiet --decrypt "$1" | pg_restore --list', 'sh', result.localPath],
+      { env: { GNUPGHOME: keyring.home } },
+    );
+    expect(stdout).toContain('TABLE DATA public users');
+    expect(stdout).toMatch(/Compression: (6|gzip)/);
   });
 });

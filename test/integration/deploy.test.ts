@@ -255,11 +255,12 @@ describe('Dockerfile', () => {
     expect(stage('runtime')).not.toMatch(/npm (ci|install)/);
   });
 
-  it("carries the PostgreSQL client of the Compose database's major version, and gpg", () => {
+  it("carries the PostgreSQL client of the Compose database's major version, gpg and zstd", () => {
     const composeMajor = /^postgres:(\d+)$/.exec(compose.services.postgres!.image!)![1];
     expect(stage('runtime')).toContain(`ARG PG_MAJOR=${composeMajor}`);
     expect(stage('runtime')).toMatch(/postgresql-client-\$\{PG_MAJOR\}/);
     expect(stage('runtime')).toMatch(/install .*gnupg/);
+    expect(stage('runtime')).toMatch(/install .*zstd/);
   });
 
   it('runs backupctl worker as a user that is not root', () => {

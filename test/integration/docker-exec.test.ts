@@ -98,7 +98,7 @@ describe('USE_DOCKER=true', () => {
     expect(execsOf(calls, 'pg_restore').some((argv) => argv.at(-1) === '--list')).toBe(true);
     // The snapshot and the row counts: the worker's connection went through the container too.
     expect(relaysOf(calls)).toContain(`${DB_HOST} 5432`);
-    expect(backup.key).toMatch(/\.dump\.gpg$/);
+    expect(backup.key).toMatch(/\.dump\.zst\.gpg$/); // zstd runs beside the worker, pg_dump in the container
     expect(backup.tables).toBeGreaterThan(0);
     for (const argv of calls) {
       expect(argv.join(' ')).not.toContain(cluster.password);

@@ -122,7 +122,7 @@ describe('exit codes', () => {
     expectOneLineError(run, 6, /connection refused.*; the local copy is kept, complete: \//);
     const files = readdirSync(env.BACKUP_DIR!).filter((f) => !f.startsWith('.'));
     expect(files.sort()).toEqual([
-      expect.stringMatching(/\.dump$/),
+      expect.stringMatching(/\.dump\.zst$/),
       expect.stringMatching(/\.manifest\.json$/),
       expect.stringMatching(/\.manifest\.json\.sig$/),
     ]);

@@ -28,6 +28,7 @@ describe('fetchCheckDecrypt of an unencrypted object', () => {
   const manifest = {
     file: { name: key, key, bytes: bytes.length, sha256 },
     archive: { bytes: bytes.length, sha256, tocEntries: 1 },
+    compression: 6,
     encryption: { method: 'none', recipients: [] },
   } as unknown as Manifest;
   let store: S3Store;
@@ -135,6 +136,7 @@ describe('fetchCheckDecrypt of a sealed object, and of objects that cannot be ke
     ({
       file: { name: objects.sealed, key: objects.sealed, bytes: sealed.length, sha256: sha256Of(sealed) },
       archive: { bytes: plaintext.length, sha256: sha256Of(plaintext), tocEntries: 1, ...archive },
+      compression: 6,
       encryption: { method: 'openpgp', recipients: [] },
     }) as unknown as Manifest;
 
@@ -233,6 +235,7 @@ describe('fetchCheckDecrypt of a sealed object, and of objects that cannot be ke
       const manifest = {
         file: { name: key, key, bytes: file.length, sha256: sha256Of(file) },
         archive: { bytes: plaintext.length, sha256: sha256Of(plaintext), tocEntries: 1 },
+        compression: 6,
         encryption: { method: encrypted ? 'openpgp' : 'none', recipients: [] },
       } as unknown as Manifest;
       const opener = encrypted ? await openerFor(restoreConfig(privateKeyFile, decrypter)) : noDecryption;
@@ -263,6 +266,65 @@ describe('fetchCheckDecrypt of a sealed object, and of objects that cannot be ke
       } finally {
         await execa('umount', ['--lazy', full]);
       }
+    },
+  );
+});
+
+describe('fetchCheckDecrypt of a zstd backup', () => {
+  const plaintext = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(2 * 1024 * 1024, 'row ')]);
+  const key = 'app-backup-20240317-020000.dump.zst.gpg';
+  let store: S3Store;
+  let compressed: Buffer;
+  let sealed: Buffer;
+  let privateKeyFile: string;
+
+  beforeAll(async () => {
+    const keyring = await createKeyring();
+    privateKeyFile = keyring.privateKeyFile;
+    compressed = Buffer.from(
+      (await execa('zstd', ['-q', '-c', '-3'], { input: plaintext, encoding: 'buffer' })).stdout,
+    );
+    const sealer = await sealerFor(
+      loadConfig({ env: { DB_NAME: 'x', GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile } }),
+    );
+    sealed = Buffer.concat(await (await sealer.seal(Readable.from([compressed]))).toArray());
+    store = s3StoreOf(testConfig({ DB_NAME: 'fetch', S3_PREFIX: `${uniqueName('fetch-zstd')}/` }));
+    await store.putBytes(key, sealed);
+  });
+
+  afterAll(() => store.remove(key));
+
+  const manifestWith = (stream: { bytes: number; sha256: string }) =>
+    ({
+      file: { name: key, key, bytes: sealed.length, sha256: sha256Of(sealed) },
+      archive: { bytes: plaintext.length, sha256: sha256Of(plaintext), tocEntries: 1 },
+      compression: { method: 'zstd', level: 3, stream },
+      encryption: { method: 'openpgp', recipients: [] },
+    }) as unknown as Manifest;
+
+  it.each(DECRYPTERS)(
+    'decrypts and decompresses in one pass into the archive, checking the stream (decrypter: %s)',
+    async (decrypter) => {
+      const opener = await openerFor(restoreConfig(privateKeyFile, decrypter));
+      const fetchWith = (manifest: Manifest) =>
+        fetchCheckDecrypt({
+          source: { store, key, downloadPath: join(tempDir('fetch'), 'zstd.download') },
+          manifest,
+          where: `s3://.../${key}`,
+          opener,
+          archivePath: join(tempDir('fetch-archive'), 'app-backup-20240317-020000.dump'),
+          hashArchive: false,
+        });
+      const stream = { bytes: compressed.length, sha256: sha256Of(compressed) };
+      const { archivePath, decrypt } = await fetchWith(manifestWith(stream));
+      expect(decrypt.bytes).toBe(plaintext.length);
+      expect(readFileSync(archivePath).equals(plaintext)).toBe(true);
+
+      const other = await failureOf(fetchWith(manifestWith({ ...stream, sha256: '0'.repeat(64) })));
+      expect(other).toMatchObject({ kind: 'DecryptionFailed', retryable: false });
+      expect(other.message).toMatch(
+        /^the decrypted stream has \d+ bytes with sha256 [0-9a-f]{64}, the manifest says/,
+      );
     },
   );
 });

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startBackup,
@@ -10,7 +11,8 @@ import {
 } from '../../src/client/index.js';
 import { readManifest, readSignedManifest } from '../../src/storage/catalog.js';
 import type { Config } from '../../src/config/index.js';
-import type { Manifest } from '../../src/core/manifest.js';
+import { sealedContent, type Manifest } from '../../src/core/manifest.js';
+import { manifestKeyFor } from '../../src/core/naming.js';
 import { openerFor } from '../../src/crypto/keys.js';
 import { checkManifestSignature, loadSigningKey, trustPolicyOf } from '../../src/crypto/signing.js';
 import { rekeyBackup } from '../../src/rekey/backup.js';
@@ -65,7 +67,7 @@ async function backup(): Promise<BackupResult> {
   return waitForBackup(await startBackup(client, { database: source, taskQueue: config.temporal.taskQueue }));
 }
 
-const manifestKeyOf = (b: BackupResult) => b.key.replace(/\.dump\.gpg$/, '.manifest.json');
+const manifestKeyOf = (b: BackupResult) => manifestKeyFor(b.key)!;
 
 /** Each store's copy of a backup on this host: its manifest, and its file as stored (downloaded when remote). */
 async function copiesOf(b: BackupResult): Promise<{ where: string; manifest: Manifest; path: string }[]> {
@@ -111,8 +113,13 @@ async function expectRekeyedToB(b: BackupResult): Promise<void> {
     expect(manifest.file.key, where).toBe(b.key);
     expect(await sha256File(path), where).toBe(manifest.file.sha256);
     expect(manifest.file.sha256, where).not.toBe(b.sha256);
+    // Re-encrypted only: the compressed stream (zstd, the default) is the one backed up, byte for byte.
+    const compressed = join(tempDir('rekey-archive'), 'archive.dump.zst');
+    await keyB.decrypt(path, compressed);
+    expect(manifest.compression, where).toMatchObject({ method: 'zstd', level: 3 });
+    expect(await sha256File(compressed), where).toBe(sealedContent(manifest).sha256);
     const archive = join(tempDir('rekey-archive'), 'archive.dump');
-    await keyB.decrypt(path, archive);
+    await execa('zstd', ['-q', '-d', compressed, '-o', archive]);
     expect(await sha256File(archive), where).toBe(manifest.archive.sha256);
     await expect(keyA.decrypt(path, join(tempDir('rekey-a'), 'a.dump')), where).rejects.toThrow();
   }
@@ -122,9 +129,9 @@ async function expectRekeyedToB(b: BackupResult): Promise<void> {
 async function expectNothingLeftOver(): Promise<void> {
   for (const store of [stores.local, s3StoreOf(config)]) {
     const keys = await keysIn(store);
-    expect(keys.filter((k) => !/\.(dump\.gpg|manifest\.json|manifest\.json\.sig)$|^logs\//.test(k))).toEqual(
-      [],
-    );
+    expect(
+      keys.filter((k) => !/\.(dump\.zst\.gpg|manifest\.json|manifest\.json\.sig)$|^logs\//.test(k)),
+    ).toEqual([]);
   }
   expect(readdirSync(join(config.backup.dir, '.rekey'))).toEqual([]);
 }

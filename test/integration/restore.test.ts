@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
@@ -19,7 +19,6 @@ import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore/statu
 import { startWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../src/temporal/names.js';
 import { backupctl, expectOneLineError } from '../helpers/cli.js';
-import { writeSignedManifest } from '../helpers/backups.js';
 import { failureOf } from '../helpers/errors.js';
 import { startPasswordCluster } from '../helpers/password-cluster.js';
 import { tempDir } from '../helpers/files.js';
@@ -28,20 +27,15 @@ import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../he
 import { s3StoreOf } from '../helpers/s3.js';
 import { REPO_ROOT, uniqueName } from '../helpers/services.js';
 import { decodedPayloads, recordHistory } from '../helpers/histories.js';
+import { restoreTargets } from '../helpers/targets.js';
 import { startTestWorker, workflowBundle, type TestWorker } from '../helpers/temporal.js';
-import { connectClient } from '../../src/client/index.js';
 
 // Restores of one encrypted backup, through the real worker, dev server, SeaweedFS and gpg keys.
 
 const source = uniqueName('rs_src');
 const PASSPHRASE = 'key-passphrase-never-shown-91c2';
 const DB_PASSWORD = 'db-pass-never-shown-3b7e';
-const targets: string[] = [];
-const newTarget = () => {
-  const name = uniqueName('rs_dst');
-  targets.push(name);
-  return name;
-};
+const { names: targets, newTarget, seededTarget } = restoreTargets('rs_dst');
 
 let keyring: TestKeyring;
 let env: Record<string, string>;
@@ -76,14 +70,6 @@ afterAll(async () => {
 
 function restore(options: Omit<StartRestoreOptions, 'database'>): Promise<WorkflowHandle> {
   return startRestore(client, { database: source, taskQueue: config.temporal.taskQueue, ...options });
-}
-
-/** A target that already holds data, and a check that it still holds exactly that. */
-async function seededTarget(rows = 100) {
-  const name = newTarget();
-  await seedDatabase(name, rows);
-  const before = await tableFingerprints(name);
-  return { name, before, expectUnchanged: async () => expect(await tableFingerprints(name)).toEqual(before) };
 }
 
 /** Polls the status query until the restore waits for a human (or has ended). */
@@ -248,7 +234,8 @@ describe('restore workflow', () => {
     );
     const before = await tableFingerprints(target);
     const plain = join(tempDir('plain'), 'backup.dump');
-    await keyring.decrypt(backup.localPath, plain);
+    await keyring.decrypt(backup.localPath, `${plain}.zst`);
+    await execa('zstd', ['-q', '-d', `${plain}.zst`, '-o', plain]);
     const { stdout: toc } = await execa('pg_restore', ['--list', plain]);
     // The operator's edit: comment out everything but the invoices table and its sequence.
     const edited = toc
@@ -462,7 +449,7 @@ describe('a damaged or wrongly keyed backup fails before the target is touched',
   it('a truncated local copy (--file): exit 4, with a hint about that file, not about S3', async () => {
     const [folder, name] = [dirname(backup.localPath), basename(backup.localPath)];
     const copy = tempDir('truncated-local');
-    const stem = name.replace(/\.dump(\.gpg)?$/, '');
+    const stem = name.replace(/\.dump(\.zst)?(\.gpg)?$/, '');
     for (const file of readdirSync(folder).filter((f) => f.startsWith(stem)))
       copyFileSync(join(folder, file), join(copy, file));
     const whole = readFileSync(backup.localPath);
@@ -501,78 +488,6 @@ describe('a damaged or wrongly keyed backup fails before the target is touched',
       expect(run.stderr).not.toMatch(/\n\s+at /);
     } finally {
       await otherWorker.shutdown();
-    }
-  });
-});
-
-describe('a backup encrypted by gpg itself', () => {
-  it('restores from a local file', async () => {
-    // A plain backup, then the guide's own `gpg --encrypt` of its archive, described by a manifest.
-    const plainEnv = {
-      ...env,
-      GPG_PUBLIC_KEY_FILE: undefined,
-      BACKUP_DIR: tempDir('plain'),
-      TEMPORAL_TASK_QUEUE: uniqueName('rs_plain'),
-    };
-    const plainConfig = loadConfig({
-      env: Object.fromEntries(
-        Object.entries(plainEnv).filter((e): e is [string, string] => e[1] !== undefined),
-      ),
-    });
-    const plainWorker = await startWorker(plainConfig, { workflowBundle: await workflowBundle() });
-    try {
-      const plainClient = await connectClient(plainConfig.temporal);
-      const plain = await waitForBackup(
-        await startBackup(plainClient, { database: source, taskQueue: plainConfig.temporal.taskQueue }),
-      );
-      const encryptedPath = `${plain.localPath}.gpg`;
-      await execa(
-        'gpg',
-        [
-          '--batch',
-          '--yes',
-          '--trust-model',
-          'always',
-          '--recipient',
-          keyring.fingerprint,
-          '--output',
-          encryptedPath,
-          '--encrypt',
-          plain.localPath,
-        ],
-        {
-          env: { GNUPGHOME: keyring.home },
-        },
-      );
-      const manifestPath = join(plainConfig.backup.dir, plain.manifestKey);
-      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-      const bytes = readFileSync(encryptedPath);
-      const { createHash } = await import('node:crypto');
-      manifest.file = {
-        ...manifest.file,
-        name: `${manifest.file.name}.gpg`,
-        key: `${manifest.file.key}.gpg`,
-        bytes: bytes.length,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-      };
-      manifest.encryption = { method: 'openpgp', recipients: [keyring.fingerprint] };
-      await writeSignedManifest(plainConfig, manifestPath, manifest);
-      await plainClient.connection.close();
-
-      const target = newTarget();
-      const result = await waitForRestore(
-        await restore({
-          source: { file: encryptedPath },
-          target: { database: target },
-          createDb: true,
-          force: true,
-        }),
-      );
-      expect(result.status.state).toBe('completed');
-      expect(await tableFingerprints(target)).toEqual(await tableFingerprints(source));
-      expect(existsSync(encryptedPath)).toBe(true);
-    } finally {
-      await plainWorker.shutdown();
     }
   });
 });

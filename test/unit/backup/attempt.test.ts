@@ -19,10 +19,16 @@ const result: PipelineResult = {
 };
 
 describe('dumpOutcome', () => {
-  it('reports each runbook step: the dump with its row total, the verification, the encryption', () => {
+  it('reports each runbook step: the dump with its row total, the verification, the compression, the encryption', () => {
     const upload = { key: 'k', uploadId: 'u', partSize: 5, size: 10, parts: [] };
     expect(
-      attempt.dumpOutcome(result, { name: 'openpgp', fingerprints: ['ABCD'] }, '/b/k.dump.gpg', upload),
+      attempt.dumpOutcome(
+        { ...result, compressed: { bytes: 400, sha256: 'zstd-sha' } },
+        { method: 'zstd', level: 3 },
+        { name: 'openpgp', fingerprints: ['ABCD'] },
+        '/b/k.dump.zst.gpg',
+        upload,
+      ),
     ).toEqual({
       dump: {
         bytes: 1000,
@@ -33,12 +39,13 @@ describe('dumpOutcome', () => {
         durationMs: 30,
       },
       verify: { tocEntries: 36, durationMs: 20 },
+      compress: { method: 'zstd', level: 3, bytes: 400, sha256: 'zstd-sha' },
       encrypt: {
         method: 'openpgp',
         recipients: ['ABCD'],
         bytes: 1100,
         sha256: 'file-sha',
-        localPath: '/b/k.dump.gpg',
+        localPath: '/b/k.dump.zst.gpg',
         durationMs: 10,
       },
       upload,
@@ -61,7 +68,13 @@ describe('a dump attempt kept for the next', () => {
     expect(await attempt.keptFacts(files)).toBeUndefined();
 
     mkdirSync(files.folder);
-    const outcome = attempt.dumpOutcome(result, { name: 'none', fingerprints: [] }, '/b/k.dump', undefined);
+    const outcome = attempt.dumpOutcome(
+      result,
+      { method: 'gzip', level: 6 },
+      { name: 'none', fingerprints: [] },
+      '/b/k.dump',
+      undefined,
+    );
     await attempt.keepAttempt(files, result.facts, outcome);
     expect(await attempt.keptFacts(files)).toEqual(result.facts);
     expect(await attempt.earlierOutcome(files)).toEqual(JSON.parse(JSON.stringify(outcome)));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classifyBackup } from '../../../src/core/classify.js';
-import { backupFileName, formatStamp } from '../../../src/core/naming.js';
+import { archiveFileName, backupFileName, formatStamp, manifestKeyFor } from '../../../src/core/naming.js';
 import { choosePartSize, MAX_PARTS, partRanges } from '../../../src/core/parts.js';
-import { planBackup } from '../../../src/core/plan.js';
+import { planBackup, planCompression } from '../../../src/core/plan.js';
 
 describe('backup names', () => {
   it('follows the guide: <prefix>-YYYYMMDD-HHMMSS.dump[.gpg]', () => {
@@ -13,6 +13,32 @@ describe('backup names', () => {
     expect(backupFileName({ prefix: 'goimg-backup', stamp: formatStamp(at, 'UTC'), encrypted: false })).toBe(
       'goimg-backup-20240315-020000.dump',
     );
+  });
+
+  it('says .zst after .dump when zstd compressed the archive', () => {
+    const parts = { prefix: 'app-backup', stamp: '20240315-020000', compression: 'zstd' } as const;
+    expect(backupFileName({ ...parts, encrypted: true })).toBe('app-backup-20240315-020000.dump.zst.gpg');
+    expect(backupFileName({ ...parts, encrypted: false })).toBe('app-backup-20240315-020000.dump.zst');
+    expect(backupFileName({ ...parts, compression: 'gzip', encrypted: true })).toBe(
+      'app-backup-20240315-020000.dump.gpg',
+    );
+  });
+
+  it('finds the manifest of every kind of data name, old and new, and nothing else', () => {
+    for (const suffix of ['.dump.zst.gpg', '.dump.zst', '.dump.gpg', '.dump']) {
+      expect(manifestKeyFor(`upgrades/a-b-20240315-020000${suffix}`)).toBe(
+        'upgrades/a-b-20240315-020000.manifest.json',
+      );
+    }
+    for (const other of ['a.zst', 'a.dump.zst.gpg.sig', 'a.manifest.json', 'a.dump.partial', 'a.gpg'])
+      expect(manifestKeyFor(other)).toBeUndefined();
+  });
+
+  it('names the archive pg_restore reads: decrypted, decompressed, a plain .dump', () => {
+    expect(archiveFileName('a-20240315-020000.dump.zst.gpg')).toBe('a-20240315-020000.dump');
+    expect(archiveFileName('a-20240315-020000.dump.zst')).toBe('a-20240315-020000.dump');
+    expect(archiveFileName('a-20240315-020000.dump.gpg')).toBe('a-20240315-020000.dump');
+    expect(archiveFileName('a-20240315-020000.dump')).toBe('a-20240315-020000.dump');
   });
 
   it('puts the label between prefix and time', () => {
@@ -64,7 +90,8 @@ describe('plan', () => {
     encrypted: true,
     hostTaskQueue: 'q@h',
     retryAttempts: 3,
-  };
+    compression: { method: 'gzip', level: 6 },
+  } as const;
 
   it('stores a weekly backup in STANDARD_IA by default', () => {
     const plan = planBackup({
@@ -85,6 +112,18 @@ describe('plan', () => {
       remote: { storageClass: 'STANDARD_IA' },
     });
     expect(plan.manifestKey).toBe('app-backup-20240303-020000.manifest.json');
+  });
+
+  it('says zstd in the name, and records the compression for the dump step', () => {
+    const plan = planBackup({ ...base, compression: { method: 'zstd', level: 3 } });
+    expect(plan.key).toBe('app-backup-20240303-020000.dump.zst.gpg');
+    expect(plan.manifestKey).toBe('app-backup-20240303-020000.manifest.json');
+    expect(planCompression(plan, { method: 'gzip', level: 9 })).toEqual({ method: 'zstd', level: 3 });
+  });
+
+  it('dumps a run planned before plans said how as its name says: pg_dump compresses', () => {
+    expect(planCompression({}, { method: 'zstd', level: 3 })).toEqual({ method: 'gzip', level: 6 });
+    expect(planCompression({}, { method: 'gzip', level: 2 })).toEqual({ method: 'gzip', level: 2 });
   });
 
   it('keeps labeled backups under upgrades/', () => {

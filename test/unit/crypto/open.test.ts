@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -52,6 +53,7 @@ describe('fetchCheckDecrypt of a local file', () => {
     ({
       file: { name: 'app.dump', key: 'app.dump', bytes: bytes.length, sha256 },
       archive: { bytes: bytes.length, sha256, tocEntries: 1 },
+      compression: 6,
       ...encryptedWith(method),
     }) as unknown as Manifest;
 
@@ -70,6 +72,46 @@ describe('fetchCheckDecrypt of a local file', () => {
     expect(result.archivePath).toBe(path);
     expect(result.decrypt.bytes).toBe(bytes.length);
     expect(readdirSync(dir)).toEqual(['app.dump']);
+  });
+
+  it('decompresses an unencrypted zstd file into the archive, checking both against the manifest', async () => {
+    const dir = tempDir('opener');
+    const path = join(dir, 'app.dump.zst');
+    const compressed = execFileSync('zstd', ['-q', '-c', '-3'], { input: bytes });
+    writeFileSync(path, compressed);
+    const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const manifest = {
+      ...manifestOf('none'),
+      file: {
+        name: 'app.dump.zst',
+        key: 'app.dump.zst',
+        bytes: compressed.length,
+        sha256: digest(compressed),
+      },
+      compression: {
+        method: 'zstd',
+        level: 3,
+        stream: { bytes: compressed.length, sha256: digest(compressed) },
+      },
+    } as Manifest;
+    const fetch = (archivePath: string, m: Manifest) =>
+      fetchCheckDecrypt({
+        source: { path },
+        manifest: m,
+        where: path,
+        opener: noDecryption,
+        archivePath,
+        hashArchive: true,
+      });
+    const result = await fetch(join(dir, 'app.dump'), manifest);
+    expect(result.archivePath).toBe(join(dir, 'app.dump'));
+    expect(result.decrypt.bytes).toBe(bytes.length);
+    expect(readFileSync(result.archivePath).equals(bytes)).toBe(true);
+
+    const wrong = { ...manifest, archive: { ...manifest.archive, sha256: digest(Buffer.from('x')) } };
+    const error = await failureOf(fetch(join(dir, 'other.dump'), wrong));
+    expect(error).toMatchObject({ kind: 'DecryptionFailed' });
+    expect(readdirSync(dir).sort()).toEqual(['app.dump', 'app.dump.zst']);
   });
 
   it('refuses an encrypted file on a worker without the private key, before reading it', async () => {
