@@ -110,7 +110,7 @@ describe('exit codes', () => {
     const bucket = uniqueName('missing').replace('_', '-');
     const env = envFor({ S3_BUCKET: bucket });
     const run = await backupWithWorker(env);
-    const kept = `the local copy is kept, complete: ${env.BACKUP_DIR}/${database}-backup-\\d{8}-\\d{6}\\.dump$`;
+    const kept = `the local copy is kept, complete: ${env.BACKUP_DIR}/${database}-backup-\\d{8}-\\d{6}\\.dump\\.zst$`;
     expectOneLineError(run, 6, new RegExp(`bucket ${bucket} does not exist \\(NoSuchBucket\\); ${kept}`));
     expect(run.stderr).toContain('hint: create the bucket, or fix S3_BUCKET');
     expect((await backupctl(['list'], env)).stderr).toMatch(/NoSuchBucket/);
