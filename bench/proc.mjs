@@ -72,13 +72,18 @@ export function sampleRss(pid, intervalMs = 200) {
       if (childRss !== undefined) children[name] = Math.max(children[name] ?? 0, childRss);
     }
   };
+  return pollEvery(intervalMs, poll, () => ({ peakRssBytes: peak, samples, childrenPeakRssBytes: children }));
+}
+
+/** Runs poll now and every intervalMs; stop() polls once more and returns what result() says. */
+function pollEvery(intervalMs, poll, result) {
   poll();
   const timer = setInterval(poll, intervalMs);
   return {
     stop() {
       clearInterval(timer);
       poll();
-      return { peakRssBytes: peak, samples, childrenPeakRssBytes: children };
+      return result();
     },
   };
 }
@@ -111,13 +116,5 @@ export function samplePgDumps(databases, intervalMs = 100) {
     most = Math.max(most, count);
     samples++;
   };
-  poll();
-  const timer = setInterval(poll, intervalMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      poll();
-      return { most, samples };
-    },
-  };
+  return pollEvery(intervalMs, poll, () => ({ most, samples }));
 }
