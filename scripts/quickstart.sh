@@ -89,7 +89,7 @@ node dist/src/cli/main.js list
 echo
 echo "quickstart: in a new shell, backupctl and temporal are on the PATH; load these settings first:"
 echo "  set -a; . $PWD/.run/quickstart.env; set +a"
-echo "quickstart: decrypt with: GNUPGHOME=${GNUPGHOME:-~/.gnupg} gpg --decrypt FILE | pg_restore --list"
+echo "quickstart: decrypt with: GNUPGHOME=${GNUPGHOME:-~/.gnupg} gpg --decrypt FILE.dump.zst.gpg | zstd -d | pg_restore --list"
 if [[ -n "${demo_home:-}" ]]; then
   echo "quickstart: check a backup's signature with: GNUPGHOME=$demo_home gpg --verify NAME.manifest.json.sig NAME.manifest.json"
 fi
