@@ -6,7 +6,7 @@ import type { DrillReport } from '../src/core/outcome.js';
 import type { RestoreStatus } from '../src/core/restore/status.js';
 import { drillRunTag, writeDrillReport } from '../src/drill/reports.js';
 import { dropDatabase, inspectTarget, targetDatabase } from '../src/restore/target.js';
-import { hostRestoreTaskQueueName, restoreStatusQuery } from '../src/temporal/names.js';
+import { hostTaskQueueName, restoreStatusQuery } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 
 /** What a drill needs to know before it starts its restore; decided by a worker that may restore. */
@@ -51,7 +51,7 @@ export function createDrillActivities(config: Config) {
         return {
           database: config.database.name,
           scratchDatabase: name,
-          hostTaskQueue: hostRestoreTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           rtoTargetMs: config.monitoring.rtoTargetMinutes * 60_000,
           retryAttempts: config.backup.retryAttempts,
         };

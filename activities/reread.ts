@@ -8,7 +8,7 @@ import { trustPolicyOf } from '../src/crypto/signing.js';
 import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
 import type { Stores } from '../src/storage/index.js';
 import type { LocalStore } from '../src/storage/types.js';
-import { hostRestoreTaskQueueName } from '../src/temporal/names.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 
@@ -34,7 +34,7 @@ export function createRereadActivities(config: Config, stores: Stores<LocalStore
         }
         return {
           copies,
-          hostTaskQueue: hostRestoreTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           retryAttempts: config.backup.retryAttempts,
         };
       });

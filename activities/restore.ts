@@ -4,7 +4,7 @@ import { configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
 import type { StepProgress } from '../src/core/progress.js';
 import { restoreLog } from '../src/core/restore/log.js';
-import { hostRestoreTaskQueueName } from '../src/temporal/names.js';
+import { hostTaskQueueName } from '../src/temporal/names.js';
 import {
   foreignKeysRefusal,
   restorePlan,
@@ -102,7 +102,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
           database: config.database.name,
           workflowId: request.workflowId,
           backup,
-          hostTaskQueue: hostRestoreTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           workDir: restoreWorkDir(config.backup.dir, request.workflowId),
           approvers: config.restore.approvers,
           minApprovals: config.restore.minApprovals,

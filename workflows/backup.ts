@@ -94,7 +94,8 @@ async function runBackup(request: BackupRequest): Promise<BackupResult> {
     `${plan.kind} backup ${plan.key}${plan.remote ? ` to ${plan.remote.location}` : ', local only'}`,
   );
   const host = hostActivities(plan.hostTaskQueue, plan.retryAttempts);
-  // The long steps take one of the host's bounded slots (WORKER_MAX_CONCURRENT_BACKUPS).
+  // The dump takes one of the host's bounded slots (WORKER_MAX_CONCURRENT_BACKUPS). The upload does
+  // not: it sent most parts during the dump, and must not wait an hour behind a wave for the last.
   const bounded = plan.boundedTaskQueue ? hostActivities(plan.boundedTaskQueue, plan.retryAttempts) : host;
 
   try {
@@ -118,7 +119,7 @@ async function runBackup(request: BackupRequest): Promise<BackupResult> {
     if (plan.remote) {
       begin('upload');
       try {
-        upload = await bounded.uploadBackup.executeWithOptions(
+        upload = await host.uploadBackup.executeWithOptions(
           { summary: `upload to ${plan.remote.location}` },
           [plan, dumped.upload],
         );

@@ -128,8 +128,8 @@ export interface Config {
   /** Names this machine's task queue: activities that share local files all run here. */
   workerHostId: string;
   /**
-   * How many of this host's steps run at once (Temporal worker slots): the rest wait in the task
-   * queue, not in memory. Backups (dump, upload and their small steps); restores, drills and re-reads.
+   * How many backup dumps this host runs at once (Temporal worker slots): the rest wait in the task
+   * queue, not in memory. With a config file, the first database's value counts.
    */
-  maxConcurrent: { backups: number; restores: number };
+  maxConcurrent: { backups: number };
 }

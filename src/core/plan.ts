@@ -24,7 +24,7 @@ export interface BackupPlan {
   /** The task queue of the worker that holds this backup's local files. */
   hostTaskQueue: string;
   /**
-   * The same host's queue for the dump and the upload, polled with WORKER_MAX_CONCURRENT_BACKUPS
+   * The same host's queue for the dump, polled with WORKER_MAX_CONCURRENT_BACKUPS
    * slots. The short steps stay on hostTaskQueue: a finished dump never waits behind a wave for its
    * manifest. Absent from runs planned before it existed.
    */

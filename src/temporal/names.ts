@@ -58,18 +58,12 @@ export function hostTaskQueueName(taskQueue: string, hostId: string): string {
   return `${taskQueue}@${hostId}`;
 }
 
-/** This host's queue for the dumps and uploads of backups, polled with WORKER_MAX_CONCURRENT_BACKUPS slots. */
-export function hostBackupTaskQueueName(taskQueue: string, hostId: string): string {
-  return `${hostTaskQueueName(taskQueue, hostId)}-backups`;
-}
-
 /**
- * This host's queue for the steps of restores, drills and re-reads: polled apart from the backups'
- * with a bound of its own (WORKER_MAX_CONCURRENT_RESTORES), so a wave of backups leaves room for a
- * restore that a person is waiting for.
+ * This host's queue for the dumps of backups, polled with WORKER_MAX_CONCURRENT_BACKUPS slots. The
+ * `/` cannot be in a WORKER_HOST_ID: no host's plain queue can have this name.
  */
-export function hostRestoreTaskQueueName(taskQueue: string, hostId: string): string {
-  return `${hostTaskQueueName(taskQueue, hostId)}-restores`;
+export function hostBackupTaskQueueName(taskQueue: string, hostId: string): string {
+  return `${hostTaskQueueName(taskQueue, hostId)}/backups`;
 }
 
 /** The queue of the workers that may restore (they hold the private key): RESTORE_ENABLED workers poll it. */

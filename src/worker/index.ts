@@ -30,12 +30,7 @@ import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../temporal/connection.js';
-import {
-  hostBackupTaskQueueName,
-  hostRestoreTaskQueueName,
-  hostTaskQueueName,
-  restoreTaskQueueName,
-} from '../temporal/names.js';
+import { hostBackupTaskQueueName, hostTaskQueueName, restoreTaskQueueName } from '../temporal/names.js';
 
 /** workflows/index.js once built (dist/), workflows/index.ts when run from the sources (tests). */
 export const WORKFLOWS_PATH = ['index.js', 'index.ts']
@@ -120,7 +115,8 @@ export async function startWorker(
   const config = all[0]!;
   await checkDependencies(
     all.map((c) => c.database),
-    { zstd: all.some((c) => c.backup.compression.method === 'zstd') },
+    // A restore worker reads zstd backups whatever it writes itself.
+    { zstd: all.some((c) => c.backup.compression.method === 'zstd' || c.restore.enabled) },
   );
   const { logger } = Runtime.instance();
   for (const home of removeAbandonedGpgHomes())
@@ -180,11 +176,9 @@ async function createPollers(
     await onHost(hostBackupTaskQueueName(temporal.taskQueue, workerHostId), maxConcurrent.backups),
   ];
   // Restores start on their own queue, polled only by workers allowed to restore (RESTORE_ENABLED).
+  // Their steps on the host are not bounded: a restore closes its target before pg_restore, and
+  // must not then wait for a slot (the backups' bound leaves them room).
   if (!all.some((c) => c.restore.enabled)) return [shared, ...hosts];
   const restore = await Worker.create({ ...base, taskQueue: restoreTaskQueueName(temporal.taskQueue) });
-  const restoreHost = await onHost(
-    hostRestoreTaskQueueName(temporal.taskQueue, workerHostId),
-    maxConcurrent.restores,
-  );
-  return [shared, ...hosts, restore, restoreHost];
+  return [shared, ...hosts, restore];
 }

@@ -13,7 +13,6 @@ import {
 import { loadConfig } from '../../src/config/index.js';
 import {
   hostBackupTaskQueueName,
-  hostRestoreTaskQueueName,
   hostTaskQueueName,
   restoreTaskQueueName,
 } from '../../src/temporal/names.js';
@@ -42,7 +41,7 @@ interface WorkerProcess {
   name: string;
   process: ResultPromise;
   hostQueue: string;
-  /** This host's queues: the short steps', the dumps and uploads' (bounded), the restores' (bounded). */
+  /** This host's queues: every step's but the dump's, and the dumps' (bounded). */
   hostQueues: string[];
   /** Temporal's default worker identity: <pid>@<host name>. */
   owns(identity: string): boolean;
@@ -59,11 +58,7 @@ async function startWorkerProcess(name: string, env: Record<string, string>): Pr
   });
   const hostId = env.WORKER_HOST_ID!;
   const hostQueue = hostTaskQueueName(queue, hostId);
-  const hostQueues = [
-    hostQueue,
-    hostBackupTaskQueueName(queue, hostId),
-    hostRestoreTaskQueueName(queue, hostId),
-  ];
+  const hostQueues = [hostQueue, hostBackupTaskQueueName(queue, hostId)];
   const owns = (id: string) => id.startsWith(`${child.pid}@`);
   const worker = { name, process: child, hostQueue, hostQueues, owns };
   running.push(worker);
@@ -123,8 +118,7 @@ function expectRestoreStepsOnRestoreWorker(runs: ActivityRun[]): void {
   const report = rest.filter((r) => r.taskQueue === queue);
   expect(report.map((r) => r.activity)).toEqual(['reportRun']);
   const onHost = rest.filter((r) => r.taskQueue !== queue);
-  const restoreHost = hostRestoreTaskQueueName(queue, restoreWorker.hostQueue.split('@')[1]!);
-  expect(onHost.every((r) => r.taskQueue === restoreHost)).toBe(true);
+  expect(onHost.every((r) => r.taskQueue === restoreWorker.hostQueue)).toBe(true);
   expect(ranOn([first!, ...onHost]).filter((line) => !line.endsWith(' restore'))).toEqual([]);
 }
 
