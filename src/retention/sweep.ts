@@ -1,5 +1,6 @@
 import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
-import { listCompleteBackups, listTrustedBackups } from '../storage/catalog.js';
+import { backupCopies, newestFirst, type CatalogEntry } from '../storage/catalog.js';
+import { isComplete } from '../core/reconcile.js';
 import type { Config } from '../config/index.js';
 import { MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
 import { SIGNATURE_SUFFIX, signatureKeyFor } from '../core/trust.js';
@@ -16,18 +17,25 @@ export interface PlannedBackup extends RetentionDecision {
   locations: string[];
 }
 
-/** The retention plan as of a date: every complete backup of this database, with keep or delete and why. */
+/**
+ * The retention plan as of a date: every complete backup of this database, with keep or delete and
+ * why. One pass over the stores; each complete copy of this database is judged (signed by a trusted
+ * key), since only trusted backups count among the newest.
+ */
 export async function planRetention(config: Config, stores: Stores, asOf: Date): Promise<PlannedBackup[]> {
-  const entries = (await listCompleteBackups(storeList(stores))).filter(
-    (e) => e.manifest.database === config.database.name,
-  );
   const policy = await trustPolicyOf(config);
-  const { entries: trusted } = await listTrustedBackups(storeList(stores), (copy) =>
-    judgeCopy(copy, policy, asOf),
-  );
-  const trustedKeys = new Set(trusted.map((e) => e.manifestKey));
+  const found = new Map<string, CatalogEntry & { trusted: boolean }>();
+  for await (const copy of backupCopies(storeList(stores))) {
+    if (!isComplete(copy) || copy.manifest.database !== config.database.name) continue;
+    const { manifestKey, manifest } = copy;
+    const entry = found.get(manifestKey) ?? { manifestKey, manifest, locations: [], trusted: false };
+    entry.locations.push(copy.store.location);
+    if (!entry.trusted) entry.trusted = (await judgeCopy(copy, policy, asOf)).trusted;
+    found.set(manifestKey, entry);
+  }
+  const entries = newestFirst([...found.values()]);
   const candidates = entries.map((e) => ({
-    trusted: trustedKeys.has(e.manifestKey),
+    trusted: e.trusted,
     id: e.manifestKey,
     createdAt: new Date(e.manifest.createdAt),
     kind: e.manifest.kind,

@@ -25,7 +25,7 @@ const PASSPHRASE = 'fault10-passphrase-Zq7w';
 const WRONG_DB_PASSWORD = 'fault10-wrong-db-password-Jw2e';
 const WRONG_S3_SECRET = 'fault10-wrong-s3-secret-Vb9r';
 const WRONG_PASSPHRASE = 'fault10-wrong-passphrase-Hd4t';
-const TOOLS = ['pg_dump', 'pg_restore', 'psql', 'gpg'];
+const TOOLS = ['pg_dump', 'pg_restore', 'psql', 'gpg', 'zstd'];
 
 interface SeenProcess {
   cmdline: string;
@@ -255,10 +255,10 @@ describe('secrets under success and failure (fault 10)', () => {
       for (const secret of secrets) expect(text, `${where} shows a secret`).not.toContain(secret);
     }
 
-    // Every run of a tool, as it recorded itself: pg_dump, pg_restore and gpg all ran (psql runs only
-    // for RESTORE_VERIFY_SQL_FILE, and is watched all the same).
+    // Every run of a tool, as it recorded itself: pg_dump, zstd (the default compression), pg_restore
+    // and gpg all ran (psql runs only for RESTORE_VERIFY_SQL_FILE, and is watched all the same).
     const calls = tools.calls();
-    for (const tool of ['pg_dump', 'pg_restore', 'gpg'])
+    for (const tool of ['pg_dump', 'zstd', 'pg_restore', 'gpg'])
       expect(
         calls.some((p) => p.cmdline.includes(`/${tool} `)),
         tool,
