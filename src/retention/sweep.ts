@@ -1,3 +1,4 @@
+import { text } from 'node:stream/consumers';
 import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
 import { backupCopies, newestFirst, type CatalogEntry } from '../storage/catalog.js';
 import { isComplete } from '../core/reconcile.js';
@@ -7,6 +8,7 @@ import { SIGNATURE_SUFFIX, signatureKeyFor } from '../core/trust.js';
 import { decideRetention, type RetentionDecision } from '../core/retention.js';
 import type { BackupKind } from '../core/classify.js';
 import { storeList, type Stores } from '../storage/index.js';
+import type { BackupStore } from '../storage/types.js';
 
 export interface PlannedBackup extends RetentionDecision {
   /** The manifest's key, the same in every store. */
@@ -100,11 +102,30 @@ export async function cleanupIncomplete(
       if ((manifestKey && !objects.has(manifestKey)) || (signed && !objects.has(signed))) {
         await store.remove(key);
         report.orphanData.push(store.describe(key));
-      } else if (key.endsWith(MANIFEST_SUFFIX) && !manifestsWithData.has(key)) {
+      } else if (
+        key.endsWith(MANIFEST_SUFFIX) &&
+        !manifestsWithData.has(key) &&
+        !objects.has((await namedDataKey(store, key)) ?? '')
+      ) {
         await store.remove(key);
         report.danglingManifests.push(store.describe(key));
       }
     }
   }
   return report;
+}
+
+/**
+ * The data key a manifest names, read leniently. A later version may name its data in a way this one
+ * cannot derive (as .dump.zst.gpg was to the versions before zstd): a manifest whose data is present
+ * under the name it gives is a backup, not a leftover, whatever this version makes of the name.
+ */
+async function namedDataKey(store: BackupStore, manifestKey: string): Promise<string | undefined> {
+  try {
+    const parsed: unknown = JSON.parse(await text(await store.read(manifestKey)));
+    const key = (parsed as { file?: { key?: unknown } } | null)?.file?.key;
+    return typeof key === 'string' ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -102,6 +102,27 @@ describe('the retention sweep on in-memory stores', () => {
     ]);
   });
 
+  it('keeps a manifest whose data is present under a name this version cannot derive (a rollback from a newer one)', async () => {
+    const local = new MemoryStore('local');
+    const stem = 'app-backup-20240604-020000';
+    // As the versions before zstd saw a .dump.zst.gpg backup: data with a suffix they did not know.
+    const manifest = { ...manifestOf(stem, '2024-06-04T02:00:00Z') };
+    manifest.file = { ...manifest.file, key: `${stem}.dump.lz4.gpg`, name: `${stem}.dump.lz4.gpg` };
+    await local.putBytes(`${stem}.dump.lz4.gpg`, DATA);
+    await local.putBytes(`${stem}.manifest.json`, serializeManifest(manifest));
+    local.age(`${stem}.dump.lz4.gpg`, longAgo);
+    local.age(`${stem}.manifest.json`, longAgo);
+
+    const report = await cleanupIncomplete({ local }, 'app-backup', new Date('2024-06-30T00:00:00Z'));
+
+    expect(report).toEqual({ abortedUploads: [], orphanData: [], danglingManifests: [] });
+    expect(await keysOf(local)).toEqual([`${stem}.dump.lz4.gpg`, `${stem}.manifest.json`]);
+    // Once that data is gone, the manifest points at nothing and goes.
+    await local.remove(`${stem}.dump.lz4.gpg`);
+    const after = await cleanupIncomplete({ local }, 'app-backup', new Date('2024-06-30T00:00:00Z'));
+    expect(after.danglingManifests).toEqual([`memory://local/${stem}.manifest.json`]);
+  });
+
   it('removes old data without a manifest and manifests without data, names each where it was, and leaves the rest', async () => {
     const local = new MemoryStore('local');
     const remote = new MemoryStore('remote');
