@@ -352,7 +352,8 @@ volumes_registered() {
 }
 
 # A self-signed certificate for the HTTPS S3 port (tests only: clients skip its verification or
-# trust this file), valid for 127.0.0.1 and localhost; made once, kept with the state.
+# trust this file), valid for 127.0.0.1 and localhost; made once, kept with the state. The address is
+# a DNS name in it too: pgBackRest 2.45 matches the endpoint's host against DNS names only.
 S3_TLS_DIR="$RUN/seaweedfs/tls"
 ensure_s3_certificate() {
   [[ -s "$S3_TLS_DIR/cert.pem" && -s "$S3_TLS_DIR/key.pem" ]] && return 0
@@ -360,7 +361,7 @@ ensure_s3_certificate() {
   mkdir -p "$S3_TLS_DIR"
   chmod 700 "$S3_TLS_DIR"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$HOST" \
-    -addext "subjectAltName=IP:$HOST,DNS:localhost" \
+    -addext "subjectAltName=IP:$HOST,DNS:$HOST,DNS:localhost" \
     -keyout "$S3_TLS_DIR/key.pem.tmp" -out "$S3_TLS_DIR/cert.pem.tmp" >/dev/null 2>&1 ||
     die "s3: openssl could not make a certificate in $S3_TLS_DIR"
   chmod 600 "$S3_TLS_DIR/key.pem.tmp"

@@ -80,6 +80,8 @@ export async function writePgBackRestConfig(
     await mkdir(dir, { recursive: true, mode: 0o700 });
     if (owner) await chown(dir, owner.uid, owner.gid);
   }
+  if (settings.repo.type === 's3' && settings.repo.caFile)
+    await checkReadableBy(pitr.pgUser, settings.repo.caFile, 'PITR_S3_CA_FILE');
   const partial = `${configFile}.partial`;
   await writeFile(partial, pgBackRestConf(settings), { mode: 0o600 });
   if (owner) await chown(partial, owner.uid, owner.gid);
@@ -100,6 +102,24 @@ export function pgBackRestOf(pitr: PitrConfig): PgBackRest {
     user: pitr.pgUser,
     secrets: secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4),
   };
+}
+
+/** pgBackRest reads it as the cluster's user: a file only root may read fails there, obscurely. */
+async function checkReadableBy(user: string, path: string, variable: string): Promise<void> {
+  const me = userInfo().username;
+  const run =
+    me === user
+      ? execa('test', ['-r', path], toolEnv())
+      : execa('runuser', ['-u', user, '--', 'test', '-r', path], toolEnv());
+  if ((await run.catch((error: unknown) => error as { exitCode?: number })).exitCode !== 0) {
+    throw new BackupError(
+      'Configuration',
+      `${variable}: ${path} cannot be read by ${user}, as whom pgBackRest runs`,
+      {
+        hint: `give ${user} read access to the file and to its folders`,
+      },
+    );
+  }
 }
 
 /** The uid and gid to give files to: only when we are root and pgBackRest runs as someone else. */
@@ -151,11 +171,20 @@ export async function runPgBackRest(
   const stdout = redact(String(result.stdout ?? ''), br.secrets);
   const stderr = redact(String(result.stderr ?? ''), br.secrets);
   if (
+    // Run directly, execa reports ENOENT; through runuser, exit code 127 ("failed to execute pgbackrest").
     (result as { code?: string }).code === 'ENOENT' ||
-    (/pgbackrest: (command )?not found|No such file/.test(stderr) && result.exitCode === 127)
+    (result.exitCode === 127 && /pgbackrest/.test(stderr))
   ) {
     throw new BackupError('MissingDependency', 'pgbackrest is not installed', {
       hint: "install Debian's pgbackrest (scripts/setup.sh does)",
+    });
+  }
+  if (result.isCanceled) {
+    throw new BackupError('General', `pgbackrest ${command} was cancelled`, { retryable: true });
+  }
+  if (result.timedOut) {
+    throw new BackupError('General', `pgbackrest ${command} did not end within ${options.timeoutMs} ms`, {
+      retryable: true,
     });
   }
   if (result.failed) {
@@ -163,8 +192,9 @@ export async function runPgBackRest(
     const detail =
       error?.replace(/^.*?ERROR: /, '').trim() ??
       (stderr.trim().split('\n').pop() || `exit code ${result.exitCode}`);
+    // Retryable: a store or a network that failed once may not the next time (attempts are bounded).
     throw new BackupError('General', `pgbackrest ${command} failed: ${detail}`, {
-      retryable: false,
+      retryable: true,
       hint: `pgBackRest's log: ${br.configFile.replace(/\.conf$/, '')}/log; see docs/pitr.md#troubleshooting`,
     });
   }

@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +166,61 @@ describe('backupctl pitr setup', () => {
     const info = await text(await s3StoreOf(config).read(`archive/${stanza}/archive.info`));
     expect(info.startsWith('Salted__')).toBe(true);
   });
+
+  it("a certificate it cannot verify: pgBackRest's own error, in one line, without a secret", async () => {
+    const base = sharedDir('pitr-tls');
+    const stanza = uniqueName('pitr');
+    const configDir = join(base, 'conf');
+    const cluster = await clusterFor(stanza, configDir);
+    const run = await backupctl(['pitr', 'setup'], {
+      ...cluster.env,
+      ...s3.env,
+      S3_FORCE_PATH_STYLE: 'true',
+      BACKUP_DIR: tempDir('pitr-backups'),
+      PITR: 'pgbackrest',
+      PITR_STANZA: stanza,
+      PITR_CONFIG_DIR: configDir,
+      PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
+      PITR_CIPHER_PASS: CIPHER_PASS,
+    });
+    expectOneLineError(run, 1, /^error: pgbackrest stanza-create failed: \[\d+\]: .*(certificate|TLS|SSL)/i);
+    expect(run.stderr).toContain(`hint: pgBackRest's log: ${configDir}/${stanza}/log`);
+    expect(run.stdout + run.stderr).not.toContain(CIPHER_PASS);
+    expect(run.stdout + run.stderr).not.toContain(s3.env.S3_SECRET_KEY!);
+
+    // Trusting the store's own certificate verifies it, once postgres may read the file.
+    const unreadable = await backupctl(['pitr', 'setup'], {
+      ...cluster.env,
+      ...s3.env,
+      BACKUP_DIR: tempDir('pitr-backups'),
+      PITR: 'pgbackrest',
+      PITR_STANZA: stanza,
+      PITR_CONFIG_DIR: configDir,
+      PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
+      PITR_S3_CA_FILE: s3.env.S3_HTTPS_CA_FILE!,
+    });
+    expectOneLineError(
+      unreadable,
+      3,
+      /^error: PITR_S3_CA_FILE: .* cannot be read by postgres, as whom pgBackRest runs$/,
+    );
+    const caFile = join(base, 'store-ca.pem');
+    copyFileSync(s3.env.S3_HTTPS_CA_FILE!, caFile);
+    chmodSync(caFile, 0o644);
+    const trusted = await backupctl(['pitr', 'setup'], {
+      ...cluster.env,
+      ...s3.env,
+      S3_FORCE_PATH_STYLE: 'true',
+      BACKUP_DIR: tempDir('pitr-backups'),
+      PITR: 'pgbackrest',
+      PITR_STANZA: stanza,
+      PITR_CONFIG_DIR: configDir,
+      PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
+      PITR_S3_CA_FILE: caFile,
+      PITR_CIPHER_PASS: CIPHER_PASS,
+    });
+    expectReady(trusted, stanza);
+  }, 200_000);
 
   it('refuses a server with archive_mode off, and prints the lines postgresql.conf needs', async () => {
     const base = sharedDir('pitr-off');
