@@ -1,6 +1,7 @@
 import type { BackupKind, StorageClass } from '../core/classify.js';
 import type { ToolPlace } from '../core/command.js';
 import type { CompressionSetting } from '../core/compression.js';
+import type { PgBackRestRepo } from '../core/pitr.js';
 import type { SslMode, TargetHost } from '../core/targets.js';
 
 // The configuration as the program uses it, typed and grouped: what loadConfig makes of the variables.
@@ -105,22 +106,7 @@ export interface PitrConfig {
   schedules: { fullCron: string; diffCron: string };
 }
 
-export type PitrRepo =
-  | { type: 'posix'; path: string }
-  | {
-      type: 's3';
-      /** https://host[:port] */
-      endpoint: string;
-      bucket: string;
-      region: string;
-      /** The repository's folder in the bucket, without slashes at either end. */
-      prefix: string;
-      forcePathStyle: boolean;
-      verifyTls: boolean;
-      caFile?: string;
-      accessKeyId?: string;
-      secretAccessKey?: string;
-    };
+export type PitrRepo = PgBackRestRepo;
 
 /** LOG_FORMAT: `json` for machines (one object per line), `pretty` for a person at a terminal. */
 export type LogFormat = 'json' | 'pretty';

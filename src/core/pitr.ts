@@ -1,6 +1,24 @@
 // Point-in-time recovery through pgBackRest, the pure part: the configuration file pgBackRest reads,
 // the archive_command that feeds it, and what a server's settings lack (docs/pitr.md).
 
+/** pgBackRest's repository: a folder, or a prefix in an S3 bucket reached over https. */
+export type PgBackRestRepo =
+  | { type: 'posix'; path: string }
+  | {
+      type: 's3';
+      /** https://host[:port] */
+      endpoint: string;
+      bucket: string;
+      region: string;
+      /** The repository's folder in the bucket, without slashes at either end. */
+      prefix: string;
+      forcePathStyle: boolean;
+      verifyTls: boolean;
+      caFile?: string;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+    };
+
 /** What the configuration file is made of: our settings, without anything read from disk. */
 export interface PgBackRestSettings {
   stanza: string;
@@ -8,20 +26,7 @@ export interface PgBackRestSettings {
   pgPort: number;
   /** The server's socket folder (pg1-socket-path); pgBackRest connects through it as the OS user. */
   pgSocketPath?: string;
-  repo:
-    | { type: 'posix'; path: string }
-    | {
-        type: 's3';
-        endpoint: string;
-        bucket: string;
-        region: string;
-        prefix: string;
-        forcePathStyle: boolean;
-        verifyTls: boolean;
-        caFile?: string;
-        accessKeyId?: string;
-        secretAccessKey?: string;
-      };
+  repo: PgBackRestRepo;
   cipherPass?: string;
   archiveTimeoutSeconds: number;
   /** Where the stanza's lock, log and spool folders go (private to it). */

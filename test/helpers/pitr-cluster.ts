@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { archiveCommand } from '../../src/core/pitr.js';
+import { archiveCommand, stanzaPaths } from '../../src/core/pitr.js';
 import { freePort } from './ports.js';
 
 export interface PitrCluster {
@@ -11,7 +11,13 @@ export interface PitrCluster {
   dataDir: string;
   /** The folder the cluster lives in (its socket, its log), owned by postgres. */
   dir: string;
-  /** The environment that points backupctl at it: DB_HOST, DB_PORT, DB_USER, DB_NAME, PITR_PG_DATA. */
+  stanza: string;
+  /** PITR_CONFIG_DIR: where `backupctl pitr setup` writes <stanza>.conf, which archive_command names. */
+  configDir: string;
+  /**
+   * backupctl's variables for it: DB_HOST, DB_PORT, DB_USER, DB_NAME, PITR=pgbackrest, PITR_STANZA,
+   * PITR_CONFIG_DIR, PITR_PG_DATA. A test adds the repository (PITR_REPO_PATH, or the S3 settings).
+   */
   env: Record<string, string>;
   /** psql -At as postgres through the socket: the output, trimmed. */
   psql(sql: string, database?: string): Promise<string>;
@@ -23,8 +29,12 @@ export interface PitrCluster {
 }
 
 export interface PitrClusterOptions {
-  /** archive_command through pgBackRest with this file and stanza; false: archive_mode=off. */
-  archive: { configFile: string; stanza: string } | false;
+  /** A unique stanza name (uniqueName). */
+  stanza: string;
+  /** PITR_CONFIG_DIR; by default a folder in the cluster's own (which postgres may enter). */
+  configDir?: string;
+  /** archive_mode=on with pgBackRest's archive_command (the default), or off. */
+  archive?: boolean;
   /** archive_timeout in seconds (a segment switch at least this often); 5 by default. */
   archiveTimeoutSeconds?: number;
 }
@@ -32,7 +42,8 @@ export interface PitrClusterOptions {
 /**
  * A private PostgreSQL cluster of the machine's version on a free port, run as the postgres OS user
  * (pgBackRest must run as the cluster's user), trust authentication on 127.0.0.1 and its socket,
- * wal_level=replica and, unless `archive: false`, archive_mode=on with pgBackRest's archive_command.
+ * wal_level=replica and, unless `archive: false`, archive_mode=on with pgBackRest's archive_command for
+ * the stanza's configuration in configDir.
  * The configuration file need not exist yet: the server retries each segment until it does.
  */
 export async function startPitrCluster(options: PitrClusterOptions): Promise<PitrCluster> {
@@ -47,7 +58,9 @@ export async function startPitrCluster(options: PitrClusterOptions): Promise<Pit
   const asPostgres = (command: string, args: string[]) =>
     execa('runuser', ['-u', 'postgres', '--', join(bin, command), ...args], { cwd: '/' });
   await asPostgres('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const archive = options.archive;
+  const archive = options.archive ?? true;
+  const stanza = options.stanza;
+  const configDir = options.configDir ?? join(dir, 'pgbackrest');
   const settings = [
     `-p ${port}`,
     `-k ${dir}`,
@@ -60,7 +73,8 @@ export async function startPitrCluster(options: PitrClusterOptions): Promise<Pit
   ];
   if (archive) {
     // pg_ctl -o goes through a shell: the command in double quotes, its %p as it is.
-    settings.push(`-c "archive_command=${archiveCommand(archive.configFile, archive.stanza)}"`);
+    const { configFile } = stanzaPaths(configDir, stanza);
+    settings.push(`-c "archive_command=${archiveCommand(configFile, stanza)}"`);
   }
   const log = join(dir, 'log');
   await asPostgres('pg_ctl', ['-D', dataDir, '-l', log, '-w', '-o', settings.join(' '), 'start']);
@@ -71,7 +85,12 @@ export async function startPitrCluster(options: PitrClusterOptions): Promise<Pit
     port,
     dataDir,
     dir,
+    stanza,
+    configDir,
     env: {
+      PITR: 'pgbackrest',
+      PITR_STANZA: stanza,
+      PITR_CONFIG_DIR: configDir,
       DB_HOST: '127.0.0.1',
       DB_PORT: String(port),
       DB_USER: 'postgres',

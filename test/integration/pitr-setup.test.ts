@@ -28,19 +28,22 @@ afterAll(async () => {
   await s3?.remove();
 });
 
-/** A folder postgres may enter (tempDir makes them 0700 for root). */
-function sharedDir(prefix: string): string {
-  const dir = tempDir(prefix);
-  chmodSync(dir, 0o755);
-  return dir;
-}
-
-async function clusterFor(stanza: string, configDir: string, archive = true): Promise<PitrCluster> {
-  const cluster = await startPitrCluster({
-    archive: archive ? { configFile: `${configDir}/${stanza}.conf`, stanza } : false,
-  });
+async function clusterFor(archive = true): Promise<PitrCluster> {
+  const cluster = await startPitrCluster({ stanza: uniqueName('pitr'), archive });
   clusters.push(cluster);
   return cluster;
+}
+
+/** backupctl's variables for the cluster, its repository in the private SeaweedFS over HTTPS. */
+function s3Env(cluster: PitrCluster, extra: Record<string, string>): Record<string, string> {
+  return {
+    ...cluster.env,
+    ...s3.env,
+    S3_FORCE_PATH_STYLE: 'true',
+    BACKUP_DIR: tempDir('pitr-backups'),
+    PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
+    ...extra,
+  };
 }
 
 /** Every pgbackrest process whose ancestors include this test or the cluster's postmaster, as it ran. */
@@ -89,19 +92,10 @@ function expectReady(run: CliRun, stanza: string): void {
 
 describe('backupctl pitr setup', () => {
   it('a repository on a path: writes a private configuration, creates the stanza, checks, and WAL is archived', async () => {
-    const base = sharedDir('pitr-path');
-    const stanza = uniqueName('pitr');
-    const configDir = join(base, 'conf');
-    const repo = join(base, 'repo');
-    const cluster = await clusterFor(stanza, configDir);
-    const env = {
-      ...cluster.env,
-      BACKUP_DIR: tempDir('pitr-backups'),
-      PITR: 'pgbackrest',
-      PITR_STANZA: stanza,
-      PITR_CONFIG_DIR: configDir,
-      PITR_REPO_PATH: repo,
-    };
+    const cluster = await clusterFor();
+    const { stanza, configDir } = cluster;
+    const repo = join(cluster.dir, 'repo');
+    const env = { ...cluster.env, BACKUP_DIR: tempDir('pitr-backups'), PITR_REPO_PATH: repo };
     const run = await backupctl(['pitr', 'setup'], env);
     expectReady(run, stanza);
     const configFile = `${configDir}/${stanza}.conf`;
@@ -117,27 +111,16 @@ describe('backupctl pitr setup', () => {
   });
 
   it('a repository in SeaweedFS over HTTPS with the cipher on: no passphrase in an argument list, an environment or the output', async () => {
-    const base = sharedDir('pitr-s3');
-    const stanza = uniqueName('pitr');
-    const configDir = join(base, 'conf');
     const cipherFile = join(tempDir('pitr-secret'), 'cipher');
     writeFileSync(cipherFile, `${CIPHER_PASS}\n`);
     chmodSync(cipherFile, 0o600);
-    const cluster = await clusterFor(stanza, configDir);
-    const env = {
-      ...cluster.env,
-      ...s3.env,
-      S3_FORCE_PATH_STYLE: 'true',
-      BACKUP_DIR: tempDir('pitr-backups'),
-      PITR: 'pgbackrest',
-      PITR_STANZA: stanza,
-      PITR_CONFIG_DIR: configDir,
-      PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
-      PITR_S3_VERIFY_TLS: 'false',
-      PITR_CIPHER_PASS_FILE: cipherFile,
-    };
+    const cluster = await clusterFor();
+    const { stanza } = cluster;
     const watch = watchPgBackRest(cluster);
-    const run = await backupctl(['pitr', 'setup'], env);
+    const run = await backupctl(
+      ['pitr', 'setup'],
+      s3Env(cluster, { PITR_S3_VERIFY_TLS: 'false', PITR_CIPHER_PASS_FILE: cipherFile }),
+    );
     await expectSegmentArchived(cluster);
     const seen = watch.stop();
     expectReady(run, stanza);
@@ -145,6 +128,7 @@ describe('backupctl pitr setup', () => {
 
     expect(seen.map((p) => p.cmdline).join('\n')).toMatch(/ stanza-create/);
     expect(seen.map((p) => p.cmdline).join('\n')).toMatch(/ check/);
+    expect(seen.map((p) => p.cmdline).join('\n')).toMatch(/ archive-push /);
     for (const secret of [CIPHER_PASS, s3.env.S3_SECRET_KEY!]) {
       for (const p of seen) {
         expect(p.cmdline).not.toContain(secret);
@@ -167,73 +151,43 @@ describe('backupctl pitr setup', () => {
     expect(info.startsWith('Salted__')).toBe(true);
   });
 
+  // pgBackRest retries the store for its io-timeout (60 s) before it gives up on the certificate.
   it("a certificate it cannot verify: pgBackRest's own error, in one line, without a secret", async () => {
-    const base = sharedDir('pitr-tls');
-    const stanza = uniqueName('pitr');
-    const configDir = join(base, 'conf');
-    const cluster = await clusterFor(stanza, configDir);
-    const run = await backupctl(['pitr', 'setup'], {
-      ...cluster.env,
-      ...s3.env,
-      S3_FORCE_PATH_STYLE: 'true',
-      BACKUP_DIR: tempDir('pitr-backups'),
-      PITR: 'pgbackrest',
-      PITR_STANZA: stanza,
-      PITR_CONFIG_DIR: configDir,
-      PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
-      PITR_CIPHER_PASS: CIPHER_PASS,
-    });
-    expectOneLineError(run, 1, /^error: pgbackrest stanza-create failed: \[\d+\]: .*(certificate|TLS|SSL)/i);
+    const cluster = await clusterFor();
+    const { stanza, configDir } = cluster;
+    const run = await backupctl(['pitr', 'setup'], s3Env(cluster, { PITR_CIPHER_PASS: CIPHER_PASS }));
+    expectOneLineError(run, 1, /^error: pgbackrest stanza-create failed: \[\d+\]: .*certificate/i);
     expect(run.stderr).toContain(`hint: pgBackRest's log: ${configDir}/${stanza}/log`);
     expect(run.stdout + run.stderr).not.toContain(CIPHER_PASS);
     expect(run.stdout + run.stderr).not.toContain(s3.env.S3_SECRET_KEY!);
 
     // Trusting the store's own certificate verifies it, once postgres may read the file.
-    const unreadable = await backupctl(['pitr', 'setup'], {
-      ...cluster.env,
-      ...s3.env,
-      BACKUP_DIR: tempDir('pitr-backups'),
-      PITR: 'pgbackrest',
-      PITR_STANZA: stanza,
-      PITR_CONFIG_DIR: configDir,
-      PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
-      PITR_S3_CA_FILE: s3.env.S3_HTTPS_CA_FILE!,
-    });
+    const unreadable = await backupctl(
+      ['pitr', 'setup'],
+      s3Env(cluster, { PITR_S3_CA_FILE: s3.env.S3_HTTPS_CA_FILE! }),
+    );
     expectOneLineError(
       unreadable,
       3,
       /^error: PITR_S3_CA_FILE: .* cannot be read by postgres, as whom pgBackRest runs$/,
     );
-    const caFile = join(base, 'store-ca.pem');
+    const caFile = join(cluster.dir, 'store-ca.pem');
     copyFileSync(s3.env.S3_HTTPS_CA_FILE!, caFile);
     chmodSync(caFile, 0o644);
-    const trusted = await backupctl(['pitr', 'setup'], {
-      ...cluster.env,
-      ...s3.env,
-      S3_FORCE_PATH_STYLE: 'true',
-      BACKUP_DIR: tempDir('pitr-backups'),
-      PITR: 'pgbackrest',
-      PITR_STANZA: stanza,
-      PITR_CONFIG_DIR: configDir,
-      PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
-      PITR_S3_CA_FILE: caFile,
-      PITR_CIPHER_PASS: CIPHER_PASS,
-    });
+    const trusted = await backupctl(
+      ['pitr', 'setup'],
+      s3Env(cluster, { PITR_S3_CA_FILE: caFile, PITR_CIPHER_PASS: CIPHER_PASS }),
+    );
     expectReady(trusted, stanza);
   }, 200_000);
 
   it('refuses a server with archive_mode off, and prints the lines postgresql.conf needs', async () => {
-    const base = sharedDir('pitr-off');
-    const stanza = uniqueName('pitr');
-    const configDir = join(base, 'conf');
-    const cluster = await clusterFor(stanza, configDir, false);
+    const cluster = await clusterFor(false);
+    const { stanza, configDir } = cluster;
     const run = await backupctl(['pitr', 'setup'], {
       ...cluster.env,
       BACKUP_DIR: tempDir('pitr-backups'),
-      PITR: 'pgbackrest',
-      PITR_STANZA: stanza,
-      PITR_CONFIG_DIR: configDir,
-      PITR_REPO_PATH: join(base, 'repo'),
+      PITR_REPO_PATH: join(cluster.dir, 'repo'),
     });
     expectOneLineError(
       run,
