@@ -22,7 +22,8 @@ export interface PgBackRest {
 }
 
 export interface ServerFacts extends ServerSettings {
-  data_directory: string;
+  /** Undefined when DB_USER may not see it (neither superuser nor pg_read_all_settings). */
+  data_directory?: string;
   port: number;
   /** The first of unix_socket_directories, when the server listens on one. */
   socket?: string;
@@ -35,11 +36,6 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
        ('wal_level', 'archive_mode', 'archive_command', 'archive_timeout', 'data_directory', 'port', 'unix_socket_directories')`,
   );
   const s = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
-  if (s.data_directory === undefined) {
-    throw new BackupError('Configuration', 'pitr setup: the server does not show data_directory to DB_USER', {
-      hint: 'run it as a superuser, or GRANT pg_read_all_settings TO the user, or set PITR_PG_DATA',
-    });
-  }
   const socket = (s.unix_socket_directories ?? '').split(',')[0]?.trim();
   return {
     wal_level: s.wal_level ?? '',
@@ -56,7 +52,7 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
 export function confSettings(pitr: PitrConfig, server: ServerFacts): PgBackRestSettings {
   return {
     stanza: pitr.stanza,
-    pgData: pitr.pgData ?? server.data_directory,
+    pgData: pitr.pgData ?? server.data_directory ?? noDataDirectory(),
     pgPort: server.port,
     pgSocketPath: server.socket,
     repo: pitr.repo,
@@ -64,6 +60,12 @@ export function confSettings(pitr: PitrConfig, server: ServerFacts): PgBackRestS
     archiveTimeoutSeconds: pitr.archiveTimeoutSeconds,
     stateDir: stanzaPaths(pitr.configDir, pitr.stanza).stateDir,
   };
+}
+
+function noDataDirectory(): never {
+  throw new BackupError('Configuration', 'pitr setup: the server does not show data_directory to DB_USER', {
+    hint: 'set PITR_PG_DATA, or run it as a superuser, or GRANT pg_read_all_settings TO the user',
+  });
 }
 
 /**

@@ -35,7 +35,7 @@ export async function setUpPitr(config: Config, say: (line: string) => void): Pr
   const pitr = pitrOf(config);
   const client = await connect(config.database, 'General');
   const facts = await readServerFacts(client).finally(() => client.end().catch(() => undefined));
-  if (pitr.pgData && pitr.pgData !== facts.data_directory) {
+  if (pitr.pgData && facts.data_directory && pitr.pgData !== facts.data_directory) {
     say(
       `warning: PITR_PG_DATA is ${pitr.pgData} and the server's data_directory ${facts.data_directory}; pgBackRest uses PITR_PG_DATA`,
     );
