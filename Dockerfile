@@ -20,12 +20,13 @@ COPY activities activities
 RUN npm run build && test -s dist/workflow-bundle.js && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: production dependencies, the compiled code, and the tools a worker runs:
-# pg_dump/pg_restore/psql of PostgreSQL 16 (PGDG: a client at least as new as the server), gpg and
-# zstd (BACKUP_COMPRESSION=zstd, the default).
+# pg_dump/pg_restore/psql of PostgreSQL 16 (PGDG: a client at least as new as the server), gpg,
+# zstd (BACKUP_COMPRESSION=zstd, the default) and Debian's pgBackRest (PITR=pgbackrest, docs/pitr.md;
+# installed before the PGDG sources are added, so Debian's 2.45 and not PGDG's).
 FROM ${NODE_IMAGE} AS runtime
 ARG PG_MAJOR=16
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates postgresql-common gnupg zstd \
+ && apt-get install -y --no-install-recommends ca-certificates postgresql-common gnupg zstd pgbackrest \
  && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
  && apt-get install -y --no-install-recommends postgresql-client-${PG_MAJOR} \
  && rm -rf /var/lib/apt/lists/*

@@ -11,13 +11,16 @@
 # Services:
 #   PostgreSQL  - the machine's own cluster on 127.0.0.1:5432 (started if down, never stopped here)
 #   Temporal    - `temporal server start-dev`, persisted to .run/temporal/temporal.db, UI on
-#   SeaweedFS   - `weed server` (master+volume+filer+S3 in one process) with S3 auth enforced
+#   SeaweedFS   - `weed server` (master+volume+filer+S3 in one process) with S3 auth enforced,
+#                 S3 over HTTP and over HTTPS (a self-signed certificate in its state folder:
+#                 pgBackRest speaks only TLS to S3)
 #
 # All state lives under .run/ (git-ignored): *.pid, *.log, data dirs, s3-credentials and
 # services.env (source it to get TEMPORAL_ADDRESS, S3_ENDPOINT, S3_ACCESS_KEY, ...).
 # Binaries come from .tools/ (scripts/setup.sh); nothing is downloaded here.
 #
 # Environment overrides: SERVICES_RUN_DIR (.run), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), S3_PORT (8333),
+# S3_HTTPS_PORT (8334),
 # S3_BUCKET (durable-backup), SEAWEED_MASTER_PORT (9333), SEAWEED_VOLUME_PORT (9340),
 # SEAWEED_FILER_PORT (8888), SERVICE_START_TIMEOUT (60 s), SERVICE_STOP_TIMEOUT (30 s,
 # TERM -> KILL). SeaweedFS also binds each of its ports + 10000 for gRPC.
@@ -35,6 +38,7 @@ PG_PORT=5432
 TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 S3_PORT="${S3_PORT:-8333}"
+S3_HTTPS_PORT="${S3_HTTPS_PORT:-8334}"
 S3_BUCKET="${S3_BUCKET:-durable-backup}"
 S3_REGION="${S3_REGION:-us-east-1}"
 SEAWEED_MASTER_PORT="${SEAWEED_MASTER_PORT:-9333}"
@@ -45,6 +49,7 @@ STOP_TIMEOUT="${SERVICE_STOP_TIMEOUT:-30}"
 
 TEMPORAL_ADDR="$HOST:$TEMPORAL_PORT"
 S3_ENDPOINT="http://$HOST:$S3_PORT"
+S3_HTTPS_ENDPOINT="https://$HOST:$S3_HTTPS_PORT"
 
 log() { echo "services: $*"; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }
@@ -346,17 +351,38 @@ volumes_registered() {
   ((${reported:-0} >= on_disk))
 }
 
+# A self-signed certificate for the HTTPS S3 port (tests only: clients skip its verification or
+# trust this file), valid for 127.0.0.1 and localhost; made once, kept with the state. The address is
+# a DNS name in it too: pgBackRest 2.45 matches the endpoint's host against DNS names only.
+S3_TLS_DIR="$RUN/seaweedfs/tls"
+ensure_s3_certificate() {
+  [[ -s "$S3_TLS_DIR/cert.pem" && -s "$S3_TLS_DIR/key.pem" ]] && return 0
+  command -v openssl >/dev/null || die "s3: openssl is needed for the HTTPS S3 port's certificate"
+  mkdir -p "$S3_TLS_DIR"
+  chmod 700 "$S3_TLS_DIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$HOST" \
+    -addext "subjectAltName=IP:$HOST,DNS:$HOST,DNS:localhost" \
+    -keyout "$S3_TLS_DIR/key.pem.tmp" -out "$S3_TLS_DIR/cert.pem.tmp" >/dev/null 2>&1 ||
+    die "s3: openssl could not make a certificate in $S3_TLS_DIR"
+  chmod 600 "$S3_TLS_DIR/key.pem.tmp"
+  mv "$S3_TLS_DIR/key.pem.tmp" "$S3_TLS_DIR/key.pem"
+  mv "$S3_TLS_DIR/cert.pem.tmp" "$S3_TLS_DIR/cert.pem"
+  log "s3: made a self-signed certificate in $S3_TLS_DIR"
+}
+
 seaweedfs_running() {
   local pid
   pid="$(service_pid seaweedfs "$WEED_BIN")" &&
     cmdline_has "$pid" "-s3.port=$S3_PORT" && cmdline_has "$pid" "-master.port=$SEAWEED_MASTER_PORT" &&
-    port_open "$HOST" "$S3_PORT"
+    cmdline_has "$pid" "-s3.port.https=$S3_HTTPS_PORT" &&
+    port_open "$HOST" "$S3_PORT" && port_open "$HOST" "$S3_HTTPS_PORT"
 }
 
 start_seaweedfs() {
   require_bin "$WEED_BIN"
   ensure_s3_credentials
   write_s3_config
+  ensure_s3_certificate
   if seaweedfs_running; then
     # create-bucket is idempotent; it also recreates the bucket if a test deleted it.
     if s3_env "${S3_ADMIN[@]}" create-bucket "$S3_BUCKET" >/dev/null 2>&1; then
@@ -369,9 +395,9 @@ start_seaweedfs() {
   local ports=("$S3_PORT" "$SEAWEED_MASTER_PORT" "$SEAWEED_VOLUME_PORT" "$SEAWEED_FILER_PORT")
   local p
   for p in "${ports[@]}"; do ports+=("$((p + 10000))"); done # gRPC ports
-  ensure_ports_free seaweedfs "${ports[@]}"
+  ensure_ports_free seaweedfs "${ports[@]}" "$S3_HTTPS_PORT"
   mkdir -p "$RUN/seaweedfs/data"
-  log "s3: starting SeaweedFS on $S3_ENDPOINT"
+  log "s3: starting SeaweedFS on $S3_ENDPOINT and $S3_HTTPS_ENDPOINT"
   # -ip/-ip.bind: everything on loopback only. -volume.max=0 sizes the volume count from
   # free disk; volumes are small (64 MB) and not preallocated, so an idle store is ~1 MB.
   # -master.electionTimeout=1s: on a restart with existing raft state the single master
@@ -392,6 +418,7 @@ start_seaweedfs() {
     -volume.preStopSeconds=1 \
     -filer -filer.port="$SEAWEED_FILER_PORT" \
     -s3 -s3.port="$S3_PORT" -s3.config="$S3_CONFIG" \
+    -s3.port.https="$S3_HTTPS_PORT" -s3.cert.file="$S3_TLS_DIR/cert.pem" -s3.key.file="$S3_TLS_DIR/key.pem" \
     -s3.port.iceberg=0 -s3.port.lance=0
   local pid status="" deadline=$((SECONDS + TIMEOUT))
   pid="$(cat "$RUN/seaweedfs.pid")"
@@ -401,7 +428,7 @@ start_seaweedfs() {
       die "s3: weed exited during startup"
     fi
     # Bucket creation needs master, volume and filer up, so retry it until it succeeds.
-    if port_open "$HOST" "$S3_PORT" && volumes_registered &&
+    if port_open "$HOST" "$S3_PORT" && port_open "$HOST" "$S3_HTTPS_PORT" && volumes_registered &&
       s3_env "${S3_ADMIN[@]}" create-bucket "$S3_BUCKET" >/dev/null 2>"$RUN/s3-admin.err"; then
       status="$(anon_status "/$S3_BUCKET")"
       if [[ "$status" != 403 ]]; then
@@ -439,6 +466,8 @@ write_env() {
         "TEMPORAL_NAMESPACE=default" \
         "TEMPORAL_UI_URL=http://$HOST:$TEMPORAL_UI_PORT" \
         "S3_ENDPOINT=$S3_ENDPOINT" \
+        "S3_HTTPS_ENDPOINT=$S3_HTTPS_ENDPOINT" \
+        "S3_HTTPS_CA_FILE=$S3_TLS_DIR/cert.pem" \
         "S3_BUCKET=$S3_BUCKET" \
         "S3_REGION=$S3_REGION" \
         "S3_FORCE_PATH_STYLE=true" \

@@ -21,6 +21,7 @@ import { formatBytes, formatCleanup, formatPlan, formatProgress, formatWaitingSt
 import { registerHealthCommand } from './health.js';
 import { registerListCommand } from './list.js';
 import { registerMetricsCommand } from './metrics.js';
+import { registerPitrCommands } from './pitr.js';
 import { ProgressDisplay } from './progress.js';
 import { registerRekeyCommand } from './rekey.js';
 import { registerRestoreCommands } from './restore.js';
@@ -189,6 +190,7 @@ registerListCommand(program, configs);
 registerMetricsCommand(program, configs);
 registerDrillCommands(program, config, configs);
 registerRekeyCommand(program, config);
+registerPitrCommands(program, config);
 
 function parseAsOf(text: string | undefined, dryRun: boolean | undefined): Date {
   if (text === undefined) return new Date();

@@ -6,6 +6,7 @@ import { parseApproverKeys } from '../core/restore/approval.js';
 import { parseTargetHosts } from '../core/targets.js';
 import { parseConfigFile } from './file.js';
 import { parseEnvFile } from './env-file.js';
+import { checkPitrProductionGates, pitrConfig } from './pitr.js';
 import { PRIVATE_KEY_FILE_VARIABLES, SECRET_VARIABLES, envSchema } from './schema.js';
 import { checkSecretFileModes, type SecretFile } from './secret-files.js';
 import {
@@ -83,6 +84,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const v = parsed.data;
   const approverKeys = v.RESTORE_APPROVER_KEYS ? parseApproverKeys(v.RESTORE_APPROVER_KEYS)! : [];
   const approvers = approverList(v.RESTORE_APPROVERS, approverKeys, v.RESTORE_MIN_APPROVALS);
+  const s3 = s3Config(v);
   const config: Config = {
     environment: v.BACKUP_ENV,
     debug: v.DEBUG,
@@ -104,7 +106,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       compression: compressionSetting(v),
       retryAttempts: v.BACKUP_RETRY_ATTEMPTS,
     },
-    s3: s3Config(v),
+    s3,
     encryption: {
       recipient: v.GPG_RECIPIENT || undefined,
       publicKeyFile: v.GPG_PUBLIC_KEY_FILE || undefined,
@@ -169,8 +171,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     maxConcurrent: {
       backups: v.WORKER_MAX_CONCURRENT_BACKUPS ?? availableParallelism(),
     },
+    pitr: pitrConfig(v, s3),
   };
   checkProductionGates(config);
+  checkPitrProductionGates(config);
   return config;
 }
 
@@ -240,5 +244,6 @@ export function secretsOf(config: Config): string[] {
     config.restore.approverKeyPassphrase,
     config.signing.passphrase,
     config.monitoring.webhookUrl,
+    config.pitr?.cipherPass,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 }

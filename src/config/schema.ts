@@ -47,6 +47,7 @@ export const SECRET_VARIABLES = [
   'BACKUP_SIGNING_PASSPHRASE',
   'NOTIFY_WEBHOOK_URL',
   'APPROVER_KEY_PASSPHRASE',
+  'PITR_CIPHER_PASS',
 ] as const;
 
 /** Variables that name a file holding a private key: as secret as the values above. */
@@ -180,6 +181,37 @@ export const envSchema = z.object({
   METRICS_PORT: int(0, 65535).default(9464),
   TEMPORAL_METRICS_PORT: int(0, 65535).default(9465),
   NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+
+  // Point-in-time recovery through pgBackRest (docs/pitr.md): off unless PITR=pgbackrest.
+  PITR: z.enum(['none', 'pgbackrest'], { error: 'expected none or pgbackrest' }).default('none'),
+  PITR_STANZA: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'use letters, digits, dot, dash or underscore' })
+    .optional(),
+  PITR_PG_DATA: z.string().regex(/^\//, { error: 'expected an absolute path' }).optional(),
+  PITR_PG_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected an operating system user name' })
+    .default('postgres'),
+  PITR_CONFIG_DIR: z
+    .string()
+    .regex(/^\//, { error: 'expected an absolute path' })
+    .default('/var/lib/durable-backup/pgbackrest'),
+  PITR_REPO_PATH: z.string().regex(/^\//, { error: 'expected an absolute path' }).optional(),
+  PITR_REPO_S3_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, {
+      error: 'expected folder names separated by /, such as pgbackrest/app',
+    })
+    .optional(),
+  PITR_S3_ENDPOINT: z.url({ protocol: /^https$/, error: 'expected an https URL' }).optional(),
+  PITR_S3_VERIFY_TLS: bool.default(true),
+  PITR_S3_CA_FILE: z.string().optional(),
+  PITR_CIPHER_PASS: z.string().min(20, { error: 'must be at least 20 characters' }).optional(),
+  PITR_ARCHIVE_TIMEOUT_SECONDS: int(1, 3600).default(60),
+  RPO_TARGET_SECONDS: int(1, 7 * 24 * 60 * 60).default(300),
+  PITR_FULL_SCHEDULE: cron.default('0 1 * * 0'),
+  PITR_DIFF_SCHEDULE: cron.default('0 1 * * 1-6'),
 });
 
 function storageClassVariables() {

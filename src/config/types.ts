@@ -1,6 +1,7 @@
 import type { BackupKind, StorageClass } from '../core/classify.js';
 import type { ToolPlace } from '../core/command.js';
 import type { CompressionSetting } from '../core/compression.js';
+import type { PgBackRestRepo } from '../core/pitr.js';
 import type { SslMode, TargetHost } from '../core/targets.js';
 
 // The configuration as the program uses it, typed and grouped: what loadConfig makes of the variables.
@@ -87,6 +88,26 @@ export interface MonitoringConfig {
   webhookUrl?: string;
 }
 
+/** PITR=pgbackrest: WAL archiving and physical backups through pgBackRest (docs/pitr.md). */
+export interface PitrConfig {
+  engine: 'pgbackrest';
+  stanza: string;
+  /** The cluster's data directory (pg1-path); undefined: the server's own data_directory. */
+  pgData?: string;
+  /** The cluster's operating system user: pgBackRest runs as it (through runuser when we are root). */
+  pgUser: string;
+  /** Holds <stanza>.conf (0600, with the repository's secrets) and the stanza's lock, log and spool folders. */
+  configDir: string;
+  repo: PitrRepo;
+  /** PITR_CIPHER_PASS(_FILE): the repository is encrypted (aes-256-cbc) when set. */
+  cipherPass?: string;
+  archiveTimeoutSeconds: number;
+  rpoTargetSeconds: number;
+  schedules: { fullCron: string; diffCron: string };
+}
+
+export type PitrRepo = PgBackRestRepo;
+
 /** LOG_FORMAT: `json` for machines (one object per line), `pretty` for a person at a terminal. */
 export type LogFormat = 'json' | 'pretty';
 
@@ -132,4 +153,6 @@ export interface Config {
    * queue, not in memory. With a config file, the first database's value counts.
    */
   maxConcurrent: { backups: number };
+  /** Undefined unless PITR=pgbackrest. */
+  pitr?: PitrConfig;
 }

@@ -23,6 +23,7 @@ export const LAYERS: readonly { name: string; prefixes: readonly string[] }[] = 
       'src/drill/',
       'src/health/',
       'src/metrics/',
+      'src/pitr/',
     ],
   },
   { name: 'activities', prefixes: ['activities/'] },

@@ -60,9 +60,13 @@ export async function startPrivateTemporal(): Promise<PrivateService> {
   );
 }
 
-/** A SeaweedFS S3 with its bucket and credentials; it also binds each port + 10000 (gRPC). */
+/**
+ * A SeaweedFS S3 with its bucket and credentials; it also binds each port + 10000 (gRPC). Its S3
+ * answers over HTTPS too (S3_HTTPS_ENDPOINT, a self-signed certificate in S3_HTTPS_CA_FILE), as
+ * pgBackRest needs.
+ */
 export async function startPrivateS3(): Promise<PrivateService> {
-  const port = await freePortBlock(4, [10_000]);
+  const port = await freePortBlock(5, [10_000]);
   return privateService(
     's3',
     {
@@ -70,12 +74,15 @@ export async function startPrivateS3(): Promise<PrivateService> {
       SEAWEED_MASTER_PORT: String(port + 1),
       SEAWEED_VOLUME_PORT: String(port + 2),
       SEAWEED_FILER_PORT: String(port + 3),
+      S3_HTTPS_PORT: String(port + 4),
     },
     (w) => ({
       S3_ENDPOINT: w.S3_ENDPOINT!,
       S3_BUCKET: w.S3_BUCKET!,
       S3_ACCESS_KEY: w.S3_ACCESS_KEY!,
       S3_SECRET_KEY: w.S3_SECRET_KEY!,
+      S3_HTTPS_ENDPOINT: w.S3_HTTPS_ENDPOINT!,
+      S3_HTTPS_CA_FILE: w.S3_HTTPS_CA_FILE!,
     }),
   );
 }

@@ -108,7 +108,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs durable-backup in a worker, a restore worker and the schedules one-shot, on one task queue', () => {
-    const ours = Object.keys(compose.services).filter((name) => compose.services[name]!.build !== undefined);
+    const ours = Object.keys(compose.services).filter((name) => compose.services[name]!.build === '.');
     expect(ours.sort()).toEqual(['restore-worker', 'schedules', 'worker']);
     expect(compose.services.schedules!.command).toEqual(['schedules', 'apply']);
     const queues = ours.map((name) => environmentOf(compose.services[name]!).TEMPORAL_TASK_QUEUE);
@@ -256,11 +256,18 @@ describe('Dockerfile', () => {
   });
 
   it("carries the PostgreSQL client of the Compose database's major version, gpg and zstd", () => {
-    const composeMajor = /^postgres:(\d+)$/.exec(compose.services.postgres!.image!)![1];
+    const composeMajor = /^durable-backup-postgres:(\d+)$/.exec(compose.services.postgres!.image!)![1];
     expect(stage('runtime')).toContain(`ARG PG_MAJOR=${composeMajor}`);
     expect(stage('runtime')).toMatch(/postgresql-client-\$\{PG_MAJOR\}/);
     expect(stage('runtime')).toMatch(/install .*gnupg/);
     expect(stage('runtime')).toMatch(/install .*zstd/);
+  });
+
+  it("carries Debian's pgBackRest, installed before the PGDG sources are added", () => {
+    const install = /apt-get install[^&]*pgbackrest[^&]*&&[^]*apt\.postgresql\.org\.sh/.exec(
+      stage('runtime'),
+    );
+    expect(install, stage('runtime')).not.toBeNull();
   });
 
   it('runs backupctl worker as a user that is not root', () => {
@@ -279,6 +286,28 @@ describe('Dockerfile', () => {
       expect(existsSync(join(REPO_ROOT, path)), path).toBe(true);
       expect(ignore, `.dockerignore lets ${path} in`).toMatch(new RegExp(`^!${path}(/\\*\\*)?$`, 'm'));
     }
+  });
+});
+
+describe('deploy/postgres (the Compose database, issue #21)', () => {
+  const dockerfile = readFileSync(`${REPO_ROOT}deploy/postgres/Dockerfile`, 'utf8');
+
+  it("is the official image of the Compose database's major version plus Debian's pgBackRest", () => {
+    const major = /^durable-backup-postgres:(\d+)$/.exec(compose.services.postgres!.image!)![1];
+    expect(compose.services.postgres!.build).toBe('./deploy/postgres');
+    expect(dockerfile).toMatch(new RegExp(`^ARG PG_MAJOR=${major}$`, 'm'));
+    expect(dockerfile).toMatch(/^FROM postgres:\$\{PG_MAJOR\}-bookworm$/m);
+    expect(dockerfile).toMatch(/apt-get install .*pgbackrest\/bookworm/);
+  });
+
+  it('archives WAL through pgBackRest at least every 60 s, its configuration on a volume of its own', () => {
+    const command = compose.services.postgres!.command!.join(' ');
+    for (const setting of ['wal_level=replica', 'archive_mode=on', 'archive_timeout=60s'])
+      expect(command).toContain(`-c ${setting}`);
+    expect(command).toContain(
+      '-c archive_command=pgbackrest --config=/var/lib/durable-backup/pgbackrest/app.conf --stanza=app archive-push %p',
+    );
+    expect(compose.services.postgres!.volumes).toContain('pgbackrest:/var/lib/durable-backup/pgbackrest');
   });
 });
 
