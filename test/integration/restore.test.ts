@@ -1,15 +1,13 @@
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   approveRestore,
   rejectRestore,
   restoreStatus,
-  startBackup,
   startRestore,
-  waitForBackup,
   waitForRestore,
   type BackupResult,
   type StartRestoreOptions,
@@ -18,54 +16,30 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import { RESTORE_PHASES, type RestoreStatus } from '../../src/core/restore/status.js';
 import { startWorker } from '../../src/worker/index.js';
 import { restoreStatusQuery } from '../../src/temporal/names.js';
-import { backupctl, expectOneLineError } from '../helpers/cli.js';
+import { backupctl } from '../helpers/cli.js';
 import { failureOf } from '../helpers/errors.js';
 import { startPasswordCluster } from '../helpers/password-cluster.js';
 import { tempDir } from '../helpers/files.js';
-import { createKeyring, type TestKeyring } from '../helpers/gpg.js';
-import { dropDatabase, seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
-import { s3StoreOf } from '../helpers/s3.js';
+import { type TestKeyring } from '../helpers/gpg.js';
+import { seedDatabase, tableFingerprints, withClient } from '../helpers/postgres.js';
 import { REPO_ROOT, uniqueName } from '../helpers/services.js';
 import { decodedPayloads, recordHistory } from '../helpers/histories.js';
-import { restoreTargets } from '../helpers/targets.js';
-import { startTestWorker, workflowBundle, type TestWorker } from '../helpers/temporal.js';
+import { DB_PASSWORD, PASSPHRASE, restoreFixture } from '../helpers/restore-fixture.js';
+import { workflowBundle } from '../helpers/temporal.js';
 
 // Restores of one encrypted backup, through the real worker, dev server, SeaweedFS and gpg keys.
 
-const source = uniqueName('rs_src');
-const PASSPHRASE = 'key-passphrase-never-shown-91c2';
-const DB_PASSWORD = 'db-pass-never-shown-3b7e';
-const { names: targets, newTarget, seededTarget } = restoreTargets('rs_dst');
-
-let keyring: TestKeyring;
+const { fixture, newTarget, seededTarget } = restoreFixture('rs');
+const { source } = fixture;
 let env: Record<string, string>;
 let config: Config;
 let client: Client;
 let backup: BackupResult;
-let testWorker: TestWorker | undefined;
+let keyring: TestKeyring;
 
-beforeAll(async () => {
-  await seedDatabase(source);
-  keyring = await createKeyring('default', PASSPHRASE);
-  testWorker = await startTestWorker('rs', {
-    DB_NAME: source,
-    GPG_PUBLIC_KEY_FILE: keyring.publicKeyFile,
-    GPG_PRIVATE_KEY_FILE: keyring.privateKeyFile,
-    GPG_PASSPHRASE: PASSPHRASE,
-    DB_PASSWORD, // trust auth ignores it; it must still never show
-    RESTORE_APPROVERS: 'alice,bob',
-    // Approvers named turn --force off by default; the tests of --force's own paths turn it back on.
-    RESTORE_ALLOW_FORCE: 'true',
-  });
-  ({ env, config, client } = testWorker);
-  backup = await waitForBackup(
-    await startBackup(client, { database: source, taskQueue: config.temporal.taskQueue }),
-  );
-});
-
-afterAll(async () => {
-  await testWorker?.stop();
-  for (const name of [source, ...targets]) await dropDatabase(name);
+// Runs after the fixture's own beforeAll, which fills it.
+beforeAll(() => {
+  ({ env, config, client, backup, keyring } = fixture);
 });
 
 function restore(options: Omit<StartRestoreOptions, 'database'>): Promise<WorkflowHandle> {
@@ -405,89 +379,6 @@ describe('restore into another server', () => {
     } finally {
       await hostWorker.shutdown();
       await cluster.stop();
-    }
-  });
-});
-
-describe('a damaged or wrongly keyed backup fails before the target is touched', () => {
-  let original: Buffer;
-  let target: Awaited<ReturnType<typeof seededTarget>>;
-
-  beforeAll(async () => {
-    original = Buffer.concat(await (await s3StoreOf(config).read(backup.key)).toArray());
-    target = await seededTarget();
-  });
-
-  afterAll(async () => {
-    await s3StoreOf(config).putBytes(backup.key, original);
-  });
-
-  async function restoreDamaged(bytes: Buffer, cliEnv = env) {
-    await s3StoreOf(config).putBytes(backup.key, bytes);
-    const run = await backupctl(
-      ['restore', '--s3-key', backup.key, '--target-db', target.name, '--force', '--wait'],
-      cliEnv,
-    );
-    await target.expectUnchanged();
-    return run;
-  }
-
-  it('a flipped byte: exit 4 (download failed: checksum)', async () => {
-    const flipped = Buffer.from(original);
-    flipped[Math.floor(flipped.length / 2)]! ^= 0xff;
-    const run = await restoreDamaged(flipped);
-    expect(run.exitCode, run.stderr).toBe(4);
-    expect(run.stderr).toMatch(/error: .*sha256.*damaged/);
-  });
-
-  it('a truncated object: exit 4', async () => {
-    const run = await restoreDamaged(original.subarray(0, original.length - 1000));
-    expect(run.exitCode, run.stderr).toBe(4);
-    expect(run.stderr).toMatch(/error: .*(truncated|bytes)/);
-  });
-
-  it('a truncated local copy (--file): exit 4, with a hint about that file, not about S3', async () => {
-    const [folder, name] = [dirname(backup.localPath), basename(backup.localPath)];
-    const copy = tempDir('truncated-local');
-    const stem = name.replace(/\.dump(\.zst)?(\.gpg)?$/, '');
-    for (const file of readdirSync(folder).filter((f) => f.startsWith(stem)))
-      copyFileSync(join(folder, file), join(copy, file));
-    const whole = readFileSync(backup.localPath);
-    writeFileSync(join(copy, name), whole.subarray(0, whole.length - 1000));
-    const run = await backupctl(
-      ['restore', '--file', join(copy, name), '--target-db', target.name, '--force', '--wait'],
-      env,
-    );
-    await target.expectUnchanged();
-    // Its size is not the manifest's: refused before a byte is read, as a damaged copy.
-    expectOneLineError(
-      run,
-      4,
-      /: not trusted: manifest and object disagree \(\d+ bytes, the manifest says \d+\)$/,
-    );
-    expect(run.stderr).toMatch(
-      /^hint: the copy on this host is damaged or incomplete \(S3 and the keys are not the cause\)/m,
-    );
-    expect(run.stderr).not.toContain('S3_ENDPOINT');
-  });
-
-  it('the wrong private key: exit 5 (decryption failed)', async () => {
-    const other = await createKeyring();
-    const otherEnv = {
-      ...env,
-      GPG_PRIVATE_KEY_FILE: other.privateKeyFile,
-      TEMPORAL_TASK_QUEUE: uniqueName('rs_wrongkey'),
-    };
-    const otherWorker = await startWorker(loadConfig({ env: otherEnv }), {
-      workflowBundle: await workflowBundle(),
-    });
-    try {
-      const run = await restoreDamaged(original, otherEnv);
-      expect(run.exitCode, run.stderr).toBe(5);
-      expect(run.stderr).toMatch(/error: .*encrypted to other keys/);
-      expect(run.stderr).not.toMatch(/\n\s+at /);
-    } finally {
-      await otherWorker.shutdown();
     }
   });
 });
