@@ -195,23 +195,17 @@ export function sampleCpu(root, database, intervalMs = 100) {
     }
     initial = false;
   };
-  poll();
-  const timer = setInterval(poll, intervalMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      poll();
-      const ended = machineTicks();
-      const seconds = {};
-      for (const { label, first, last } of seen.values()) {
-        if (last > first) seconds[label] = (seconds[label] ?? 0) + (last - first) / CLOCK_TICKS;
-      }
-      for (const label of Object.keys(seconds)) seconds[label] = Math.round(seconds[label] * 100) / 100;
-      return {
-        seconds,
-        machineBusy: (ended.busy - started.busy) / CLOCK_TICKS,
-        wall: (performance.now() - startedAt) / 1000,
-      };
-    },
-  };
+  return pollEvery(intervalMs, poll, () => {
+    const ended = machineTicks();
+    const seconds = {};
+    for (const { label, first, last } of seen.values()) {
+      if (last > first) seconds[label] = (seconds[label] ?? 0) + (last - first) / CLOCK_TICKS;
+    }
+    for (const label of Object.keys(seconds)) seconds[label] = Math.round(seconds[label] * 100) / 100;
+    return {
+      seconds,
+      machineBusy: (ended.busy - started.busy) / CLOCK_TICKS,
+      wall: (performance.now() - startedAt) / 1000,
+    };
+  });
 }
