@@ -160,7 +160,7 @@ function machineTicks() {
  * intervalMs of its time. stop() returns { seconds: {label: CPU-s}, machineBusy, machineWall }.
  */
 export function sampleCpu(root, database, intervalMs = 100) {
-  const seen = new Map(); // pid -> { label, first, last }
+  const seen = new Map(); // pid -> { label, comm, first, last }
   let initial = true;
   const started = machineTicks();
   const startedAt = performance.now();
@@ -183,12 +183,17 @@ export function sampleCpu(root, database, intervalMs = 100) {
     }
     for (const [pid, info] of table) {
       const known = seen.get(pid);
-      // A backend forked a moment ago still shows the postmaster's command line: look again.
-      if (known?.label === 'postgres (other)') known.label = labelOf(pid, info, table);
+      // A child forked a moment ago still has its parent's name (node, before exec), a backend the
+      // postmaster's command line: look again.
+      if (known && (known.comm !== info.comm || known.label === 'postgres (other)')) {
+        known.label = labelOf(pid, info, table);
+        known.comm = info.comm;
+      }
       if (known) known.last = info.ticks;
       else
         seen.set(pid, {
           label: labelOf(pid, info, table),
+          comm: info.comm,
           first: initial ? info.ticks : 0,
           last: info.ticks,
         });
