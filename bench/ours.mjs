@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { cleanups } from './cleanup.mjs';
 import { withoutCompression } from './compression.mjs';
 import { dropDatabase, settle } from './generate.mjs';
-import { sampleRss, statusBytes } from './proc.mjs';
+import { sampleCpu, sampleRss, statusBytes } from './proc.mjs';
 import { deletePrefix } from './s3.mjs';
 import { log, seconds, timed } from './util.mjs';
 
@@ -83,7 +83,8 @@ export async function ourBackup({ database, compressionEnv, folder, key, s3, sta
 
   log(`our backup of ${database}: backupctl backup --wait --json`);
   const sampler = sampleRss(worker.pid);
-  let result, ms, rss, lifetimePeak;
+  const cpuSampler = sampleCpu(worker.pid, database);
+  let result, ms, rss, lifetimePeak, cpu;
   try {
     [result, ms] = await timed(() =>
       execa('node', [CLI, 'backup', '--wait', '--json'], {
@@ -95,6 +96,7 @@ export async function ourBackup({ database, compressionEnv, folder, key, s3, sta
     );
   } finally {
     rss = sampler.stop();
+    cpu = cpuSampler.stop();
     lifetimePeak = statusBytes(worker.pid, 'VmHWM') ?? rss.peakRssBytes;
   }
   await stopProcess(worker);
@@ -110,6 +112,7 @@ export async function ourBackup({ database, compressionEnv, folder, key, s3, sta
     ms,
     env,
     outcome,
+    cpu,
     rss: {
       lifetimePeak,
       startupPeak,

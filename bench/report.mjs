@@ -145,6 +145,16 @@ export function report(r) {
       `${mib(rss.idle)} idle, ${mib(rss.backupPeak)} peak during the backup (sampled every 200 ms)`,
   );
   if (children) console.log(`worker's child processes, peak RSS (MiB, sampled): ${children}`);
+  if (ours.cpu) {
+    const byProcess = Object.entries(ours.cpu.seconds)
+      .sort(([, a], [, b]) => b - a)
+      .map(([name, s]) => `${name} ${s.toFixed(2)}`)
+      .join(', ');
+    console.log(
+      `CPU seconds during our backup (/proc, every 100 ms; ${ours.cpu.wall.toFixed(1)} s wall, ` +
+        `machine busy ${ours.cpu.machineBusy.toFixed(1)} CPU-s): ${byProcess}`,
+    );
+  }
   if (flat) {
     console.log(
       `flat check: ${r.flatDatabase} (${(r.flatBytes / GIB).toFixed(2)} GiB): worker peak ${mib(flat.rss.lifetimePeak)} MiB, ` +
@@ -194,6 +204,8 @@ export function report(r) {
     guide_ratio: guide && round(guideRatio, 3),
     guide_steps_s: guide && stepsS(guide.steps),
     backup_vs_guide: guide && round(ours.ms / guide.ms, 3),
+    backup_cpu_s: ours.cpu?.seconds,
+    backup_machine_busy_cpu_s: ours.cpu && round(ours.cpu.machineBusy, 1),
     worker_peak_rss_mb: peakMb,
     worker_backup_peak_rss_mb: mib(rss.backupPeak),
     worker_idle_rss_mb: mib(rss.idle),

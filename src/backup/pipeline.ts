@@ -66,11 +66,19 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
   const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
 
   const toc = startTocReader(signal, dump.toolsIn);
-  const gather = new Gather(CHUNK_BYTES, PIPE_BUFFER_BYTES);
-  const archiveHash = new HashingStream();
+  // What the encryption reads comes in 1 MiB chunks (see Gather): the archive itself, or, with a
+  // zstd stage, what zstd makes of it. The archive then goes to zstd as pg_dump wrote it, without
+  // the copy: on its way it is only hashed and shown to pg_restore --list, and zstd, not this
+  // process, is the slow reader that pg_dump waits for.
+  const archiveHash = new HashingStream({ writableHighWaterMark: PIPE_BUFFER_BYTES });
   const plaintext = new PassThrough();
   const compressedHash = compressor.stage ? new HashingStream() : undefined;
-  const toSeal = compressedHash ? chain(compressor.compress(plaintext, signal), compressedHash) : plaintext;
+  const toSeal = compressedHash
+    ? chain(chain(compressor.compress(plaintext, signal), new Gather(CHUNK_BYTES)), compressedHash)
+    : plaintext;
+  const archive = compressedHash
+    ? dump.archive
+    : chain(dump.archive, new Gather(CHUNK_BYTES, PIPE_BUFFER_BYTES));
   const fileHash = new HashingStream();
   const partHash = upload && new PartHashingStream(upload.partSize);
   const writer = createWriteStream(partial, { mode: 0o600 });
@@ -88,7 +96,7 @@ export async function dumpVerifyEncrypt(options: PipelineOptions): Promise<Pipel
     };
   try {
     const [, , facts, tocEntries] = await Promise.all([
-      pipeline(dump.archive, gather, archiveHash, new TeeTo(toc.input), plaintext, { signal }),
+      pipeline(archive, archiveHash, new TeeTo(toc.input), plaintext, { signal }),
       sealer
         .seal(toSeal)
         .then((sealed) => pipeline(sealed, fileHash, ...(partHash ? [partHash] : []), writer, { signal }))

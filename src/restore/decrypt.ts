@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../core/compression.js';
 import { chain } from '../stream/chain.js';
@@ -17,10 +18,16 @@ export interface DecryptOptions {
    * file, in the same pass; pg_dump's own (gzip) and none (or none given) leave it as it is.
    */
   decompressor?: Compressor;
+  /**
+   * The most a decompressed archive may take (the manifest's size): zstd cannot write a byte past
+   * it. Without it, a zstd stage's output is not bounded.
+   */
+  archiveBytes?: number;
   targetPath: string;
   /**
-   * Whether to read back a plaintext the decrypter wrote itself, for its SHA-256. A plaintext that
-   * passes through this process is hashed on its way, whatever this says.
+   * Whether to read back an archive that another program (gpg, zstd) wrote itself, for its SHA-256.
+   * An archive that passes through this process (openpgp.js, no zstd) is hashed on its way, whatever
+   * this says.
    */
   hashWritten: boolean;
   signal?: AbortSignal;
@@ -41,14 +48,19 @@ export interface Decrypted {
  */
 export async function decryptFile(
   sealedPath: string,
-  { opener, decompressor, targetPath, hashWritten, signal }: DecryptOptions,
+  { opener, decompressor, archiveBytes, targetPath, hashWritten, signal }: DecryptOptions,
 ): Promise<Decrypted> {
   const partial = `${targetPath}.partial`;
   try {
-    const written =
-      opener.openFile && !decompressor?.stage
+    const written = decompressor?.stage
+      ? await decryptDecompress(opener, decompressor, sealedPath, partial, {
+          limitBytes: archiveBytes ?? Number.MAX_SAFE_INTEGER,
+          hashWritten,
+          signal,
+        })
+      : opener.openFile
         ? await decryptToFile(opener.openFile.bind(opener), sealedPath, partial, hashWritten, signal)
-        : await decryptThrough(opener, decompressor, sealedPath, partial, signal);
+        : await decryptThrough(opener, sealedPath, partial, signal);
     await rename(partial, targetPath);
     return written;
   } catch (error) {
@@ -75,29 +87,51 @@ async function decryptToFile(
 }
 
 /**
- * The plaintext comes back through this process: decompressed (zstd) and hashed on its way into the
- * file; the compressed stream is hashed too, before it is decompressed.
+ * Decryption into zstd, which writes the archive into the file itself: only the compressed stream
+ * (a fifth of the archive) passes through this process, hashed on its way; gpg reads the sealed file
+ * itself where it decrypts. Decrypting and decompressing overlap, on both cores. The archive is hashed
+ * (read back from the page cache) only when asked: its size is always known.
  */
+async function decryptDecompress(
+  opener: Opener,
+  decompressor: Compressor,
+  sealedPath: string,
+  partial: string,
+  { limitBytes, hashWritten, signal }: { limitBytes: number; hashWritten: boolean; signal?: AbortSignal },
+): Promise<Decrypted> {
+  const plaintext = await openSealed(opener, sealedPath);
+  const compressedHash = new HashingStream();
+  // Created here, so the plaintext's file is ours alone (0600) whatever zstd's umask.
+  const file = await open(partial, 'w', 0o600);
+  try {
+    await decompressor.decompressToFile(chain(plaintext, compressedHash), file.fd, limitBytes, signal);
+  } finally {
+    await file.close();
+  }
+  const compressed = { bytes: compressedHash.bytes, sha256: compressedHash.digest() };
+  const archive = hashWritten ? await hashFile(partial, signal) : { bytes: (await stat(partial)).size };
+  return { ...archive, compressed };
+}
+
+function openSealed(opener: Opener, sealedPath: string): Promise<Readable> {
+  return opener.openPath
+    ? Promise.resolve(opener.openPath(sealedPath))
+    : opener.open(createReadStream(sealedPath, { highWaterMark: 1024 * 1024 }));
+}
+
+/** The plaintext comes back through this process (openpgp.js), hashed on its way into the file. */
 async function decryptThrough(
   opener: Opener,
-  decompressor: Compressor | undefined,
   sealedPath: string,
   partial: string,
   signal?: AbortSignal,
 ): Promise<Decrypted> {
-  const plaintext = opener.openPath
-    ? opener.openPath(sealedPath)
-    : await opener.open(createReadStream(sealedPath, { highWaterMark: 1024 * 1024 }));
-  const compressedHash = decompressor?.stage ? new HashingStream() : undefined;
-  const archive = compressedHash
-    ? decompressor!.decompress(chain(plaintext, compressedHash), signal)
-    : plaintext;
+  const archive = await openSealed(opener, sealedPath);
   const hash = new HashingStream();
   const writer = createWriteStream(partial, { mode: 0o600 });
   try {
     await pipeline(archive, hash, writer, { signal });
-    const compressed = compressedHash && { bytes: compressedHash.bytes, sha256: compressedHash.digest() };
-    return { bytes: hash.bytes, sha256: hash.digest(), ...(compressed ? { compressed } : {}) };
+    return { bytes: hash.bytes, sha256: hash.digest() };
   } catch (error) {
     // Before the caller removes the file: a writer still opening it would create it again.
     await discardPartial(writer, partial);

@@ -222,6 +222,7 @@ async function decrypt(
     const written = await decryptFile(sealedPath, {
       opener,
       decompressor,
+      archiveBytes: options.manifest.archive.bytes,
       targetPath: options.archivePath,
       hashWritten: options.hashArchive,
       signal: options.signal,

@@ -163,6 +163,30 @@ describe('every compression restores, old manifests included', () => {
     await expectRestoredFromFile(made.backup.localPath);
   });
 
+  it('refuses a zstd backup that decompresses to more than its manifest says (a bomb), before the target is touched', async () => {
+    // An unsigned backup's manifest can say anything (--allow-unsigned): zstd may write no byte past
+    // the archive size it records, whatever the stream holds.
+    const made = await backupWith({});
+    const manifest = JSON.parse(readFileSync(made.manifestPath, 'utf8'));
+    const recorded = 4096;
+    expect(manifest.archive.bytes).toBeGreaterThan(recorded);
+    manifest.archive.bytes = recorded;
+    await writeSignedManifest(made.config, made.manifestPath, manifest);
+
+    const target = await seededTarget();
+    const handle = await restore({
+      source: { file: made.backup.localPath },
+      target: { database: target.name },
+      force: true,
+    });
+    const error = await failureOf(waitForRestore(handle));
+    expect(error.message).toMatch(
+      `the archive decompresses to more than the ${recorded} bytes the manifest says`,
+    );
+    expect(error.kind).toBe('DecryptionFailed');
+    await target.expectUnchanged();
+  });
+
   it('refuses a zstd backup whose stream is damaged, before the target is touched (exit 5)', async () => {
     // Damaged before it was encrypted: the file, its decryption and the manifest agree; zstd does not.
     const made = await backupWith({ GPG_PUBLIC_KEY_FILE: undefined });
