@@ -116,7 +116,7 @@ export function dockerError(
  */
 export async function checkDependencies(
   databases: ToolPlace[],
-  options: { zstd?: boolean } = {},
+  options: { zstd?: boolean; prlimit?: boolean } = {},
 ): Promise<void> {
   const needed = new Set<string>();
   for (const db of databases) {
@@ -125,6 +125,8 @@ export async function checkDependencies(
   }
   // zstd runs beside the worker, also with USE_DOCKER: it compresses what comes out of pg_dump.
   if (options.zstd) needed.add('zstd');
+  // A restore decompresses under prlimit --fsize, the cap that stops a zstd bomb at the manifest's size.
+  if (options.prlimit) needed.add('prlimit');
   for (const tool of needed) {
     const result = await execa(tool, ['--version'], {
       ...toolEnv(tool === 'docker' ? dockerClientEnv() : {}),
@@ -137,7 +139,9 @@ export async function checkDependencies(
             ? "USE_DOCKER=true runs the PostgreSQL tools through docker exec: install the Docker CLI on the worker's host"
             : tool === 'zstd'
               ? 'BACKUP_COMPRESSION=zstd (the default) needs it: install zstd (scripts/setup.sh does), or set BACKUP_COMPRESSION=gzip'
-              : INSTALL_HINT,
+              : tool === 'prlimit'
+                ? "a restore worker decompresses zstd backups under prlimit: install util-linux (Debian's base system has it)"
+                : INSTALL_HINT,
       });
     }
   }

@@ -116,7 +116,10 @@ export async function startWorker(
   await checkDependencies(
     all.map((c) => c.database),
     // A restore worker reads zstd backups whatever it writes itself.
-    { zstd: all.some((c) => c.backup.compression.method === 'zstd' || c.restore.enabled) },
+    {
+      zstd: all.some((c) => c.backup.compression.method === 'zstd' || c.restore.enabled),
+      prlimit: all.some((c) => c.restore.enabled),
+    },
   );
   const { logger } = Runtime.instance();
   for (const home of removeAbandonedGpgHomes())

@@ -1,6 +1,10 @@
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Result } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { toolError } from '../../../src/postgres/tools.js';
+import type { BackupError } from '../../../src/core/errors.js';
+import { checkDependencies, toolError } from '../../../src/postgres/tools.js';
 
 describe('toolError', () => {
   const db = { host: 'localhost', port: 5432, name: 'app', user: 'postgres', sslMode: 'prefer' as const };
@@ -33,5 +37,26 @@ describe('toolError', () => {
     expect(toolError('pg_dump', failed('something odd\n'), 'DumpFailed').message).toBe(
       'pg_dump failed: something odd',
     );
+  });
+});
+
+describe('the tools a worker checks when it starts', () => {
+  it('names prlimit, which a restore worker needs, and how to get it', async () => {
+    const path = process.env.PATH;
+    // A PATH with zstd but without prlimit: only the restore's size cap is missing.
+    const folder = mkdtempSync(join(tmpdir(), 'only-zstd-'));
+    symlinkSync('/usr/bin/zstd', join(folder, 'zstd'));
+    process.env.PATH = folder;
+    try {
+      await expect(checkDependencies([], { zstd: true })).resolves.toBeUndefined();
+      const error = await checkDependencies([], { zstd: true, prlimit: true }).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        kind: 'MissingDependency',
+        message: 'prlimit is not installed or not on PATH',
+      });
+      expect((error as BackupError).hint).toMatch(/util-linux/);
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
