@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { CopyListings, collectCopies } from '../../../src/health/reconcile.js';
 import { readCatalogFacts, SharedListings } from '../../../src/metrics/catalog.js';
 import { listCompleteBackups } from '../../../src/storage/catalog.js';
 import { MemoryStore } from '../../../src/storage/memory.js';
@@ -10,7 +11,7 @@ import { testConfig } from '../../helpers/services.js';
 
 // Issue #20: fifty databases in one bucket. A listing reads each manifest and its signature, a few at
 // a time, and takes archives and signatures from the listing itself; a metrics scrape of every
-// database lists a shared bucket once.
+// database, and `health` of every database, list a shared bucket once.
 
 /** A store that counts the calls it gets, and how many reads run at once (each takes a moment). */
 function counting(inner: MemoryStore) {
@@ -68,5 +69,17 @@ describe('a listing of many backups', () => {
     // Done, the next read lists again: a listing is shared while it runs, never kept.
     await readCatalogFacts(configs[0]!, { local: store }, listings);
     expect(calls.list).toBe(2);
+  });
+
+  it('is listed once for the health of every database kept there', async () => {
+    const databases = ['app_a', 'app_b', 'app_c'];
+    const { inner, configs } = await seeded(databases, 2);
+    const { store, calls } = counting(inner);
+    const listings = new CopyListings();
+    const copies = [];
+    for (const config of configs) copies.push(await collectCopies(config, { local: store }, listings));
+    expect(calls.list).toBe(1);
+    expect(copies.map((c) => c.map((b) => b.local!.manifest.database))).toEqual(databases.map((d) => [d, d]));
+    expect(copies.flat().every((c) => c.local!.untrusted === undefined)).toBe(true);
   });
 });
