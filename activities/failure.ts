@@ -30,3 +30,17 @@ export function toFailure(error: unknown, secrets: string[]): ApplicationFailure
     details: typed ? [redact(typed.hint, secrets)] : [],
   });
 }
+
+/**
+ * The failure, carrying what the activity's steps did before it failed (details[1]) for the workflow
+ * to record; the hint stays details[0]. Anything else (a cancellation) passes as it is.
+ */
+export function withStepsDone(error: unknown, done: object): unknown {
+  if (!(error instanceof ApplicationFailure)) return error;
+  return ApplicationFailure.create({
+    type: error.type ?? undefined,
+    message: error.message,
+    nonRetryable: error.nonRetryable ?? undefined,
+    details: [error.details?.[0], done],
+  });
+}

@@ -8,13 +8,16 @@ import { trustPolicyOf } from '../src/crypto/signing.js';
 import { listRereadCopies, rereadCopy, type RereadCopy } from '../src/drill/reread.js';
 import type { Stores } from '../src/storage/index.js';
 import type { LocalStore } from '../src/storage/types.js';
-import { hostTaskQueueName } from '../src/temporal/names.js';
+import { hostRestoreTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 
 export interface RereadPlan {
   copies: RereadCopy[];
-  /** The worker that listed them reads them all: it holds the private key. */
+  /**
+   * The worker that listed them reads them all (it holds the private key), on its restore queue:
+   * one copy at a time takes one of its WORKER_MAX_CONCURRENT_RESTORES slots.
+   */
   hostTaskQueue: string;
   retryAttempts: number;
 }
@@ -34,7 +37,7 @@ export function createRereadActivities(config: Config, stores: Stores<LocalStore
         }
         return {
           copies,
-          hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          hostTaskQueue: hostRestoreTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           retryAttempts: config.backup.retryAttempts,
         };
       });

@@ -4,7 +4,7 @@ import { configError } from '../src/core/errors.js';
 import { formatStamp } from '../src/core/naming.js';
 import type { StepProgress } from '../src/core/progress.js';
 import { restoreLog } from '../src/core/restore/log.js';
-import { hostTaskQueueName } from '../src/temporal/names.js';
+import { hostRestoreTaskQueueName, hostTaskQueueName } from '../src/temporal/names.js';
 import {
   foreignKeysRefusal,
   restorePlan,
@@ -19,6 +19,7 @@ import { openerForBackup, type PrivateKey } from '../src/crypto/keys.js';
 import { fetchCheckDecrypt, type FetchCheckDecryptResult, type StoredFile } from '../src/restore/fetch.js';
 import {
   closeKeepingLimit,
+  savedConnectionLimit,
   finishFiles,
   makeWorkDir,
   removePlaintext,
@@ -47,7 +48,7 @@ import {
 } from '../src/restore/target.js';
 import type { Stores } from '../src/storage/index.js';
 import type { LocalStore, ThawState } from '../src/storage/types.js';
-import { asActivity } from './failure.js';
+import { asActivity, withStepsDone } from './failure.js';
 import { heartbeating } from './heartbeat.js';
 
 /** What the first step found, and where the rest runs; every later step gets it first (routing). */
@@ -57,6 +58,12 @@ export interface ResolvedRestore {
   backup: FoundBackup;
   /** The worker that resolved it fetches, decrypts and restores: the files stay on one host. */
   hostTaskQueue: string;
+  /**
+   * The same host's queue for the heavy steps (fetch and decrypt; close, restore, verify and reopen),
+   * polled with WORKER_MAX_CONCURRENT_RESTORES slots. Absent from runs resolved before it existed:
+   * they run their steps apart, on hostTaskQueue.
+   */
+  restoreTaskQueue?: string;
   /** BACKUP_DIR/.restore/<workflow id>: the download and the decrypted archive, removed at the end. */
   workDir: string;
   approvers: string[];
@@ -76,9 +83,65 @@ export interface VerifyOutcome {
   sqlChecks: boolean;
 }
 
+export interface RestoreInput {
+  archivePath: string;
+  request: RestoreRequest;
+}
+
+/** What restoreIntoTarget did, step by step, each timed. */
+export interface TargetOutcome {
+  prepare: { connectionLimit: number; durationMs: number };
+  restore: { durationMs: number };
+  verify: VerifyOutcome & { durationMs: number };
+}
+
 export function createRestoreActivities(config: Config, stores: Stores<LocalStore>, privateKey: PrivateKey) {
   const secrets = secretsOf(config);
   const signal = () => Context.current().cancellationSignal;
+
+  /** Creates the target if asked, then closes it to everyone else; returns the limit to put back. */
+  async function prepare(resolved: ResolvedRestore, plan: RestorePlan): Promise<number> {
+    const db = targetDatabase(config, plan.target);
+    if (plan.target.create) await createDatabase(db);
+    return closeKeepingLimit(resolved.workDir, () => closeTarget(db, plan.jobs));
+  }
+
+  async function restore(
+    resolved: ResolvedRestore,
+    plan: RestorePlan,
+    { archivePath, request }: RestoreInput,
+    record: (details: unknown) => void,
+  ): Promise<void> {
+    const list = await selectionList(archivePath, request, plan.tables, config.database);
+    const listPath = list === undefined ? undefined : await writeUseList(resolved.workDir, list);
+    const target = targetDatabase(config, plan.target);
+    await endOtherSessions(target);
+    // pg_restore reports no bytes: the UI and backupctl show how long it has run.
+    record({ phase: 'restore', startedAt: new Date().toISOString() } satisfies StepProgress);
+    await runPgRestore(
+      target,
+      {
+        archivePath,
+        jobs: plan.jobs,
+        // A list says everything; --schema alone is pg_restore's own selection.
+        schemas: listPath ? undefined : request.schemas,
+        listPath,
+        noOwner: request.noOwner,
+      },
+      signal(),
+    );
+  }
+
+  async function verify(resolved: ResolvedRestore, plan: RestorePlan): Promise<VerifyOutcome> {
+    const db = targetDatabase(config, plan.target);
+    const [counts] = await Promise.all([
+      compareRowCounts(db, plan.tables, plan.jobs),
+      removePlaintext(workFiles(resolved.workDir, resolved.backup.manifest.file.name).archive),
+    ]);
+    checkRowCounts(counts.mismatches);
+    if (config.restore.verifySqlFile) await runVerifySql(db, config.restore.verifySqlFile, signal());
+    return { tablesChecked: counts.checked, sqlChecks: Boolean(config.restore.verifySqlFile) };
+  }
 
   return {
     /** Runs on the restore queue: finds the backup, and checks this worker can decrypt it. */
@@ -103,6 +166,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
           workflowId: request.workflowId,
           backup,
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
+          restoreTaskQueue: hostRestoreTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           workDir: restoreWorkDir(config.backup.dir, request.workflowId),
           approvers: config.restore.approvers,
           minApprovals: config.restore.minApprovals,
@@ -218,43 +282,17 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
 
     /** After approval: creates the target if asked, then closes it to everyone else. */
     async prepareTarget(resolved: ResolvedRestore, plan: RestorePlan): Promise<{ connectionLimit: number }> {
-      return asActivity(secrets, async () => {
-        const db = targetDatabase(config, plan.target);
-        if (plan.target.create) await createDatabase(db);
-        return {
-          connectionLimit: await closeKeepingLimit(resolved.workDir, () => closeTarget(db, plan.jobs)),
-        };
-      });
+      return asActivity(secrets, async () => ({ connectionLimit: await prepare(resolved, plan) }));
     },
 
     async restoreArchive(
       resolved: ResolvedRestore,
       plan: RestorePlan,
-      input: { archivePath: string; request: RestoreRequest },
+      input: RestoreInput,
     ): Promise<{ durationMs: number }> {
       return asActivity(secrets, () =>
         timed(async () => {
-          const { request } = input;
-          const list = await selectionList(input.archivePath, request, plan.tables, config.database);
-          const listPath = list === undefined ? undefined : await writeUseList(resolved.workDir, list);
-          const target = targetDatabase(config, plan.target);
-          await endOtherSessions(target);
-          await heartbeating((record) => {
-            // pg_restore reports no bytes: the UI and backupctl show how long it has run.
-            record({ phase: 'restore', startedAt: new Date().toISOString() } satisfies StepProgress);
-            return runPgRestore(
-              target,
-              {
-                archivePath: input.archivePath,
-                jobs: plan.jobs,
-                // A list says everything; --schema alone is pg_restore's own selection.
-                schemas: listPath ? undefined : request.schemas,
-                listPath,
-                noOwner: request.noOwner,
-              },
-              signal(),
-            );
-          });
+          await heartbeating((record) => restore(resolved, plan, input, record));
           return {};
         }),
       );
@@ -265,6 +303,49 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
     },
 
     /**
+     * On the host's restore queue (WORKER_MAX_CONCURRENT_RESTORES slots): closes the target (creating
+     * it if asked), restores, verifies and reopens it in one activity, so one slot is held from close
+     * to reopen and no closed database waits for a slot. A failed attempt leaves the target closed for
+     * the retry (its data may be partly replaced); after the last, the workflow reopens it
+     * (reopenAfterFailure).
+     */
+    async restoreIntoTarget(
+      resolved: ResolvedRestore,
+      plan: RestorePlan,
+      input: RestoreInput,
+    ): Promise<TargetOutcome> {
+      const done: Partial<TargetOutcome> = {};
+      try {
+        return await asActivity(secrets, () =>
+          heartbeating(async (record) => {
+            record({ phase: 'prepare', startedAt: new Date().toISOString() } satisfies StepProgress);
+            done.prepare = await timed(async () => ({ connectionLimit: await prepare(resolved, plan) }));
+            done.restore = await timed(async () => (await restore(resolved, plan, input, record), {}));
+            record({ phase: 'verify', startedAt: new Date().toISOString() } satisfies StepProgress);
+            done.verify = await timed(() => verify(resolved, plan));
+            await reopenTarget(targetDatabase(config, plan.target), done.prepare.connectionLimit);
+            return done as TargetOutcome;
+          }),
+        );
+      } catch (error) {
+        throw withStepsDone(error, done);
+      }
+    },
+
+    /**
+     * After a failed restoreIntoTarget: puts back the connection limit its first close saved, if it
+     * got that far. Tells whether it did (the target was touched).
+     */
+    async reopenAfterFailure(resolved: ResolvedRestore, plan: RestorePlan): Promise<{ reopened: boolean }> {
+      return asActivity(secrets, async () => {
+        const limit = await savedConnectionLimit(resolved.workDir);
+        if (limit === undefined) return { reopened: false };
+        await reopenTarget(targetDatabase(config, plan.target), limit);
+        return { reopened: true };
+      });
+    },
+
+    /**
      * Row counts against the backup's, then the operator's SQL checks. Meanwhile the plaintext goes:
      * pg_restore is done with it, and removing a large file waits on the disk.
      */
@@ -272,18 +353,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
       resolved: ResolvedRestore,
       plan: RestorePlan,
     ): Promise<VerifyOutcome & { durationMs: number }> {
-      return asActivity(secrets, () =>
-        timed(async () => {
-          const db = targetDatabase(config, plan.target);
-          const [counts] = await Promise.all([
-            compareRowCounts(db, plan.tables, plan.jobs),
-            removePlaintext(workFiles(resolved.workDir, resolved.backup.manifest.file.name).archive),
-          ]);
-          checkRowCounts(counts.mismatches);
-          if (config.restore.verifySqlFile) await runVerifySql(db, config.restore.verifySqlFile, signal());
-          return { tablesChecked: counts.checked, sqlChecks: Boolean(config.restore.verifySqlFile) };
-        }),
-      );
+      return asActivity(secrets, () => timed(() => verify(resolved, plan)));
     },
 
     /** Always last: writes BACKUP_DIR/logs/restore-<time>.log and removes the work folder (plaintext). */

@@ -45,6 +45,10 @@ export function waveReport(r) {
   );
   console.log('');
   const rows = [
+    [
+      'worker runtime',
+      r.untuned ? 'untuned (BENCH_WORKER_UNTUNED)' : 'MALLOC_ARENA_MAX=2, --max-semi-space-size=2',
+    ],
     ['one worker, bound (WORKER_MAX_CONCURRENT_BACKUPS)', bound],
     ['  the backups one by one: sum of wall times', `${seconds(sequential.sumMs)} s`],
     ['  the backups one by one: failures', sequential.failures],
@@ -101,6 +105,7 @@ export function waveReport(r) {
       bound,
       worker_peak_rss_mb: singleRss,
       worker_idle_rss_mb: mib(r.idleBytes ?? 0),
+      worker_runtime: r.untuned ? 'untuned' : 'tuned',
       worker_one_by_one_rss_mb: mib(r.sequentialPeakBytes ?? 0),
       failures,
       one_by_one_failures: sequential.failures,

@@ -221,6 +221,14 @@ export async function waveBench({ options, services, root }) {
     // on one database host would, and share BACKUP_DIR.
     WORKER_HOST_ID: `bench-wave-${stamp}`,
     WORKER_MAX_CONCURRENT_BACKUPS: String(slots),
+    // As the systemd unit and the image run it (docs/scaling.md#memory); BENCH_WORKER_UNTUNED=1 leaves
+    // them out, to compare. NODE_OPTIONS given to the bench (a sampler's --import) is kept.
+    ...(process.env.BENCH_WORKER_UNTUNED
+      ? {}
+      : {
+          MALLOC_ARENA_MAX: '2',
+          NODE_OPTIONS: [process.env.NODE_OPTIONS, '--max-semi-space-size=2'].filter(Boolean).join(' '),
+        }),
     METRICS_PORT: '0',
     TEMPORAL_METRICS_PORT: '0',
   });
@@ -272,6 +280,7 @@ export async function waveBench({ options, services, root }) {
     sequentialPeakBytes,
     pairIdleBytes,
     load: loadavg(),
+    untuned: Boolean(process.env.BENCH_WORKER_UNTUNED),
     benchMs: performance.now() - benchStarted,
   });
 }

@@ -1,4 +1,6 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   log,
@@ -8,8 +10,14 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RestoreActivities, ResolvedRestore } from '../activities/restore.js';
+import type {
+  RestoreActivities,
+  RestoreInput,
+  ResolvedRestore,
+  TargetOutcome,
+} from '../activities/restore.js';
 import { isEncrypted } from '../src/core/manifest.js';
+import type { RestorePlan } from '../src/core/restore/plan.js';
 import type { RestoreRequest } from '../src/core/restore/request.js';
 import type { RestorePhase, RestoreState, RestoreStatus } from '../src/core/restore/status.js';
 import { hostActivityOptions, restoreStatusQuery, restoreQueueOptions } from '../src/temporal/names.js';
@@ -59,11 +67,19 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
   const host = proxyActivities<RestoreActivities>(
     hostActivityOptions(resolved.hostTaskQueue, resolved.retryAttempts),
   );
+  // The heavy steps take one of the host's WORKER_MAX_CONCURRENT_RESTORES slots; runs resolved
+  // before that queue existed run them on the host queue, one activity per step, as they began.
+  const bounded = resolved.restoreTaskQueue
+    ? proxyActivities<RestoreActivities>(
+        hostActivityOptions(resolved.restoreTaskQueue, resolved.retryAttempts),
+      )
+    : undefined;
 
   let connectionLimit: number | undefined;
+  const cleanup: Cleanup = { host, resolved };
   try {
     await thaw(status, host, resolved);
-    const { archivePath } = await fetchCheckDecrypt(status, host, resolved);
+    const { archivePath } = await fetchCheckDecrypt(status, bounded ?? host, resolved);
     await phase(
       status,
       'validating',
@@ -81,9 +97,14 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
     );
     status.plan = plan;
     status.planDigest = digest;
-    if (request.dryRun) return await finish(status, 'dry-run-completed', host, resolved);
+    if (request.dryRun) return await finish(status, 'dry-run-completed', cleanup);
 
     await awaitApproval(status, approvals, resolved, request.force);
+    if (bounded) {
+      cleanup.targetStepStarted = true;
+      await restoreInOneSlot(status, bounded, resolved, plan, { archivePath, request });
+      return await finish(status, 'completed', cleanup);
+    }
     const { connectionLimit: limit } = await phase(
       status,
       'restoring',
@@ -107,11 +128,11 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
       () => host.verifyRestore(resolved, plan),
       (v) => `row counts of ${v.tablesChecked} tables match${v.sqlChecks ? '; SQL checks passed' : ''}`,
     );
-    return await finish(status, 'completed', host, resolved, connectionLimit);
+    return await finish(status, 'completed', { ...cleanup, connectionLimit });
   } catch (error) {
     status.error = describeFailure(error);
     const state: RestoreState = failedWith(error, 'NotApproved') ? 'rejected' : 'failed';
-    await finish(status, state, host, resolved, connectionLimit).catch((finishError: unknown) =>
+    await finish(status, state, { ...cleanup, connectionLimit }).catch((finishError: unknown) =>
       log.error('cleanup after a failed restore failed', { error: describeFailure(finishError) }),
     );
     throw error;
@@ -230,19 +251,98 @@ async function awaitApproval(
   }
 }
 
-/** Puts the target's connection limit back, writes the log and removes the plaintext: always. */
-async function finish(
+/**
+ * Closes, restores, verifies and reopens the target in one activity on the restore queue: the slot
+ * is held from close to reopen. Its three phases are recorded as the separate steps were; the wait
+ * for a slot counts in prepare.
+ */
+async function restoreInOneSlot(
   status: RestoreStatus,
-  state: RestoreState,
-  host: Activities,
+  bounded: Activities,
   resolved: ResolvedRestore,
-  connectionLimit?: number,
-): Promise<RestoreResult> {
+  plan: RestorePlan,
+  input: RestoreInput,
+): Promise<void> {
+  status.state = 'restoring';
+  // From here pg_restore may change the target; a failure corrects it (see finish).
+  status.targetTouched = true;
+  setCurrentDetails('**restoring**');
+  const started = Date.now();
+  let done: Partial<TargetOutcome>;
+  try {
+    done = await bounded.restoreIntoTarget.executeWithOptions(
+      { summary: `close "${plan.target.database}", pg_restore --jobs=${plan.jobs}, verify, reopen` },
+      [resolved, plan, input],
+    );
+  } catch (error) {
+    // The steps it finished before it failed still get their phases (the failure carries them).
+    const cause = error instanceof ActivityFailure ? error.cause : undefined;
+    const finished = cause instanceof ApplicationFailure ? cause.details?.[1] : undefined;
+    status.phases.push(...targetPhases(plan, (finished ?? {}) as Partial<TargetOutcome>));
+    throw error;
+  }
+  const phases = targetPhases(plan, done);
+  // The wait for a slot counts in prepare, so that the phases add up to the wall time.
+  phases[0]!.durationMs = Date.now() - started - phases[1]!.durationMs - phases[2]!.durationMs;
+  status.phases.push(...phases);
+}
+
+/** The phases of the steps restoreIntoTarget finished, in order. */
+function targetPhases(plan: RestorePlan, done: Partial<TargetOutcome>): RestoreStatus['phases'] {
+  const { prepare, restore, verify } = done;
+  return [
+    ...(prepare
+      ? [
+          {
+            phase: 'prepare' as const,
+            durationMs: prepare.durationMs,
+            detail: `${plan.target.create ? 'created; ' : ''}new connections refused, open ones ended`,
+          },
+        ]
+      : []),
+    ...(restore
+      ? [
+          {
+            phase: 'restore' as const,
+            durationMs: restore.durationMs,
+            detail: `pg_restore --jobs=${plan.jobs}`,
+          },
+        ]
+      : []),
+    ...(verify
+      ? [
+          {
+            phase: 'verify' as const,
+            durationMs: verify.durationMs,
+            detail: `row counts of ${verify.tablesChecked} tables match${verify.sqlChecks ? '; SQL checks passed' : ''}; reopened`,
+          },
+        ]
+      : []),
+  ];
+}
+
+/** What finish needs to put the target back. */
+interface Cleanup {
+  host: Activities;
+  resolved: ResolvedRestore;
+  /** The limit to put back, from a separate prepare step (runs resolved before the restore queue). */
+  connectionLimit?: number;
+  /** restoreIntoTarget was started: after a failure, the limit it saved is put back. */
+  targetStepStarted?: boolean;
+}
+
+/** Puts the target's connection limit back, writes the log and removes the plaintext: always. */
+async function finish(status: RestoreStatus, state: RestoreState, cleanup: Cleanup): Promise<RestoreResult> {
+  const { host, resolved, connectionLimit } = cleanup;
   status.state = state;
   setCurrentDetails(`**${state}**`);
   return CancellationScope.nonCancellable(async () => {
     if (connectionLimit !== undefined && status.plan)
       await host.reopenTarget(resolved, status.plan, connectionLimit);
+    if (cleanup.targetStepStarted && state !== 'completed' && status.plan) {
+      const { reopened } = await host.reopenAfterFailure(resolved, status.plan);
+      status.targetTouched = reopened;
+    }
     const { logPath } = await host.finishRestore(resolved, status, new Date().toISOString());
     const approvalWaitMs = status.phases
       .filter((p) => p.phase === 'approval')

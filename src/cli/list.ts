@@ -19,11 +19,11 @@ export function registerListCommand(program: Command, loadConfigs: () => Config[
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
       const configs = loadConfigs();
-      const listings = await listingsByStores(configs);
+      const listingOf = await listingsByStores(configs);
       const entries: CatalogEntry[] = [];
       for (const config of configs) {
         const ours = (e: { database: string }) => e.database === config.database.name;
-        const listing = listings.get(storesKey(config))!;
+        const listing = listingOf(config);
         entries.push(...listing.entries.filter((e) => ours(e.manifest)));
         // Only what a restore would trust is listed; the rest is named on stderr, with the reason.
         for (const refused of listing.refused.filter(ours))
@@ -41,27 +41,20 @@ export function registerListCommand(program: Command, loadConfigs: () => Config[
     });
 }
 
-/** The stores a database's backups live in, and the keys it trusts: databases alike share a listing. */
-function storesKey(config: Config): string {
-  const { s3, backup, signing } = config;
-  return JSON.stringify([
-    backup.dir,
-    s3?.endpoint,
-    s3?.bucket,
-    s3?.prefix,
-    signing.keyFile,
-    signing.trustedSigners,
-  ]);
-}
-
-async function listingsByStores(configs: Config[]): Promise<Map<string, Listing>> {
-  const [{ listTrustedBackups }, { openStores, storeList }, { judgeCopy, trustPolicyOf }] = await Promise.all(
-    [import('../storage/catalog.js'), import('../storage/index.js'), import('../crypto/signing.js')],
-  );
+/** One listing per set of stores and trusted keys: databases that share them share a listing. */
+async function listingsByStores(configs: Config[]): Promise<(config: Config) => Listing> {
+  const [{ listTrustedBackups }, { openStores, storeList, storesKey }, { judgeCopy, trustPolicyOf }] =
+    await Promise.all([
+      import('../storage/catalog.js'),
+      import('../storage/index.js'),
+      import('../crypto/signing.js'),
+    ]);
+  const keyOf = (config: Config) =>
+    JSON.stringify([storesKey(config), config.signing.keyFile, config.signing.trustedSigners]);
   const now = new Date();
   const listings = new Map<string, Listing>();
   for (const config of configs) {
-    const key = storesKey(config);
+    const key = keyOf(config);
     if (listings.has(key)) continue;
     const policy = await trustPolicyOf(config);
     listings.set(
@@ -69,5 +62,5 @@ async function listingsByStores(configs: Config[]): Promise<Map<string, Listing>
       await listTrustedBackups(storeList(openStores(config)), (c) => judgeCopy(c, policy, now)),
     );
   }
-  return listings;
+  return (config) => listings.get(keyOf(config))!;
 }

@@ -170,6 +170,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     workerHostId: v.WORKER_HOST_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
     maxConcurrent: {
       backups: v.WORKER_MAX_CONCURRENT_BACKUPS ?? availableParallelism(),
+      restores: v.WORKER_MAX_CONCURRENT_RESTORES,
     },
     pitr: pitrConfig(v, s3),
   };

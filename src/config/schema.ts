@@ -164,6 +164,7 @@ export const envSchema = z.object({
     .optional(),
   BACKUP_RETRY_ATTEMPTS: int(1, 100).default(5),
   WORKER_MAX_CONCURRENT_BACKUPS: int(1, 1000).optional(),
+  WORKER_MAX_CONCURRENT_RESTORES: int(1, 100).default(1),
 
   BACKUP_SCHEDULE: cron.default('0 2 * * *'),
   RETENTION_SCHEDULE: cron.default('0 3 * * 0'),

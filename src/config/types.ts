@@ -149,10 +149,11 @@ export interface Config {
   /** Names this machine's task queue: activities that share local files all run here. */
   workerHostId: string;
   /**
-   * How many backup dumps this host runs at once (Temporal worker slots): the rest wait in the task
-   * queue, not in memory. With a config file, the first database's value counts.
+   * How many backup dumps, and how many restore steps (fetch, the target's close-restore-verify-reopen,
+   * a re-read), this host runs at once (Temporal worker slots): the rest wait in the task queue, not
+   * in memory. With a config file, the first database's values count.
    */
-  maxConcurrent: { backups: number };
+  maxConcurrent: { backups: number; restores: number };
   /** Undefined unless PITR=pgbackrest. */
   pitr?: PitrConfig;
 }

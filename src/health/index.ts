@@ -14,11 +14,16 @@ import {
 } from '../core/health.js';
 import { DRILL_REPORT_PREFIX, REPORTS_FOLDER, type DrillReport } from '../core/outcome.js';
 import type { Manifest } from '../core/manifest.js';
-import { reconcileCopies, type DriftReport } from '../core/reconcile.js';
-import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
-import { listTrustedBackups } from '../storage/catalog.js';
-import { openStores, storeList, type Stores } from '../storage/index.js';
-import { collectCopies, messageOf, repairRemoteCopies, type RepairOutcome } from './reconcile.js';
+import { isComplete, reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
+import type { BackupCopy } from '../storage/catalog.js';
+import { openStores, type Stores } from '../storage/index.js';
+import {
+  CopyListings,
+  collectCopies,
+  messageOf,
+  repairRemoteCopies,
+  type RepairOutcome,
+} from './reconcile.js';
 
 // `backupctl health`, the I/O: gathers the facts of each check (stores, BACKUP_DIR, and the schedules'
 // from Temporal through HealthOptions.scheduleFacts) and lets src/core/health.ts judge them. It never
@@ -41,20 +46,32 @@ export interface HealthOptions {
   now?: Date;
 }
 
-/** The health of each database, one after the other. */
+/**
+ * The health of each database, one after the other. Repairs first, all of them; then the checks,
+ * which list each set of stores once for the databases kept there.
+ */
 export async function checkHealth(configs: Config[], options: HealthOptions): Promise<DatabaseHealth[]> {
+  const repairs: RepairOutcome[][] = [];
+  for (const config of configs)
+    repairs.push(options.repair ? await repairRemoteCopies(config, openStores(config)) : []);
+  const listings = new CopyListings();
   const results: DatabaseHealth[] = [];
-  for (const config of configs) results.push(await databaseHealth(config, options));
+  for (const [i, config] of configs.entries())
+    results.push(await databaseHealth(config, options, listings, repairs[i]!));
   return results;
 }
 
-async function databaseHealth(config: Config, options: HealthOptions): Promise<DatabaseHealth> {
+async function databaseHealth(
+  config: Config,
+  options: HealthOptions,
+  listings: CopyListings,
+  repairs: RepairOutcome[],
+): Promise<DatabaseHealth> {
   const now = options.now ?? new Date();
   const stores = openStores(config);
-  const repairs = options.repair ? await repairRemoteCopies(config, stores) : [];
   const { maxDrillAgeHours, minFreeMb } = config.monitoring;
   const [catalog, others] = await Promise.all([
-    catalogChecks(config, stores, now),
+    catalogChecks(config, stores, listings, now),
     Promise.all([
       guarded('disk-space', async () =>
         freeSpaceCheck(config.backup.dir, await freeBytes(config.backup.dir), minFreeMb),
@@ -75,13 +92,14 @@ async function databaseHealth(config: Config, options: HealthOptions): Promise<D
 async function catalogChecks(
   config: Config,
   stores: Stores,
+  listings: CopyListings,
   now: Date,
 ): Promise<{ checks: CheckResult[]; drift?: DriftReport }> {
   const withRemote = Boolean(stores.remote);
   try {
-    const copies = await collectCopies(config, stores);
+    const copies = await collectCopies(config, stores, listings, now);
     const drift = reconcileCopies(copies, withRemote);
-    const newest = await newestTrusted(config, stores, now);
+    const newest = newestTrusted(copies);
     return {
       checks: [
         backupAgeCheck(newest, config.monitoring.maxBackupAgeHours, now),
@@ -95,11 +113,16 @@ async function catalogChecks(
   }
 }
 
-/** The newest complete backup a restore would trust: a planted or forged one does not make a backup young. */
-async function newestTrusted(config: Config, stores: Stores, now: Date): Promise<Manifest | undefined> {
-  const policy = await trustPolicyOf(config);
-  const { entries } = await listTrustedBackups(storeList(stores), (copy) => judgeCopy(copy, policy, now));
-  return entries.find((e) => e.manifest.database === config.database.name)?.manifest;
+/**
+ * The newest complete backup a restore would trust (collectCopies judged each copy): a planted or
+ * forged one does not make a backup young.
+ */
+function newestTrusted(copies: BackupCopies<BackupCopy>[]): Manifest | undefined {
+  const trusted = copies
+    .flatMap((c) => [c.local, c.remote])
+    .filter((copy): copy is BackupCopy => isComplete(copy) && !copy.untrusted)
+    .map((copy) => copy.manifest);
+  return trusted.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
 }
 
 /** Runs a check; an error while gathering its facts fails that check only, with the error's message. */

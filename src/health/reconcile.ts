@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { serializeManifest } from '../core/manifest.js';
 import { isComplete, reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
 import { hashFile } from '../restore/source.js';
-import type { Stores } from '../storage/index.js';
+import { storesKey, type Stores } from '../storage/index.js';
 import type { BackupStore, LocalStore } from '../storage/types.js';
 
 // 3-2-1 reconciliation, the I/O: what each store holds of this database's backups (manifests, and the
@@ -13,13 +13,34 @@ import type { BackupStore, LocalStore } from '../storage/types.js';
 // `backupctl health` (and --repair) and by the retention sweep.
 
 /**
+ * The copies in each store, listed once for all the databases kept there: `health` of fifty
+ * databases in one bucket lists it once, not fifty times. For one run of reads: what it listed is
+ * not listed again.
+ */
+export class CopyListings {
+  private readonly listed = new Map<string, Promise<Map<string, BackupCopy>>>();
+
+  copiesIn(config: Config, store: BackupStore, which: 'local' | 'remote'): Promise<Map<string, BackupCopy>> {
+    const key = JSON.stringify([storesKey(config), which]);
+    if (!this.listed.has(key)) this.listed.set(key, listCopies(store));
+    return this.listed.get(key)!;
+  }
+}
+
+/**
  * What each store holds of this database's backups, by manifest key; each complete copy judged as a
  * reader would (signed by a trusted key, not from the future, encrypted where the worker encrypts).
+ * Listings come from `listings` when given (shared by several databases), else are made now.
  */
-export async function collectCopies(config: Config, stores: Stores): Promise<BackupCopies<BackupCopy>[]> {
+export async function collectCopies(
+  config: Config,
+  stores: Stores,
+  listings = new CopyListings(),
+  now = new Date(),
+): Promise<BackupCopies<BackupCopy>[]> {
   const [local, remote] = await Promise.all([
-    listCopies(stores.local),
-    stores.remote ? listCopies(stores.remote) : new Map<string, never>(),
+    listings.copiesIn(config, stores.local, 'local'),
+    stores.remote ? listings.copiesIn(config, stores.remote, 'remote') : new Map<string, never>(),
   ]);
   const ours = [...new Set([...local.keys(), ...remote.keys()])]
     .map((manifestKey) => ({ manifestKey, local: local.get(manifestKey), remote: remote.get(manifestKey) }))
@@ -27,7 +48,7 @@ export async function collectCopies(config: Config, stores: Stores): Promise<Bac
   const policy = await trustPolicyOf(config);
   for (const copy of ours.flatMap((c) => [c.local, c.remote])) {
     if (!isComplete(copy)) continue;
-    const verdict = await judgeCopy(copy, policy);
+    const verdict = await judgeCopy(copy, policy, now);
     if (!verdict.trusted) copy.untrusted = verdict.reason;
   }
   return ours;

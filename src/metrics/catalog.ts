@@ -1,6 +1,6 @@
-import { listCompleteBackups } from '../storage/catalog.js';
+import { listCompleteBackups, type CatalogEntry } from '../storage/catalog.js';
 import type { Config } from '../config/index.js';
-import { storeList, type Stores } from '../storage/index.js';
+import { storeList, storesKey, type Stores } from '../storage/index.js';
 import type { BackupStore } from '../storage/types.js';
 
 /** What the catalog of complete backups says about one database: the source of the guide's gauges. */
@@ -12,9 +12,32 @@ export interface CatalogFacts {
   copies: { local: number; remote?: number };
 }
 
+/**
+ * One listing of a set of stores at a time, whatever the number of databases kept there: a scrape
+ * that asks for fifty databases' facts at once lists their shared bucket once, not fifty times. A
+ * listing is shared only while it runs; the next read lists again.
+ */
+export class SharedListings {
+  private readonly running = new Map<string, Promise<CatalogEntry[]>>();
+
+  completeBackups(config: Config, stores: Stores): Promise<CatalogEntry[]> {
+    const key = storesKey(config);
+    let listing = this.running.get(key);
+    if (!listing) {
+      listing = listCompleteBackups(storeList(stores)).finally(() => this.running.delete(key));
+      this.running.set(key, listing);
+    }
+    return listing;
+  }
+}
+
 /** Reads the catalog (manifests with their archives) of this configuration's database. */
-export async function readCatalogFacts(config: Config, stores: Stores): Promise<CatalogFacts> {
-  const entries = (await listCompleteBackups(storeList(stores))).filter(
+export async function readCatalogFacts(
+  config: Config,
+  stores: Stores,
+  listings = new SharedListings(),
+): Promise<CatalogFacts> {
+  const entries = (await listings.completeBackups(config, stores)).filter(
     (e) => e.manifest.database === config.database.name,
   );
   const newest = entries[0];

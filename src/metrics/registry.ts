@@ -5,7 +5,7 @@ import { RUN_KINDS, type RunOutcome } from '../core/outcome.js';
 import { redact } from '../core/redact.js';
 import type { Stores } from '../storage/index.js';
 import { readDrillReports } from '../drill/reports.js';
-import { CachedCatalog, readCatalogFacts, type CatalogFacts } from './catalog.js';
+import { CachedCatalog, SharedListings, readCatalogFacts, type CatalogFacts } from './catalog.js';
 
 type FactsGauge = Gauge<'database' | 'location'>;
 
@@ -65,6 +65,7 @@ const RUN_SECONDS_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 
 export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly catalogs: CachedCatalog[] = [];
+  private readonly listings = new SharedListings();
 
   private readonly runSeconds = new Histogram({
     name: 'postgres_backup_run_duration_seconds',
@@ -128,7 +129,7 @@ export class WorkerMetrics {
     this.catalogs.push(
       new CachedCatalog(
         database,
-        () => readCatalogFacts(config, stores),
+        () => readCatalogFacts(config, stores, this.listings),
         (error) =>
           this.warn(`metrics: cannot list the backups of ${database}: ${redact(String(error), secrets)}`),
       ),

@@ -3,8 +3,8 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
-import { openStores } from '../storage/index.js';
-import { CachedCatalog, readCatalogFacts } from './catalog.js';
+import { openStores, storesKey, type Stores } from '../storage/index.js';
+import { CachedCatalog, SharedListings, readCatalogFacts } from './catalog.js';
 import { registerCatalogGauges } from './registry.js';
 
 /**
@@ -14,11 +14,17 @@ import { registerCatalogGauges } from './registry.js';
  */
 export async function writeMetricsTextfile(path: string, configs: Config[]): Promise<void> {
   const registry = new Registry();
+  // Databases that share their stores share one listing of them (and one S3 client).
+  const listings = new SharedListings();
+  const stores = new Map<string, Stores>();
+  const storesOf = (config: Config) =>
+    stores.get(storesKey(config)) ??
+    stores.set(storesKey(config), openStores(config)).get(storesKey(config))!;
   const catalogs = configs.map(
     (config) =>
       new CachedCatalog(
         config.database.name,
-        () => readCatalogFacts(config, openStores(config)),
+        () => readCatalogFacts(config, storesOf(config), listings),
         (error) => {
           throw error;
         },

@@ -31,17 +31,23 @@ export async function closeKeepingLimit(
   workDir: string,
   closeTarget: () => Promise<number>,
 ): Promise<number> {
-  const saved = join(workDir, 'connection-limit.json');
-  const earlier = await readFile(saved, 'utf8').then(
-    (text) => Number(JSON.parse(text)),
-    () => undefined,
-  );
+  const earlier = await savedConnectionLimit(workDir);
   const limit = await closeTarget();
   const original = earlier ?? limit;
   await makeWorkDir(workDir);
-  await writeFile(saved, JSON.stringify(original), { mode: 0o600 });
+  await writeFile(savedLimitPath(workDir), JSON.stringify(original), { mode: 0o600 });
   return original;
 }
+
+/** The target's connection limit before the restore first closed it; undefined if it never did. */
+export async function savedConnectionLimit(workDir: string): Promise<number | undefined> {
+  return readFile(savedLimitPath(workDir), 'utf8').then(
+    (text) => Number(JSON.parse(text)),
+    () => undefined,
+  );
+}
+
+const savedLimitPath = (workDir: string) => join(workDir, 'connection-limit.json');
 
 /** Writes a --use-list into the work folder; returns its path. */
 export async function writeUseList(workDir: string, list: string): Promise<string> {

@@ -40,21 +40,61 @@ export interface RefusedCopy {
   reason: string;
 }
 
+/** Manifests read at once while listing a store: a bucket of fifty databases takes seconds, not minutes. */
+const READS_AT_ONCE = 8;
+
 /**
  * Every copy that has a readable manifest, whatever state its archive is in: a re-read must see a
- * truncated or lost archive, which listCompleteBackups leaves out.
+ * truncated or lost archive, which listCompleteBackups leaves out. Each store is listed once; its
+ * archives and signatures are found in that listing rather than asked for one by one, and up to
+ * READS_AT_ONCE manifests are read at a time, yielded in the listing's order.
  */
 export async function* backupCopies(stores: BackupStore[]): AsyncIterable<BackupCopy> {
   for (const store of stores) {
-    for await (const object of store.list()) {
-      if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
-      const read = await readManifestIfAny(store, object.key);
-      if (!read) continue;
-      const { manifest, manifestText } = read;
-      const archive = await store.stat(manifest.file.key);
-      const signatureText = await readSignature(store, object.key);
-      yield { manifestKey: object.key, manifest, store, archive, manifestText, signatureText };
+    const listed = new Map<string, StoredObject>();
+    for await (const object of store.list()) listed.set(object.key, object);
+    const manifests = [...listed.keys()].filter((key) => key.endsWith(MANIFEST_SUFFIX));
+    for await (const copy of readAhead(manifests, READS_AT_ONCE, (key) => readCopy(store, key, listed)))
+      if (copy) yield copy;
+  }
+}
+
+async function readCopy(
+  store: BackupStore,
+  manifestKey: string,
+  listed: Map<string, StoredObject>,
+): Promise<BackupCopy | undefined> {
+  const read = await readManifestIfAny(store, manifestKey);
+  if (!read) return undefined;
+  const { manifest, manifestText } = read;
+  // Written before the manifest, so listed with it; asked for only if it came after the listing.
+  const archive = listed.get(manifest.file.key) ?? (await store.stat(manifest.file.key));
+  const signatureKey = signatureKeyFor(manifestKey);
+  const signatureText = listed.has(signatureKey)
+    ? await text(await store.read(signatureKey))
+    : await readSignature(store, manifestKey);
+  return { manifestKey, manifest, store, archive, manifestText, signatureText };
+}
+
+/**
+ * read(item) for each item, up to `limit` at once, the results yielded in the items' order. A failure
+ * is thrown when its turn comes; the reads still running then are left to end unobserved.
+ */
+async function* readAhead<T, R>(items: T[], limit: number, read: (item: T) => Promise<R>): AsyncIterable<R> {
+  const running: Promise<R>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (next < items.length && running.length < limit) {
+      const reading = read(items[next++]!);
+      reading.catch(() => undefined);
+      running.push(reading);
     }
+  };
+  fill();
+  while (running.length > 0) {
+    const result = await running.shift()!;
+    fill();
+    yield result;
   }
 }
 

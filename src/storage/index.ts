@@ -21,6 +21,15 @@ export function openStores(config: Config): Stores<LocalStore> {
   };
 }
 
+/**
+ * Names the stores a configuration keeps its backups in, and who reads them (the access key id, never
+ * the secret): databases with the same key may share one listing of them.
+ */
+export function storesKey(config: Config): string {
+  const { s3, backup } = config;
+  return JSON.stringify([backup.dir, s3?.endpoint, s3?.region, s3?.bucket, s3?.prefix, s3?.accessKeyId]);
+}
+
 export function storeList(stores: Stores): BackupStore[] {
   return stores.remote ? [stores.local, stores.remote] : [stores.local];
 }

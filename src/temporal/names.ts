@@ -66,6 +66,16 @@ export function hostBackupTaskQueueName(taskQueue: string, hostId: string): stri
   return `${hostTaskQueueName(taskQueue, hostId)}/backups`;
 }
 
+/**
+ * This host's queue for the heavy steps of restores, drills and re-reads, polled with
+ * WORKER_MAX_CONCURRENT_RESTORES slots apart from the backups': a wave of backups leaves room for a
+ * restore. The step that closes a target restores, verifies and reopens it in one activity, so the
+ * slot is held from close to reopen and no closed database waits for one.
+ */
+export function hostRestoreTaskQueueName(taskQueue: string, hostId: string): string {
+  return `${hostTaskQueueName(taskQueue, hostId)}/restores`;
+}
+
 /** The queue of the workers that may restore (they hold the private key): RESTORE_ENABLED workers poll it. */
 export function restoreTaskQueueName(taskQueue: string): string {
   return `${taskQueue}-restore`;

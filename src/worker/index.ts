@@ -30,7 +30,12 @@ import { serveMetrics } from '../metrics/server.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../temporal/connection.js';
-import { hostBackupTaskQueueName, hostTaskQueueName, restoreTaskQueueName } from '../temporal/names.js';
+import {
+  hostBackupTaskQueueName,
+  hostRestoreTaskQueueName,
+  hostTaskQueueName,
+  restoreTaskQueueName,
+} from '../temporal/names.js';
 
 /** workflows/index.js once built (dist/), workflows/index.ts when run from the sources (tests). */
 export const WORKFLOWS_PATH = ['index.js', 'index.ts']
@@ -179,9 +184,13 @@ async function createPollers(
     await onHost(hostBackupTaskQueueName(temporal.taskQueue, workerHostId), maxConcurrent.backups),
   ];
   // Restores start on their own queue, polled only by workers allowed to restore (RESTORE_ENABLED).
-  // Their steps on the host are not bounded: a restore closes its target before pg_restore, and
-  // must not then wait for a slot (the backups' bound leaves them room).
+  // Their heavy steps have slots of their own, apart from the backups': a wave leaves them room. The
+  // step that closes a target reopens it before it gives its slot back (restoreIntoTarget).
   if (!all.some((c) => c.restore.enabled)) return [shared, ...hosts];
   const restore = await Worker.create({ ...base, taskQueue: restoreTaskQueueName(temporal.taskQueue) });
-  return [shared, ...hosts, restore];
+  const restoreHost = await onHost(
+    hostRestoreTaskQueueName(temporal.taskQueue, workerHostId),
+    maxConcurrent.restores,
+  );
+  return [shared, ...hosts, restore, restoreHost];
 }

@@ -293,7 +293,7 @@ describe('a worker killed with SIGKILL', () => {
 
     const result = await waitForRestore(handle);
     expect(result.status.state).toBe('completed');
-    const restoreStep = (await startedActivities(handle)).find((a) => a.activity === 'restoreArchive');
+    const restoreStep = (await startedActivities(handle)).find((a) => a.activity === 'restoreIntoTarget');
     expect(restoreStep).toMatchObject({ attempt: 2, lastFailure: expect.stringMatching(/heartbeat/i) });
 
     expect(await tableFingerprints(target)).toEqual(await tableFingerprints(database));

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigs } from '../../src/config/index.js';
@@ -109,6 +109,30 @@ describe('several databases from one config file', () => {
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([
       [second, '2026-12-02T04:00:00.000Z', 'FAILED'],
       [first, '2026-12-01T04:00:00.000Z', 'ok'],
+    ]);
+  });
+
+  it('writes the gauges of every database into one textfile', async () => {
+    const textfile = join(tempDir('textfile'), 'backup.prom');
+    const run = await backupctl(['--config', configFile, 'metrics', '--textfile', textfile], env);
+    expect(run).toMatchObject({ exitCode: 0, stderr: '' });
+    const text = readFileSync(textfile, 'utf8');
+    for (const database of [first, second]) {
+      expect(text).toContain(`postgres_backup_count{database="${database}"} 1\n`);
+      expect(text).toContain(`postgres_backup_copies{database="${database}",location="remote"} 1\n`);
+      expect(text).toMatch(
+        new RegExp(`postgres_backup_last_success_timestamp\\{database="${database}"\\} [1-9]`),
+      );
+    }
+  });
+
+  it('gives the drill reports of every database as JSON too', async () => {
+    const run = await backupctl(['--config', configFile, 'drills', 'list', '--json'], env);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const reports = JSON.parse(run.stdout) as DrillReport[];
+    expect(reports.map((r) => [r.database, r.ok])).toEqual([
+      [second, false],
+      [first, true],
     ]);
   });
 

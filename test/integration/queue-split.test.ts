@@ -13,6 +13,7 @@ import {
 import { loadConfig } from '../../src/config/index.js';
 import {
   hostBackupTaskQueueName,
+  hostRestoreTaskQueueName,
   hostTaskQueueName,
   restoreTaskQueueName,
 } from '../../src/temporal/names.js';
@@ -41,7 +42,7 @@ interface WorkerProcess {
   name: string;
   process: ResultPromise;
   hostQueue: string;
-  /** This host's queues: every step's but the dump's, and the dumps' (bounded). */
+  /** This host's queues: every step's but the bounded ones, the dumps' and the restores' heavy steps'. */
   hostQueues: string[];
   /** Temporal's default worker identity: <pid>@<host name>. */
   owns(identity: string): boolean;
@@ -58,7 +59,11 @@ async function startWorkerProcess(name: string, env: Record<string, string>): Pr
   });
   const hostId = env.WORKER_HOST_ID!;
   const hostQueue = hostTaskQueueName(queue, hostId);
-  const hostQueues = [hostQueue, hostBackupTaskQueueName(queue, hostId)];
+  const hostQueues = [
+    hostQueue,
+    hostBackupTaskQueueName(queue, hostId),
+    hostRestoreTaskQueueName(queue, hostId),
+  ];
   const owns = (id: string) => id.startsWith(`${child.pid}@`);
   const worker = { name, process: child, hostQueue, hostQueues, owns };
   running.push(worker);
@@ -118,7 +123,14 @@ function expectRestoreStepsOnRestoreWorker(runs: ActivityRun[]): void {
   const report = rest.filter((r) => r.taskQueue === queue);
   expect(report.map((r) => r.activity)).toEqual(['reportRun']);
   const onHost = rest.filter((r) => r.taskQueue !== queue);
-  expect(onHost.every((r) => r.taskQueue === restoreWorker.hostQueue)).toBe(true);
+  expect(onHost.every((r) => restoreWorker.hostQueues.includes(r.taskQueue))).toBe(true);
+  // The heavy steps take the restore slots: fetch and decrypt, and the target's close to reopen.
+  const heavy = ['fetchCheckDecrypt', 'restoreIntoTarget'];
+  const bounded = hostRestoreTaskQueueName(queue, RESTORE_HOST);
+  expect(onHost.filter((r) => heavy.includes(r.activity)).map((r) => r.taskQueue)).toEqual(
+    expect.arrayContaining([bounded]),
+  );
+  expect(onHost.every((r) => heavy.includes(r.activity) === (r.taskQueue === bounded))).toBe(true);
   expect(ranOn([first!, ...onHost]).filter((line) => !line.endsWith(' restore'))).toEqual([]);
 }
 
@@ -214,7 +226,7 @@ describe('task queues split between a backup worker and a restore-capable worker
     );
     const runs = await activityRuns(waitingRestore);
     expect(runs.map((r) => r.activity)).toEqual(
-      expect.arrayContaining(['resolveRestore', 'fetchCheckDecrypt', 'validateArchive', 'restoreArchive']),
+      expect.arrayContaining(['resolveRestore', 'fetchCheckDecrypt', 'validateArchive', 'restoreIntoTarget']),
     );
     expectRestoreStepsOnRestoreWorker(runs);
   });
