@@ -47,9 +47,11 @@ EOF
   say "commands: $dest runs $ROOT's $name"
 }
 
-# `--`: the CLI's own arguments follow (see the #! line of src/cli/main.ts).
+# `--`: the CLI's own arguments follow (see the #! line of src/cli/main.ts). The memory settings of
+# the systemd unit and the image (docs/scaling.md#memory), for a worker started by hand; an operator's
+# own MALLOC_ARENA_MAX wins.
 cli="$ROOT/dist/src/cli/main.js"
-write_wrapper backupctl "'$(command -v node)' -- '$cli'" "$cli" 'npm run build'
+write_wrapper backupctl "env MALLOC_ARENA_MAX=\"\${MALLOC_ARENA_MAX:-2}\" '$(command -v node)' --max-semi-space-size=2 -- '$cli'" "$cli" 'npm run build'
 
 # The user's own Temporal CLI wins over ours: only ours is replaced.
 theirs="$(type -aP temporal 2>/dev/null | grep -v -e "^$BIN_DIR/" -e "/.tools/bin/temporal\$" | head -n 1 || true)"

@@ -72,7 +72,7 @@ fi
 )
 chmod 600 .run/quickstart.env # an older file keeps its mode through >
 
-node dist/src/cli/main.js worker >.run/quickstart-worker.log 2>&1 &
+MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 dist/src/cli/main.js worker >.run/quickstart-worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do

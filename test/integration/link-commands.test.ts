@@ -35,6 +35,10 @@ describe('scripts/link-commands.sh', () => {
     const help = await inNewShell(bin, 'backupctl --help');
     expect(help.exitCode, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/^Usage: backupctl /);
+    // A worker started by hand runs with the memory settings of the unit and the image.
+    expect(readFileSync(join(bin, 'backupctl'), 'utf8')).toMatch(
+      /exec env MALLOC_ARENA_MAX="\$\{MALLOC_ARENA_MAX:-2\}" '[^']+' --max-semi-space-size=2 -- /,
+    );
     const temporal = await inNewShell(bin, 'temporal --version');
     expect(temporal.stdout).toMatch(/^temporal version /);
     // Again: the same wrappers, rewritten in place.
