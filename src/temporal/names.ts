@@ -19,6 +19,8 @@ export const RESTORE_WORKFLOW = 'restoreWorkflow';
 export const DRILL_WORKFLOW = 'drillWorkflow';
 export const REREAD_WORKFLOW = 'rereadWorkflow';
 export const REKEY_WORKFLOW = 'rekeyWorkflow';
+// pitr-backup (issue 21)
+export const PITR_BACKUP_WORKFLOW = 'pitrBackupWorkflow';
 
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);
@@ -152,5 +154,29 @@ export function reportActivityOptions(sharedTaskQueue: string): ActivityOptions 
     taskQueue: sharedTaskQueue,
     startToCloseTimeout: '30 seconds',
     retry: { maximumAttempts: 3 },
+  };
+}
+
+// pitr-backup (issue 21)
+
+/**
+ * `pgbackrest backup` (or expire) on the database's host: hours for a large cluster, so no overall
+ * limit shorter than a day; it heartbeats every 3 s, so a dead worker is noticed within 20 s. A
+ * failed backup is retried twice (pgBackRest resumes a full backup it left), never more: the next
+ * schedule comes anyway.
+ */
+export function pitrHostOptions(taskQueue: string): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    scheduleToStartTimeout: '1 hour',
+    heartbeatTimeout: '20 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '10 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 3,
+    },
   };
 }

@@ -16,6 +16,7 @@ import {
   createRekeyActivities,
   createRestoreActivities,
   createRetentionActivities,
+  createPitrBackupActivities,
 } from '../../activities/index.js';
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
@@ -76,6 +77,7 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
     ...createDrillActivities(config),
     ...createRereadActivities(config, stores, privateKey),
     ...createRekeyActivities(config, stores, privateKey, signingKey),
+    ...createPitrBackupActivities(config),
   };
 }
 

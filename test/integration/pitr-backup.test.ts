@@ -1,0 +1,95 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPitrBackup, waitForPitrBackup, type PitrBackupResult } from '../../src/client/index.js';
+import { BackupError } from '../../src/core/errors.js';
+import { setUpPitr } from '../../src/pitr/setup.js';
+import { decodedPayloads } from '../helpers/histories.js';
+import { tempDir } from '../helpers/files.js';
+import { startPitrCluster, type PitrCluster } from '../helpers/pitr-cluster.js';
+import { uniqueName } from '../helpers/services.js';
+import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
+
+// Issue #21, physical backups as workflows: a full then a differential backup of a private cluster
+// that archives through pgBackRest into a repository on a path, with the cipher on.
+
+const CIPHER_PASS = 'pitr-backup-cipher-passphrase-0b7d2e94';
+
+let cluster: PitrCluster;
+let tw: TestWorker;
+
+beforeAll(async () => {
+  cluster = await startPitrCluster({ stanza: uniqueName('pitrb') });
+  const cipherFile = join(tempDir('pitr-secret'), 'cipher');
+  writeFileSync(cipherFile, `${CIPHER_PASS}\n`);
+  chmodSync(cipherFile, 0o600);
+  tw = await startTestWorker('pitrb', {
+    ...cluster.env,
+    PITR_REPO_PATH: join(cluster.dir, 'repo'),
+    PITR_CIPHER_PASS_FILE: cipherFile,
+  });
+  const setup = await setUpPitr(tw.config, () => undefined);
+  expect(setup.checked).toBe(true);
+}, 120_000);
+
+afterAll(async () => {
+  await tw?.stop();
+  await cluster?.remove();
+});
+
+async function backupOf(type: 'full' | 'diff'): Promise<{ result: PitrBackupResult; history: string }> {
+  const handle = await startPitrBackup(tw.client, {
+    database: tw.config.database.name,
+    stanza: cluster.stanza,
+    type,
+    taskQueue: tw.config.temporal.taskQueue,
+  });
+  const result = await waitForPitrBackup(handle);
+  return { result, history: JSON.stringify((await handle.fetchHistory()).events) };
+}
+
+describe('physical backups as workflows', () => {
+  it('a full then a differential backup: the history shows the pgBackRest step and its result, and no secret', async () => {
+    await cluster.psql('CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 50000) g');
+    const full = await backupOf('full');
+    const b = full.result.backup;
+    expect(full.result.stanza).toBe(cluster.stanza);
+    expect(b.type).toBe('full');
+    expect(b.label).toMatch(/^\d{8}-\d{6}F$/);
+    expect(b.databaseBytes).toBeGreaterThan(1_000_000);
+    expect(b.repoBytes).toBeGreaterThan(0);
+    expect(Date.parse(b.stoppedAt)).toBeGreaterThanOrEqual(Date.parse(b.startedAt));
+    expect(b.walStart).toMatch(/^[0-9A-F]{24}$/);
+    expect(b.walStop >= b.walStart).toBe(true);
+    expect(full.history).toContain('pgbackrestBackup');
+    // The step's summary names the command, as the UI shows it.
+    expect(decodedPayloads(full.history).join('\n')).toContain('pgbackrest backup --type=full');
+
+    await cluster.psql('INSERT INTO orders SELECT g FROM generate_series(50001, 60000) g');
+    const diff = await backupOf('diff');
+    expect(diff.result.backup.type).toBe('diff');
+    expect(diff.result.backup.prior).toBe(b.label);
+    expect(diff.result.backup.label.startsWith(`${b.label}_`)).toBe(true);
+    expect(diff.result.backup.deltaBytes).toBeLessThan(diff.result.backup.databaseBytes);
+
+    for (const history of [full.history, diff.history]) {
+      expect(history).not.toContain(CIPHER_PASS);
+      expect(decodedPayloads(history).join('\n')).not.toContain(CIPHER_PASS);
+    }
+  }, 180_000);
+
+  it('a second backup of the stanza while one runs is refused (AlreadyRunning, exit 4)', async () => {
+    const options = {
+      database: tw.config.database.name,
+      stanza: cluster.stanza,
+      type: 'full' as const,
+      taskQueue: tw.config.temporal.taskQueue,
+    };
+    const first = await startPitrBackup(tw.client, options);
+    const refused = await startPitrBackup(tw.client, options).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(BackupError);
+    expect((refused as BackupError).kind).toBe('AlreadyRunning');
+    expect((refused as BackupError).message).toMatch(/a physical backup of it is running/);
+    await waitForPitrBackup(first);
+  }, 180_000);
+});
