@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPitrBackup, waitForPitrBackup, type PitrBackupResult } from '../../src/client/index.js';
 import { BackupError } from '../../src/core/errors.js';
 import { setUpPitr } from '../../src/pitr/setup.js';
+import { applySchedules, listSchedules, scheduleId, SCHEDULE_KINDS } from '../../src/schedules/index.js';
 import { decodedPayloads } from '../helpers/histories.js';
 import { tempDir } from '../helpers/files.js';
 import { startPitrCluster, type PitrCluster } from '../helpers/pitr-cluster.js';
@@ -92,4 +93,35 @@ describe('physical backups as workflows', () => {
     expect((refused as BackupError).message).toMatch(/a physical backup of it is running/);
     await waitForPitrBackup(first);
   }, 180_000);
+
+  it('schedules: with PITR on, apply adds a weekly full and a daily differential backup, and list shows them', async () => {
+    // A database name of its own: schedule ids are per database.
+    const config = { ...tw.config, database: { ...tw.config.database, name: uniqueName('pitrsched') } };
+    const db = config.database.name;
+    try {
+      const applied = await applySchedules(tw.client, config);
+      expect(applied.map((r) => [r.id, r.outcome])).toContainEqual([`pitr-full-${db}`, 'created']);
+      expect(applied.map((r) => [r.id, r.outcome])).toContainEqual([`pitr-diff-${db}`, 'created']);
+      const listed = await listSchedules(tw.client, config);
+      const full = listed.find((s) => s.kind === 'pitr-full')!;
+      const diff = listed.find((s) => s.kind === 'pitr-diff')!;
+      expect([full.state, full.cron]).toEqual(['active', '0 1 * * 0']);
+      expect([diff.state, diff.cron]).toEqual(['active', '0 1 * * 1-6']);
+      const action = (await tw.client.schedule.getHandle(`pitr-diff-${db}`).describe()).action;
+      expect(action.workflowType).toBe('pitrBackupWorkflow');
+      expect(action.args).toEqual([{ database: db, type: 'diff' }]);
+      // Unchanged on a second apply.
+      expect((await applySchedules(tw.client, config)).every((r) => r.outcome === 'unchanged')).toBe(true);
+      // Without PITR, neither is asked for.
+      expect(
+        (await listSchedules(tw.client, { ...config, pitr: undefined })).map((s) => s.kind),
+      ).not.toContain('pitr-full');
+    } finally {
+      for (const kind of SCHEDULE_KINDS)
+        await tw.client.schedule
+          .getHandle(scheduleId(kind, db))
+          .delete()
+          .catch(() => undefined);
+    }
+  });
 });
