@@ -28,6 +28,7 @@ import { checkApproverKeys } from '../restore/approval.js';
 import { configError } from '../core/errors.js';
 import { WorkerMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/server.js';
+import { startHeartbeat } from '../pitr/heartbeat.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../temporal/connection.js';
@@ -134,9 +135,14 @@ export async function startWorker(
     (error: unknown) => Promise.reject(temporalUnreachable(config.temporal.address, error)),
   );
   const workers = await createPollers(connection, all, routeByDatabase(byDatabase), workflowSource(options));
+  // PITR=pgbackrest: the heartbeat row the PITR drill measures the achieved RPO by (src/pitr/heartbeat.ts).
+  const heartbeats = all.filter((c) => c.pitr).map((c) => startHeartbeat(c.database, logger));
   const done = Promise.all(workers.map((worker) => worker.run()))
     .then(() => connection.close())
-    .finally(() => metricsServer?.close());
+    .finally(() => {
+      for (const heartbeat of heartbeats) heartbeat.stop();
+      return metricsServer?.close();
+    });
   return {
     done,
     taskQueues: workers.map((worker) => worker.options.taskQueue),

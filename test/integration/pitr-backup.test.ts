@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPitrBackup, waitForPitrBackup, type PitrBackupResult } from '../../src/client/index.js';
 import { BackupError } from '../../src/core/errors.js';
+import { startHeartbeat, writeHeartbeat } from '../../src/pitr/heartbeat.js';
 import { setUpPitr } from '../../src/pitr/setup.js';
 import { applySchedules, listSchedules, scheduleId, SCHEDULE_KINDS } from '../../src/schedules/index.js';
 import { decodedPayloads } from '../helpers/histories.js';
 import { tempDir } from '../helpers/files.js';
 import { startPitrCluster, type PitrCluster } from '../helpers/pitr-cluster.js';
+import { freePort } from '../helpers/ports.js';
 import { uniqueName } from '../helpers/services.js';
 import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
 
@@ -123,5 +125,32 @@ describe('physical backups as workflows', () => {
           .delete()
           .catch(() => undefined);
     }
+  });
+});
+
+describe('the heartbeat (PITR=pgbackrest)', () => {
+  it('the worker writes durable_backup.heartbeat at start, creating it; a write moves the beat on', async () => {
+    const read = () => cluster.psql('SELECT id, beat FROM durable_backup.heartbeat').catch(() => '');
+    const deadline = Date.now() + 20_000;
+    while ((await read()) === '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const [id, first] = (await read()).split('|');
+    expect(id).toBe('1');
+    expect(Date.now() - Date.parse(first!)).toBeLessThan(5 * 60_000);
+    const next = await writeHeartbeat(tw.config.database);
+    expect(next.getTime()).toBeGreaterThan(Date.parse(first!));
+    expect(await cluster.psql('SELECT count(*) FROM durable_backup.heartbeat')).toBe('1');
+  });
+
+  it('a database it cannot reach: one warning, not thrown', async () => {
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const log = { warn: (m: string) => warnings.push(m), info: (m: string) => infos.push(m) };
+    const away = { ...tw.config.database, port: await freePort() };
+    const writer = startHeartbeat(away, log, 100);
+    await new Promise((r) => setTimeout(r, 1_000));
+    writer.stop();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^heartbeat: cannot write durable_backup\.heartbeat in postgres: /);
+    expect(infos).toEqual([]);
   });
 });
