@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import { configError } from '../src/core/errors.js';
-import type { PhysicalBackup, PhysicalBackupType } from '../src/core/pitr-backup.js';
+import { fullRetentionDays, type PhysicalBackup, type PhysicalBackupType } from '../src/core/pitr-backup.js';
 import { expirePhysicalBackups, takePhysicalBackup, type ExpireOutcome } from '../src/pitr/backup.js';
 import { hostTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
@@ -37,14 +37,20 @@ export function createPitrBackupActivities(config: Config) {
       );
     },
 
-    /** `pgbackrest expire` with the window the retention sweep computed. */
+    /**
+     * The retention sweep's last step: `pgbackrest expire` with the full-retention window that keeps
+     * each logical backup the plan keeps recoverable to its moment; nothing (undefined) with PITR off.
+     */
     async pgbackrestExpire(request: {
       database?: string;
-      retentionFullDays: number;
-    }): Promise<ExpireOutcome> {
-      return asActivity(secrets, () =>
-        heartbeating(() => expirePhysicalBackups(pitr(), request.retentionFullDays, signal())),
-      );
+      asOf: string;
+      kept: { createdAt: string }[];
+    }): Promise<ExpireOutcome | undefined> {
+      return asActivity(secrets, async () => {
+        if (!config.pitr) return undefined;
+        const days = fullRetentionDays(request.kept, new Date(request.asOf), config.retention.dailyDays);
+        return heartbeating(() => expirePhysicalBackups(pitr(), days, signal()));
+      });
     },
   };
 }

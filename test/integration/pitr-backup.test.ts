@@ -1,7 +1,14 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPitrBackup, waitForPitrBackup, type PitrBackupResult } from '../../src/client/index.js';
+import {
+  startPitrBackup,
+  startRetention,
+  waitForPitrBackup,
+  waitForRetention,
+  type PitrBackupResult,
+} from '../../src/client/index.js';
 import { BackupError } from '../../src/core/errors.js';
 import { startHeartbeat, writeHeartbeat } from '../../src/pitr/heartbeat.js';
 import { setUpPitr } from '../../src/pitr/setup.js';
@@ -39,6 +46,26 @@ afterAll(async () => {
   await tw?.stop();
   await cluster?.remove();
 });
+
+/** `pgbackrest info --output=json` as the cluster's user. */
+async function pgbackrestInfo(): Promise<string> {
+  const configFile = `${cluster.configDir}/${cluster.stanza}.conf`;
+  const { stdout } = await execa(
+    'runuser',
+    [
+      '-u',
+      'postgres',
+      '--',
+      'pgbackrest',
+      `--config=${configFile}`,
+      `--stanza=${cluster.stanza}`,
+      'info',
+      '--output=json',
+    ],
+    { cwd: '/' },
+  );
+  return stdout;
+}
 
 async function backupOf(type: 'full' | 'diff'): Promise<{ result: PitrBackupResult; history: string }> {
   const handle = await startPitrBackup(tw.client, {
@@ -79,7 +106,23 @@ describe('physical backups as workflows', () => {
       expect(history).not.toContain(CIPHER_PASS);
       expect(decodedPayloads(history).join('\n')).not.toContain(CIPHER_PASS);
     }
-  }, 180_000);
+
+    // The retention sweep expires with its window: no logical backup kept, so the daily window;
+    // both backups are younger than it, and the WAL from the full backup on stays.
+    const sweep = await waitForRetention(
+      await startRetention(tw.client, {
+        database: tw.config.database.name,
+        taskQueue: tw.config.temporal.taskQueue,
+      }),
+    );
+    expect(sweep.physical).toEqual({
+      retentionFullDays: tw.config.retention.dailyDays,
+      expired: [],
+      kept: [b.label, diff.result.backup.label],
+    });
+    const archive = JSON.parse(await pgbackrestInfo()) as { archive: { min: string }[] }[];
+    expect(archive[0]!.archive[0]!.min <= b.walStart).toBe(true);
+  }, 240_000);
 
   it('a second backup of the stanza while one runs is refused (AlreadyRunning, exit 4)', async () => {
     const options = {
