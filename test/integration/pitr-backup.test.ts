@@ -1,4 +1,4 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import {
 import { BackupError } from '../../src/core/errors.js';
 import { startHeartbeat, writeHeartbeat } from '../../src/pitr/heartbeat.js';
 import { setUpPitr } from '../../src/pitr/setup.js';
+import { checkHealth } from '../../src/health/index.js';
+import { writeMetricsTextfile } from '../../src/metrics/textfile.js';
 import { applySchedules, listSchedules, scheduleId, SCHEDULE_KINDS } from '../../src/schedules/index.js';
 import { decodedPayloads } from '../helpers/histories.js';
 import { tempDir } from '../helpers/files.js';
@@ -195,5 +197,37 @@ describe('the heartbeat (PITR=pgbackrest)', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^heartbeat: cannot write durable_backup\.heartbeat in postgres: /);
     expect(infos).toEqual([]);
+  });
+});
+
+describe('monitoring', () => {
+  it('the metrics and health see the WAL archive and the newest physical backup', async () => {
+    // The backups above archived segments; one more switch makes the newest a moment old.
+    await cluster.psql('SELECT pg_switch_wal()');
+    const path = join(tempDir('pitr-metrics'), 'backup.prom');
+    await writeMetricsTextfile(path, [tw.config]);
+    const text = readFileSync(path, 'utf8');
+    const value = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{database="postgres"}`));
+      return line === undefined ? undefined : Number(line.split(' ').pop());
+    };
+    const age = value('postgres_backup_wal_archive_age_seconds');
+    expect(age, text).toBeDefined();
+    expect(age!).toBeLessThan(120);
+    expect(value('postgres_backup_wal_archive_failures')).toBe(0);
+    expect(value('postgres_backup_wal_archive_max_age_seconds')).toBe(300);
+    const info = JSON.parse(await pgbackrestInfo()) as { backup: { timestamp: { stop: number } }[] }[];
+    expect(value('postgres_backup_physical_last_success_timestamp')).toBe(
+      info[0]!.backup.at(-1)!.timestamp.stop,
+    );
+    expect(value('postgres_backup_physical_size_bytes')!).toBeGreaterThan(0);
+
+    const [health] = await checkHealth([tw.config], { scheduleFacts: () => Promise.resolve([]) });
+    const checks = Object.fromEntries(health!.checks.map((c) => [c.check, c]));
+    expect(checks['wal-archive']?.ok, checks['wal-archive']?.detail).toBe(true);
+    expect(checks['wal-archive']?.detail).toMatch(
+      /^newest WAL segment archived \d+ s ago \([0-9A-F]{24}\) \(limit 300 s\)$/,
+    );
+    expect(checks['physical-backup']?.ok, checks['physical-backup']?.detail).toBe(true);
   });
 });
