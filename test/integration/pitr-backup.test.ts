@@ -15,7 +15,9 @@ import { setUpPitr } from '../../src/pitr/setup.js';
 import { checkHealth } from '../../src/health/index.js';
 import { writeMetricsTextfile } from '../../src/metrics/textfile.js';
 import { applySchedules, listSchedules, scheduleId, SCHEDULE_KINDS } from '../../src/schedules/index.js';
+import { backupctl } from '../helpers/cli.js';
 import { decodedPayloads } from '../helpers/histories.js';
+import { parentOf, processesMatching } from '../helpers/processes.js';
 import { tempDir } from '../helpers/files.js';
 import { startPitrCluster, type PitrCluster } from '../helpers/pitr-cluster.js';
 import { freePort } from '../helpers/ports.js';
@@ -171,6 +173,50 @@ describe('physical backups as workflows', () => {
           .catch(() => undefined);
     }
   });
+});
+
+describe('backupctl pitr backup and schedules list', () => {
+  it('pitr backup --wait --json: the result, and no secret in an argument list, an environment or the output', async () => {
+    // Every pgbackrest process run by this test's worker, as it ran.
+    const seen = new Map<number, { cmdline: string; environ: string }>();
+    const ours = (pid: number) => {
+      for (let p: number | undefined = pid, hops = 0; p && hops < 10; p = parentOf(p), hops += 1)
+        if (p === process.pid) return true;
+      return false;
+    };
+    const timer = setInterval(() => {
+      for (const p of processesMatching('pgbackrest')) if (ours(p.pid)) seen.set(p.pid, p);
+    }, 10);
+    const run = await backupctl(['pitr', 'backup', '--type', 'incr', '--wait', '--json'], tw.env).finally(
+      () => clearInterval(timer),
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as PitrBackupResult & { workflowId: string };
+    expect(result.workflowId).toBe(`pitr-backup-${cluster.stanza}`);
+    expect(result.backup.type).toBe('incr');
+    expect(result.backup.label).toMatch(/I$/);
+    expect([...seen.values()].map((p) => p.cmdline).join('\n')).toMatch(/ backup --type=incr/);
+    for (const p of seen.values()) {
+      expect(p.cmdline).not.toContain(CIPHER_PASS);
+      expect(p.environ).not.toContain(CIPHER_PASS);
+    }
+    expect(run.stdout + run.stderr).not.toContain(CIPHER_PASS);
+  }, 120_000);
+
+  it('schedules apply then list show pitr-full and pitr-diff', async () => {
+    const env = { ...tw.env, DB_NAME: uniqueName('pitrcli') };
+    try {
+      const applied = await backupctl(['schedules', 'apply'], env);
+      expect(applied.exitCode, applied.stderr).toBe(0);
+      expect(applied.stdout).toContain(`created pitr-full-${env.DB_NAME}`);
+      const listed = await backupctl(['schedules', 'list'], env);
+      expect(listed.exitCode, listed.stderr).toBe(0);
+      expect(listed.stdout).toMatch(new RegExp(`pitr-full-${env.DB_NAME} +active +0 1 \\* \\* 0 `));
+      expect(listed.stdout).toMatch(new RegExp(`pitr-diff-${env.DB_NAME} +active +0 1 \\* \\* 1-6 `));
+    } finally {
+      await backupctl(['schedules', 'delete'], env);
+    }
+  }, 60_000);
 });
 
 describe('the heartbeat (PITR=pgbackrest)', () => {
