@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import type { PhysicalBackup, PhysicalBackupType } from '../core/pitr-backup.js';
 import { formatConfChanges } from '../core/pitr.js';
 import { formatBytes } from './format.js';
+import { announceStarted } from './started.js';
 
 // `backupctl pitr ...`: point-in-time recovery through pgBackRest (docs/pitr.md).
 
@@ -47,13 +48,8 @@ export function registerPitrCommands(program: Command, config: () => Config): vo
         type: options.type,
         taskQueue: cfg.temporal.taskQueue,
       });
-      const link = `${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${handle.workflowId}`;
-      if (!options.wait) {
-        if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link }));
-        else console.log(`started ${handle.workflowId}\n${link}`);
-        return;
-      }
-      if (!options.json) console.error(`started ${handle.workflowId}\n${link}`);
+      const link = announceStarted(cfg.temporal, handle.workflowId, options);
+      if (!options.wait) return;
       const result = await waitForPitrBackup(handle);
       if (options.json)
         console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link, ...result }, null, 2));

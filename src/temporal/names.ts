@@ -160,23 +160,14 @@ export function reportActivityOptions(sharedTaskQueue: string): ActivityOptions 
 // pitr-backup (issue 21)
 
 /**
- * `pgbackrest backup` (or expire) on the database's host: hours for a large cluster, so no overall
- * limit shorter than a day; it heartbeats every 3 s, so a dead worker is noticed within 20 s. A
- * failed backup is retried twice (pgBackRest resumes a full backup it left), never more: the next
- * schedule comes anyway.
+ * `pgbackrest backup` (or expire) on the database's host: as the backups' host steps (a day at most,
+ * a heartbeat every 3 s, so a dead worker is noticed within 20 s), but three attempts, spaced more
+ * widely: pgBackRest resumes a full backup it left, and the next schedule comes anyway.
  */
 export function pitrHostOptions(taskQueue: string): ActivityOptions {
+  const options = hostActivityOptions(taskQueue, 3);
   return {
-    taskQueue,
-    startToCloseTimeout: '24 hours',
-    scheduleToStartTimeout: '1 hour',
-    heartbeatTimeout: '20 seconds',
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      initialInterval: '10 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '5 minutes',
-      maximumAttempts: 3,
-    },
+    ...options,
+    retry: { ...options.retry, initialInterval: '10 seconds', maximumInterval: '5 minutes' },
   };
 }
