@@ -10,6 +10,7 @@ import {
   type PitrBackupResult,
 } from '../../src/client/index.js';
 import { BackupError } from '../../src/core/errors.js';
+import { expireArgs, fullRetentionDays } from '../../src/core/pitr-backup.js';
 import { startHeartbeat, writeHeartbeat } from '../../src/pitr/heartbeat.js';
 import { setUpPitr } from '../../src/pitr/setup.js';
 import { checkHealth } from '../../src/health/index.js';
@@ -173,6 +174,60 @@ describe('physical backups as workflows', () => {
           .catch(() => undefined);
     }
   });
+});
+
+describe('expiry with the window', () => {
+  /** `pgbackrest expire` run five days ahead (faketime): every backup is then five days old. */
+  async function expireFiveDaysAhead(days: number): Promise<string[]> {
+    const configFile = `${cluster.configDir}/${cluster.stanza}.conf`;
+    await execa(
+      'runuser',
+      [
+        '-u',
+        'postgres',
+        '--',
+        'faketime',
+        '+5 days',
+        'pgbackrest',
+        `--config=${configFile}`,
+        `--stanza=${cluster.stanza}`,
+        'expire',
+        ...expireArgs(days),
+      ],
+      { cwd: '/' },
+    );
+    const info = JSON.parse(await pgbackrestInfo()) as {
+      backup: { label: string }[];
+      archive: { min: string }[];
+    }[];
+    return info[0]!.backup.map((b) => b.label);
+  }
+
+  it('keeps the full backup before the oldest kept logical backup, and the WAL from it; expires the older ones', async () => {
+    const newest = (await backupOf('full')).result.backup;
+    const before = JSON.parse(await pgbackrestInfo()) as {
+      backup: { label: string; archive: { start: string } }[];
+    }[];
+    const labels = before[0]!.backup.map((b) => b.label);
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    const fakeNow = new Date(Date.now() + 5 * 86_400_000);
+
+    // A logical backup kept from a moment after all the physical ones (an hour from now): the window
+    // reaches back before them all, and nothing is expired.
+    const keptSoon = [{ createdAt: new Date(Date.now() + 3_600_000).toISOString() }];
+    expect(fullRetentionDays(keptSoon, fakeNow, 7)).toBe(6);
+    expect(await expireFiveDaysAhead(fullRetentionDays(keptSoon, fakeNow, 7))).toEqual(labels);
+
+    // The oldest kept logical backup is from three days from now: the newest full backup before it
+    // (the one just taken) is kept with its WAL, the older backups are expired.
+    const keptLater = [{ createdAt: new Date(Date.now() + 3 * 86_400_000).toISOString() }];
+    expect(fullRetentionDays(keptLater, fakeNow, 7)).toBe(3);
+    expect(await expireFiveDaysAhead(3)).toEqual([newest.label]);
+    const after = JSON.parse(await pgbackrestInfo()) as { archive: { min: string }[] }[];
+    expect(after[0]!.archive[0]!.min <= newest.walStart).toBe(true);
+    // The WAL the expired backups needed is gone.
+    expect(after[0]!.archive[0]!.min > before[0]!.backup[0]!.archive.start).toBe(true);
+  }, 120_000);
 });
 
 describe('backupctl pitr backup and schedules list', () => {
