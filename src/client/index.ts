@@ -166,3 +166,10 @@ export async function startRetention(
 export function waitForRetention(handle: WorkflowHandle): Promise<RetentionResult> {
   return resultOf<RetentionResult>(handle);
 }
+export {
+  pitrBackupWorkflowId,
+  startPitrBackup,
+  waitForPitrBackup,
+  type PitrBackupResult,
+  type StartPitrBackupOptions,
+} from './pitr.js';

@@ -5,7 +5,16 @@ import type { DriftReport } from './reconcile.js';
 // `backupctl health`, the pure part: facts gathered by src/health/ in, one verdict per check out. Each
 // check answers one question of the guide's daily checklist (and of check-backup-health.sh).
 
-export const HEALTH_CHECKS = ['backup-age', 'copies', 'disk-space', 'schedules', 'drill'] as const;
+export const HEALTH_CHECKS = [
+  'backup-age',
+  'copies',
+  'disk-space',
+  'schedules',
+  'drill',
+  // PITR=pgbackrest only (src/core/pitr-health.ts).
+  'wal-archive',
+  'physical-backup',
+] as const;
 export type HealthCheck = (typeof HEALTH_CHECKS)[number];
 
 export interface CheckResult {

@@ -1,7 +1,15 @@
 // What every run reports when it ends, to the metrics and the failure notification, and what a DR
 // drill leaves behind. Pure types, shared by workflows, activities, the CLI and health checks.
 
-export const RUN_KINDS = ['backup', 'restore', 'retention', 'drill', 'reread', 'rekey'] as const;
+export const RUN_KINDS = [
+  'backup',
+  'restore',
+  'retention',
+  'drill',
+  'reread',
+  'rekey',
+  'pitr-backup',
+] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 /** Reported once by each run at its end (success or failure): the reportRun activity receives it. */

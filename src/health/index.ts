@@ -12,6 +12,8 @@ import {
   type HealthCheck,
   type ScheduleFacts,
 } from '../core/health.js';
+import { physicalBackupCheck, walArchiveCheck, walArchiveMaxAgeSeconds } from '../core/pitr-health.js';
+import { readArchiverFacts, readNewestPhysicalBackup } from '../pitr/facts.js';
 import { DRILL_REPORT_PREFIX, REPORTS_FOLDER, type DrillReport } from '../core/outcome.js';
 import type { Manifest } from '../core/manifest.js';
 import { isComplete, reconcileCopies, type BackupCopies, type DriftReport } from '../core/reconcile.js';
@@ -26,8 +28,8 @@ import {
 } from './reconcile.js';
 
 // `backupctl health`, the I/O: gathers the facts of each check (stores, BACKUP_DIR, and the schedules'
-// from Temporal through HealthOptions.scheduleFacts) and lets src/core/health.ts judge them. It never
-// connects to PostgreSQL and needs no DB_PASSWORD. A check that cannot gather its facts fails on its
+// from Temporal through HealthOptions.scheduleFacts) and lets src/core/health.ts judge them. It
+// connects to PostgreSQL only with PITR=pgbackrest (pg_stat_archiver, readable by any user). A check that cannot gather its facts fails on its
 // own; the others still run.
 
 export interface DatabaseHealth {
@@ -78,6 +80,7 @@ async function databaseHealth(
       ),
       guarded('schedules', async () => schedulesCheck(await options.scheduleFacts(config))),
       guarded('drill', async () => drillCheck(await drillReports(config), maxDrillAgeHours, now)),
+      ...pitrChecks(config, now),
     ]),
   ]);
   return {
@@ -123,6 +126,21 @@ function newestTrusted(copies: BackupCopies<BackupCopy>[]): Manifest | undefined
     .filter((copy): copy is BackupCopy => isComplete(copy) && !copy.untrusted)
     .map((copy) => copy.manifest);
   return trusted.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+}
+
+/** With PITR=pgbackrest: is WAL archived (pg_stat_archiver), and is the newest physical backup young? */
+function pitrChecks(config: Config, now: Date): Promise<CheckResult>[] {
+  const { pitr } = config;
+  if (!pitr) return [];
+  const maxAge = walArchiveMaxAgeSeconds(pitr.archiveTimeoutSeconds);
+  return [
+    guarded('wal-archive', async () =>
+      walArchiveCheck(await readArchiverFacts(config), now.getTime() / 1000, maxAge),
+    ),
+    guarded('physical-backup', async () =>
+      physicalBackupCheck(await readNewestPhysicalBackup(config), config.monitoring.maxBackupAgeHours, now),
+    ),
+  ];
 }
 
 /** Runs a check; an error while gathering its facts fails that check only, with the error's message. */

@@ -57,18 +57,18 @@ export async function readCatalogFacts(
  * of a while. A listing that fails is logged and the last good one is served, so one S3 hiccup
  * neither blanks the gauges nor fails the whole scrape; stale values still age into BackupTooOld.
  */
-export class CachedCatalog {
-  private cached?: { facts: Promise<CatalogFacts | undefined>; readAt: number };
-  private lastGood?: CatalogFacts;
+export class CachedCatalog<T = CatalogFacts> {
+  private cached?: { facts: Promise<T | undefined>; readAt: number };
+  private lastGood?: T;
 
   constructor(
     readonly database: string,
-    private readonly read: () => Promise<CatalogFacts>,
+    private readonly read: () => Promise<T>,
     private readonly onError: (error: unknown) => void,
     private readonly maxAgeMs = 60_000,
   ) {}
 
-  facts(): Promise<CatalogFacts | undefined> {
+  facts(): Promise<T | undefined> {
     if (!this.cached || Date.now() - this.cached.readAt > this.maxAgeMs) {
       this.cached = { facts: this.readOrLastGood(), readAt: Date.now() };
     }
@@ -80,7 +80,7 @@ export class CachedCatalog {
     this.cached = undefined;
   }
 
-  private async readOrLastGood(): Promise<CatalogFacts | undefined> {
+  private async readOrLastGood(): Promise<T | undefined> {
     try {
       this.lastGood = await this.read();
     } catch (error) {

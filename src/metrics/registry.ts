@@ -6,6 +6,7 @@ import { redact } from '../core/redact.js';
 import type { Stores } from '../storage/index.js';
 import { readDrillReports } from '../drill/reports.js';
 import { CachedCatalog, SharedListings, readCatalogFacts, type CatalogFacts } from './catalog.js';
+import { pitrReadWarning, pitrSourceOf, registerPitrGauges, type PitrSource } from './pitr.js';
 
 type FactsGauge = Gauge<'database' | 'location'>;
 
@@ -66,6 +67,7 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly catalogs: CachedCatalog[] = [];
   private readonly listings = new SharedListings();
+  private readonly pitrSources: PitrSource[] = [];
 
   private readonly runSeconds = new Histogram({
     name: 'postgres_backup_run_duration_seconds',
@@ -120,6 +122,7 @@ export class WorkerMetrics {
   /** warn: where a failure to read the catalog goes; the worker passes its logger's warn. */
   constructor(private readonly warn: (message: string) => void = (message) => console.error(message)) {
     registerCatalogGauges(this.registry, this.catalogs);
+    registerPitrGauges(this.registry, this.pitrSources);
   }
 
   /** A database this worker backs up: its catalog gauges, its RTO target, and its counters at 0. */
@@ -134,6 +137,8 @@ export class WorkerMetrics {
           this.warn(`metrics: cannot list the backups of ${database}: ${redact(String(error), secrets)}`),
       ),
     );
+    const pitr = pitrSourceOf(config, pitrReadWarning(config, this.warn));
+    if (pitr) this.pitrSources.push(pitr);
     this.rtoTargetSeconds.set({ database }, config.monitoring.rtoTargetMinutes * 60);
     this.drillMaxAgeSeconds.set({ database }, config.monitoring.maxDrillAgeHours * 3600);
     // A series that appears with its first failure has no increase() to alert on: start every one at 0.
@@ -180,5 +185,7 @@ export class WorkerMetrics {
     }
     if (kind === 'backup' || kind === 'retention')
       this.catalogs.find((c) => c.database === database)?.invalidate();
+    if (kind === 'pitr-backup' || kind === 'retention')
+      this.pitrSources.find((s) => s.database === database)?.backup.invalidate();
   }
 }

@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { openStores, storesKey, type Stores } from '../storage/index.js';
 import { CachedCatalog, SharedListings, readCatalogFacts } from './catalog.js';
+import { pitrSourceOf, registerPitrGauges, type PitrSource } from './pitr.js';
 import { registerCatalogGauges } from './registry.js';
 
 /**
@@ -31,6 +32,13 @@ export async function writeMetricsTextfile(path: string, configs: Config[]): Pro
       ),
   );
   registerCatalogGauges(registry, catalogs);
+  const fail = (error: unknown) => {
+    throw error;
+  };
+  registerPitrGauges(
+    registry,
+    configs.map((config) => pitrSourceOf(config, fail)).filter((s): s is PitrSource => s !== undefined),
+  );
   const text = await registry.metrics();
   // The collector reads only *.prom files: a dot file without that suffix is never half-read.
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);

@@ -13,15 +13,24 @@ import {
   BACKUP_WORKFLOW,
   DATABASE_ATTRIBUTE,
   DRILL_WORKFLOW,
+  PITR_BACKUP_WORKFLOW,
   REREAD_WORKFLOW,
   RETENTION_WORKFLOW,
 } from '../temporal/names.js';
 
-// Temporal Schedules for one database: a nightly backup, a retention sweep, a daily DR drill and a
-// monthly re-read, kept in line with the configuration by applySchedules. Pure parts (what we want, what differs) first, then the I/O.
+// Temporal Schedules for one database: a nightly backup, a retention sweep, a daily DR drill, a
+// monthly re-read and, with PITR=pgbackrest, a weekly full and a daily differential physical backup, kept in line with the configuration by applySchedules. Pure parts (what we want, what differs) first, then the I/O.
 
-export const SCHEDULE_KINDS = ['backup', 'retention', 'drill', 'reread'] as const;
+export const SCHEDULE_KINDS = ['backup', 'retention', 'drill', 'reread', 'pitr-full', 'pitr-diff'] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
+
+/** The physical backups' schedules: only for a database with PITR=pgbackrest. */
+const PITR_KINDS: readonly ScheduleKind[] = ['pitr-full', 'pitr-diff'];
+
+/** The kinds of schedule this database has: the physical backups' only with PITR on. */
+export function scheduleKindsOf(config: Config): ScheduleKind[] {
+  return SCHEDULE_KINDS.filter((kind) => config.pitr || !PITR_KINDS.includes(kind));
+}
 
 /** Marks the schedules this program manages, for anyone reading them in the UI or the CLI. */
 export const MANAGED_BY = 'durable-backup';
@@ -60,14 +69,25 @@ export function scheduleId(kind: ScheduleKind, database: string): string {
   return `${kind}-${safeIdPart(database)}`;
 }
 
-/** The schedules the configuration asks for, one of each kind. */
+/** The schedules the configuration asks for, one of each kind (the physical backups' with PITR on). */
 export function desiredSchedules(config: Config): DesiredSchedule[] {
   const { backupCron, retentionCron, drillCron, rereadCron } = config.schedules;
-  return [
+  const schedules = [
     desiredSchedule(config, 'backup', backupCron, BACKUP_WORKFLOW, 'Scheduled backup'),
     desiredSchedule(config, 'retention', retentionCron, RETENTION_WORKFLOW, 'Retention sweep'),
     desiredSchedule(config, 'drill', drillCron, DRILL_WORKFLOW, 'DR drill'),
     desiredSchedule(config, 'reread', rereadCron, REREAD_WORKFLOW, 'Re-read of the backups'),
+  ];
+  if (!config.pitr) return schedules;
+  const { fullCron, diffCron } = config.pitr.schedules;
+  return [
+    ...schedules,
+    desiredSchedule(config, 'pitr-full', fullCron, PITR_BACKUP_WORKFLOW, 'Physical full backup', {
+      type: 'full',
+    }),
+    desiredSchedule(config, 'pitr-diff', diffCron, PITR_BACKUP_WORKFLOW, 'Physical differential backup', {
+      type: 'diff',
+    }),
   ];
 }
 
@@ -77,6 +97,7 @@ function desiredSchedule(
   cron: string,
   workflowType: string,
   summary: string,
+  request: Record<string, string> = {},
 ): DesiredSchedule {
   const database = config.database.name;
   const id = scheduleId(kind, database);
@@ -97,7 +118,7 @@ function desiredSchedule(
         type: 'startWorkflow',
         workflowType,
         taskQueue: config.temporal.taskQueue,
-        args: [{ database: config.database.name }],
+        args: [{ database: config.database.name, ...request }],
         // The schedule appends the scheduled time to this prefix.
         workflowId: `scheduled-${id}`,
         typedSearchAttributes: searchAttributes,
@@ -181,7 +202,7 @@ async function applySchedule(client: Client, desired: DesiredSchedule): Promise<
 /** Each of this database's schedules as it is now, 'missing' for one not applied yet. */
 export async function listSchedules(client: Client, config: Config): Promise<ScheduleStatus[]> {
   return Promise.all(
-    SCHEDULE_KINDS.map(async (kind) => {
+    scheduleKindsOf(config).map(async (kind) => {
       const id = scheduleId(kind, config.database.name);
       const description = await describeIfExists(client.schedule.getHandle(id));
       return description ? statusOf(kind, description) : missingStatus(id, kind);
@@ -239,7 +260,7 @@ async function onSchedules(
   kind: ScheduleKind | undefined,
   act: (handle: ScheduleHandle) => Promise<void>,
 ): Promise<string[]> {
-  const kinds = kind ? [kind] : SCHEDULE_KINDS;
+  const kinds = kind ? [kind] : scheduleKindsOf(config);
   const handles = kinds.map((k) => client.schedule.getHandle(scheduleId(k, config.database.name)));
   for (const handle of handles) {
     if (!(await describeIfExists(handle))) throw missingSchedule(handle.scheduleId);

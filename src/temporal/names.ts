@@ -19,6 +19,8 @@ export const RESTORE_WORKFLOW = 'restoreWorkflow';
 export const DRILL_WORKFLOW = 'drillWorkflow';
 export const REREAD_WORKFLOW = 'rereadWorkflow';
 export const REKEY_WORKFLOW = 'rekeyWorkflow';
+// pitr-backup (issue 21)
+export const PITR_BACKUP_WORKFLOW = 'pitrBackupWorkflow';
 
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);
@@ -162,5 +164,20 @@ export function reportActivityOptions(sharedTaskQueue: string): ActivityOptions 
     taskQueue: sharedTaskQueue,
     startToCloseTimeout: '30 seconds',
     retry: { maximumAttempts: 3 },
+  };
+}
+
+// pitr-backup (issue 21)
+
+/**
+ * `pgbackrest backup` (or expire) on the database's host: as the backups' host steps (a day at most,
+ * a heartbeat every 3 s, so a dead worker is noticed within 20 s), but three attempts, spaced more
+ * widely: pgBackRest resumes a full backup it left, and the next schedule comes anyway.
+ */
+export function pitrHostOptions(taskQueue: string): ActivityOptions {
+  const options = hostActivityOptions(taskQueue, 3);
+  return {
+    ...options,
+    retry: { ...options.retry, initialInterval: '10 seconds', maximumInterval: '5 minutes' },
   };
 }

@@ -16,6 +16,7 @@ import {
   createRekeyActivities,
   createRestoreActivities,
   createRetentionActivities,
+  createPitrBackupActivities,
 } from '../../activities/index.js';
 import { routeByDatabase } from '../../activities/route.js';
 import type { Config } from '../config/index.js';
@@ -27,6 +28,7 @@ import { checkApproverKeys } from '../restore/approval.js';
 import { configError } from '../core/errors.js';
 import { WorkerMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/server.js';
+import { startHeartbeat } from '../pitr/heartbeat.js';
 import { checkDependencies } from '../postgres/tools.js';
 import { openStores } from '../storage/index.js';
 import { temporalConnectionOptions, temporalUnreachable } from '../temporal/connection.js';
@@ -81,6 +83,7 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
     ...createDrillActivities(config),
     ...createRereadActivities(config, stores, privateKey),
     ...createRekeyActivities(config, stores, privateKey, signingKey),
+    ...createPitrBackupActivities(config),
   };
 }
 
@@ -140,9 +143,14 @@ export async function startWorker(
     (error: unknown) => Promise.reject(temporalUnreachable(config.temporal.address, error)),
   );
   const workers = await createPollers(connection, all, routeByDatabase(byDatabase), workflowSource(options));
+  // PITR=pgbackrest: the heartbeat row the PITR drill measures the achieved RPO by (src/pitr/heartbeat.ts).
+  const heartbeats = all.filter((c) => c.pitr).map((c) => startHeartbeat(c.database, logger));
   const done = Promise.all(workers.map((worker) => worker.run()))
     .then(() => connection.close())
-    .finally(() => metricsServer?.close());
+    .finally(() => {
+      for (const heartbeat of heartbeats) heartbeat.stop();
+      return metricsServer?.close();
+    });
   return {
     done,
     taskQueues: workers.map((worker) => worker.options.taskQueue),
