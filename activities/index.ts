@@ -5,3 +5,4 @@ export { createReportActivities, type ReportActivities, type ReportedRun } from 
 export { createDrillActivities, type DrillActivities } from './drill.js';
 export { createRereadActivities, type RereadActivities } from './reread.js';
 export { createRekeyActivities, type RekeyActivities } from './rekey.js';
+export { createPitrRestoreActivities, type PitrRestoreActivities } from './pitr-restore.js';

@@ -4,3 +4,4 @@ export { restoreWorkflow } from './restore.js';
 export { drillWorkflow } from './drill.js';
 export { rereadWorkflow } from './reread.js';
 export { rekeyWorkflow } from './rekey.js';
+export { pitrRestoreWorkflow } from './pitr-restore.js';

@@ -36,6 +36,7 @@ export {
   type StartRestoreOptions,
   type RestoreOverview,
 } from './restore.js';
+export { startPitrRestore, type PitrRestoreRequest, type PitrRestoreResult } from './pitr-restore.js';
 export {
   startDrill,
   startReread,

@@ -19,6 +19,8 @@ export const RESTORE_WORKFLOW = 'restoreWorkflow';
 export const DRILL_WORKFLOW = 'drillWorkflow';
 export const REREAD_WORKFLOW = 'rereadWorkflow';
 export const REKEY_WORKFLOW = 'rekeyWorkflow';
+// pitr-restore (#21)
+export const PITR_RESTORE_WORKFLOW = 'pitrRestoreWorkflow';
 
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);

@@ -12,6 +12,7 @@ import {
   createBackupActivities,
   createReportActivities,
   createDrillActivities,
+  createPitrRestoreActivities,
   createRereadActivities,
   createRekeyActivities,
   createRestoreActivities,
@@ -76,6 +77,7 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
     ...createDrillActivities(config),
     ...createRereadActivities(config, stores, privateKey),
     ...createRekeyActivities(config, stores, privateKey, signingKey),
+    ...createPitrRestoreActivities(config),
   };
 }
 
