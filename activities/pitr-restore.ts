@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import type { PitrRestorePlan, PitrRestoreRequest } from '../src/core/pitr-restore.js';
+import { planCluster, restoreCluster, type ClusterOutcome } from '../src/pitr/cluster-restore.js';
 import { pgBackRestOf } from '../src/pitr/pgbackrest.js';
 import { copyOut, planMoment, type CopyOutcome } from '../src/pitr/restore-to-moment.js';
 import { recoverScratch } from '../src/pitr/scratch.js';
@@ -14,7 +15,7 @@ import { heartbeating } from './heartbeat.js';
 // Restore to a moment (docs/pitr.md): thin adapters over src/pitr. The scratch server lives inside
 // one activity (recover, copy out, remove): a retry starts from a new scratch folder.
 
-export type { PitrRestoreRequest };
+export type { ClusterOutcome, PitrRestoreRequest };
 
 export interface ResolvedPitrRestore {
   database: string;
@@ -68,7 +69,10 @@ export function createPitrRestoreActivities(config: Config) {
     ): Promise<{ plan: PitrRestorePlan; digest: string }> {
       return asActivity(secrets, async () => {
         const pitr = pitrOf(config);
-        const plan = await planMoment(config, pgBackRestOf(pitr), request, now);
+        const br = pgBackRestOf(pitr);
+        const plan = request.cluster
+          ? await planCluster(config, br, request.to, now)
+          : await planMoment(config, br, request, now);
         return { plan, digest: planDigest(plan) };
       });
     },
@@ -107,6 +111,15 @@ export function createPitrRestoreActivities(config: Config) {
             await scratch.remove();
           }
         }),
+      );
+    },
+
+    /** The whole cluster: pgBackRest into PITR_PG_DATA with the server stopped, then started. */
+    async recoverCluster(resolved: ResolvedPitrRestore, plan: PitrRestorePlan): Promise<ClusterOutcome> {
+      return asActivity(secrets, () =>
+        heartbeating((record) =>
+          restoreCluster(config, pgBackRestOf(pitrOf(config)), plan, { signal: signal(), progress: record }),
+        ),
       );
     },
   };

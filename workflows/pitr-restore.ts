@@ -5,7 +5,12 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PitrRestoreActivities, PitrRestoreRequest, RecoveredCopy } from '../activities/pitr-restore.js';
+import type {
+  ClusterOutcome,
+  PitrRestoreActivities,
+  PitrRestoreRequest,
+  RecoveredCopy,
+} from '../activities/pitr-restore.js';
 import type { RestorePhase, RestoreState, RestoreStatus } from '../src/core/restore/status.js';
 import { hostActivityOptions, restoreQueueOptions, restoreStatusQuery } from '../src/temporal/names.js';
 import { handleApprovals } from './approvals.js';
@@ -26,6 +31,7 @@ export interface PitrRestoreResult {
   rtoMs: number;
   approvalWaitMs: number;
   copied?: RecoveredCopy;
+  cluster?: ClusterOutcome;
 }
 
 export async function pitrRestoreWorkflow(input: PitrRestoreWorkflowInput): Promise<PitrRestoreResult> {
@@ -86,6 +92,17 @@ async function runPitrRestore(input: PitrRestoreWorkflowInput): Promise<PitrRest
       }
     }
     status.targetTouched = true;
+    if (plan.scope === 'cluster') {
+      const cluster = await phase(
+        status,
+        'restoring',
+        'recover',
+        () => host.recoverCluster(resolved, plan),
+        (c) =>
+          `pgbackrest restore ${(c.restoreMs / 1000).toFixed(1)} s; ${c.started ? `started, recovered and promoted in ${(c.recoveryMs / 1000).toFixed(1)} s` : 'not started: its postgresql.conf is elsewhere, start it with the service manager'}`,
+      );
+      return { ...result(status, 'completed'), cluster };
+    }
     const copied = await phase(
       status,
       'restoring',

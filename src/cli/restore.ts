@@ -45,6 +45,7 @@ interface RestoreFlags {
   allowUnsigned?: boolean;
   jobs?: string;
   to?: string;
+  cluster?: boolean;
   approvalTimeout?: string;
   wait?: boolean;
   json?: boolean;
@@ -83,6 +84,10 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
         'point-in-time recovery (PITR=pgbackrest): the database or --table as at this moment, such as "2026-12-07 14:03:00+00"',
       ),
     )
+    .option(
+      '--cluster',
+      'the whole cluster from its physical backups, into PITR_PG_DATA on the worker host (the server must be stopped); with --to, as at that moment',
+    )
     .option('--target-db <name>', 'restore into this database (default DB_NAME)')
     .option('--target-host <host>', 'restore into a database on this host (default DB_HOST)')
     .option('--target-port <port>', 'with --target-host: its port (default DB_PORT)')
@@ -114,7 +119,7 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
       }
       const client = await connectClient(cfg.temporal);
       const handle =
-        flags.to !== undefined
+        flags.to !== undefined || flags.cluster
           ? await startPitrRestore(client, {
               ...momentRequest(flags),
               database: cfg.database.name,
@@ -253,8 +258,21 @@ function momentRequest(flags: RestoreFlags): PitrRestoreRequest {
   ).find(([, value]) => value !== undefined);
   if (logical)
     throw configError(`--to: not with ${logical[0]} (a restore to a moment reads no logical backup)`);
+  if (flags.cluster) {
+    const other = (
+      [
+        ['--table', flags.table],
+        ['--target-db', flags.targetDb],
+        ['--target-host', flags.targetHost],
+        ['--create-db', flags.createDb],
+      ] as const
+    ).find(([, value]) => value !== undefined);
+    if (other)
+      throw configError(`--cluster: not with ${other[0]} (the whole cluster goes into PITR_PG_DATA)`);
+  }
   return {
-    to: momentOf(flags.to!),
+    cluster: flags.cluster,
+    to: flags.to === undefined ? undefined : momentOf(flags.to),
     target: {
       database: flags.targetDb,
       host: flags.targetHost,

@@ -8,6 +8,8 @@ import type { RestoreRequest } from './restore/request.js';
 export interface PitrRestoreRequest extends Omit<RestoreRequest, 'source'> {
   /** ISO moment; the end of the archive when left out. */
   to?: string;
+  /** The whole cluster, into its own data directory (PITR_PG_DATA), with the server stopped. */
+  cluster?: boolean;
 }
 
 /** One physical backup, as `pgbackrest info --output=json` lists it. */

@@ -14,8 +14,26 @@ export interface BackedUpCluster {
   env: Record<string, string>;
 }
 
-export async function backedUpCluster(extraEnv: Record<string, string> = {}): Promise<BackedUpCluster> {
+export async function backedUpCluster(
+  extraEnv: Record<string, string> = {},
+  options: { persistSettings?: boolean } = {},
+): Promise<BackedUpCluster> {
   const cluster = await startPitrCluster({ stanza: uniqueName('pitr'), archiveTimeoutSeconds: 2 });
+  // The command line's settings, in postgresql.auto.conf (backed up): a plain pg_ctl start keeps them.
+  if (options.persistSettings) {
+    for (const name of [
+      'port',
+      'unix_socket_directories',
+      'listen_addresses',
+      'archive_mode',
+      'archive_command',
+      'archive_timeout',
+      'wal_level',
+    ]) {
+      const value = await cluster.psql(`SELECT setting FROM pg_settings WHERE name = '${name}'`);
+      await cluster.psql(`ALTER SYSTEM SET ${name} = '${value.replace(/'/g, "''")}'`);
+    }
+  }
   const env = {
     ...cluster.env,
     BACKUP_DIR: tempDir('pitr-backups'),
