@@ -5,3 +5,4 @@ export { drillWorkflow } from './drill.js';
 export { rereadWorkflow } from './reread.js';
 export { rekeyWorkflow } from './rekey.js';
 export { pitrRestoreWorkflow } from './pitr-restore.js';
+export { pitrDrillWorkflow } from './pitr-drill.js';

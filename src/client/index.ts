@@ -39,6 +39,7 @@ export {
 export { startPitrRestore, type PitrRestoreRequest, type PitrRestoreResult } from './pitr-restore.js';
 export {
   startDrill,
+  startPitrDrill,
   startReread,
   waitForDrill,
   waitForReread,

@@ -13,6 +13,7 @@ import {
   createReportActivities,
   createDrillActivities,
   createPitrRestoreActivities,
+  createPitrDrillActivities,
   createRereadActivities,
   createRekeyActivities,
   createRestoreActivities,
@@ -78,6 +79,7 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
     ...createRereadActivities(config, stores, privateKey),
     ...createRekeyActivities(config, stores, privateKey, signingKey),
     ...createPitrRestoreActivities(config),
+    ...createPitrDrillActivities(config),
   };
 }
 
