@@ -13,6 +13,7 @@ import {
   BACKUP_WORKFLOW,
   DATABASE_ATTRIBUTE,
   DRILL_WORKFLOW,
+  PITR_DRILL_WORKFLOW,
   REREAD_WORKFLOW,
   RETENTION_WORKFLOW,
 } from '../temporal/names.js';
@@ -20,8 +21,16 @@ import {
 // Temporal Schedules for one database: a nightly backup, a retention sweep, a daily DR drill and a
 // monthly re-read, kept in line with the configuration by applySchedules. Pure parts (what we want, what differs) first, then the I/O.
 
-export const SCHEDULE_KINDS = ['backup', 'retention', 'drill', 'reread'] as const;
+export const SCHEDULE_KINDS = ['backup', 'retention', 'drill', 'reread', 'pitr-drill'] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
+
+/** The PITR schedules: only for a database with PITR=pgbackrest. */
+const PITR_KINDS: readonly ScheduleKind[] = ['pitr-drill'];
+
+/** The kinds of schedule this database has: the PITR ones only with PITR on. */
+export function scheduleKindsOf(config: Config): ScheduleKind[] {
+  return SCHEDULE_KINDS.filter((kind) => config.pitr || !PITR_KINDS.includes(kind));
+}
 
 /** Marks the schedules this program manages, for anyone reading them in the UI or the CLI. */
 export const MANAGED_BY = 'durable-backup';
@@ -63,11 +72,16 @@ export function scheduleId(kind: ScheduleKind, database: string): string {
 /** The schedules the configuration asks for, one of each kind. */
 export function desiredSchedules(config: Config): DesiredSchedule[] {
   const { backupCron, retentionCron, drillCron, rereadCron } = config.schedules;
-  return [
+  const schedules = [
     desiredSchedule(config, 'backup', backupCron, BACKUP_WORKFLOW, 'Scheduled backup'),
     desiredSchedule(config, 'retention', retentionCron, RETENTION_WORKFLOW, 'Retention sweep'),
     desiredSchedule(config, 'drill', drillCron, DRILL_WORKFLOW, 'DR drill'),
     desiredSchedule(config, 'reread', rereadCron, REREAD_WORKFLOW, 'Re-read of the backups'),
+  ];
+  if (!config.pitr) return schedules;
+  return [
+    ...schedules,
+    desiredSchedule(config, 'pitr-drill', config.pitr.schedules.drillCron, PITR_DRILL_WORKFLOW, 'PITR drill'),
   ];
 }
 
@@ -181,7 +195,7 @@ async function applySchedule(client: Client, desired: DesiredSchedule): Promise<
 /** Each of this database's schedules as it is now, 'missing' for one not applied yet. */
 export async function listSchedules(client: Client, config: Config): Promise<ScheduleStatus[]> {
   return Promise.all(
-    SCHEDULE_KINDS.map(async (kind) => {
+    scheduleKindsOf(config).map(async (kind) => {
       const id = scheduleId(kind, config.database.name);
       const description = await describeIfExists(client.schedule.getHandle(id));
       return description ? statusOf(kind, description) : missingStatus(id, kind);
@@ -239,7 +253,7 @@ async function onSchedules(
   kind: ScheduleKind | undefined,
   act: (handle: ScheduleHandle) => Promise<void>,
 ): Promise<string[]> {
-  const kinds = kind ? [kind] : SCHEDULE_KINDS;
+  const kinds = kind ? [kind] : scheduleKindsOf(config);
   const handles = kinds.map((k) => client.schedule.getHandle(scheduleId(k, config.database.name)));
   for (const handle of handles) {
     if (!(await describeIfExists(handle))) throw missingSchedule(handle.scheduleId);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
 import { pitrDrillFacts, pitrDrillTarget } from '../../src/core/pitr-drill.js';
+import { desiredSchedules, scheduleKindsOf } from '../../src/schedules/index.js';
+import { PITR_DRILL_WORKFLOW } from '../../src/temporal/names.js';
 
 // The PITR drill's verdict: the moment recovered to, and the achieved RPO against its target.
 
@@ -29,5 +32,22 @@ describe('the PITR drill', () => {
     const facts = pitrDrillFacts({ target: '2026-12-07T14:03:00.000Z', rpoTargetSeconds: 60 });
     expect(facts.rpoMs).toBeUndefined();
     expect(facts.withinRpo).toBe(false);
+  });
+});
+
+describe('the PITR drill schedule', () => {
+  const env = { DB_NAME: 'app', BACKUP_DIR: '/tmp/backups' };
+  it('daily with PITR=pgbackrest (PITR_DRILL_SCHEDULE), none without', () => {
+    const config = loadConfig({
+      env: { ...env, PITR: 'pgbackrest', PITR_REPO_PATH: '/tmp/repo' },
+      envFile: undefined,
+    });
+    const drill = desiredSchedules(config).find((s) => s.kind === 'pitr-drill');
+    expect(drill?.cron).toBe('30 4 * * *');
+    expect(drill?.options.action.workflowType).toBe(PITR_DRILL_WORKFLOW);
+    expect(scheduleKindsOf(config)).toContain('pitr-drill');
+    const off = loadConfig({ env, envFile: undefined });
+    expect(desiredSchedules(off).map((s) => s.kind)).not.toContain('pitr-drill');
+    expect(scheduleKindsOf(off)).not.toContain('pitr-drill');
   });
 });
