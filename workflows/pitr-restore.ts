@@ -11,11 +11,12 @@ import type {
   PitrRestoreRequest,
   RecoveredCopy,
 } from '../activities/pitr-restore.js';
-import type { RestorePhase, RestoreState, RestoreStatus } from '../src/core/restore/status.js';
+import type { RestoreState, RestoreStatus } from '../src/core/restore/status.js';
 import { hostActivityOptions, restoreQueueOptions, restoreStatusQuery } from '../src/temporal/names.js';
 import { handleApprovals } from './approvals.js';
 import { describeFailure, failedWith, kindedFailure } from './failure.js';
 import { reportedRun } from './report.js';
+import { phase } from './restore.js';
 
 // Restore to a moment (docs/pitr.md): resolve on the restore queue, plan on the host (pgbackrest
 // info, the target as it is), the same approval gate as every restore, then one activity that
@@ -128,19 +129,4 @@ function result(status: RestoreStatus, state: RestoreState): PitrRestoreResult {
     .reduce((s, p) => s + p.durationMs, 0);
   const totalMs = status.phases.reduce((s, p) => s + p.durationMs, 0);
   return { status, rtoMs: totalMs - approvalWaitMs, approvalWaitMs };
-}
-
-async function phase<T>(
-  status: RestoreStatus,
-  state: RestoreState,
-  name: RestorePhase,
-  work: () => Promise<T>,
-  describe: (result: T) => string = () => '',
-): Promise<T> {
-  status.state = state;
-  setCurrentDetails(`**${state}**`);
-  const started = Date.now();
-  const value = await work();
-  status.phases.push({ phase: name, durationMs: Date.now() - started, detail: describe(value) });
-  return value;
 }

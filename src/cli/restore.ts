@@ -244,32 +244,32 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
     });
 }
 
+/** The first of these flags that was given. */
+function firstGiven(flags: Record<string, unknown>): string | undefined {
+  return Object.entries(flags).find(([, value]) => value !== undefined)?.[0];
+}
+
 /** --to: the moment, the target and --table; a logical backup's flags do not apply. */
 function momentRequest(flags: RestoreFlags): PitrRestoreRequest {
-  const logical = (
-    [
-      ['--file', flags.file],
-      ['--s3-key', flags.s3Key],
-      ['--latest', flags.latest],
-      ['--schema', flags.schema],
-      ['--use-list', flags.useList],
-      ['--allow-unsigned', flags.allowUnsigned],
-    ] as const
-  ).find(([, value]) => value !== undefined);
-  if (logical)
-    throw configError(`--to: not with ${logical[0]} (a restore to a moment reads no logical backup)`);
-  if (flags.cluster) {
-    const other = (
-      [
-        ['--table', flags.table],
-        ['--target-db', flags.targetDb],
-        ['--target-host', flags.targetHost],
-        ['--create-db', flags.createDb],
-      ] as const
-    ).find(([, value]) => value !== undefined);
-    if (other)
-      throw configError(`--cluster: not with ${other[0]} (the whole cluster goes into PITR_PG_DATA)`);
-  }
+  const logical = firstGiven({
+    '--file': flags.file,
+    '--s3-key': flags.s3Key,
+    '--latest': flags.latest,
+    '--schema': flags.schema,
+    '--use-list': flags.useList,
+    '--allow-unsigned': flags.allowUnsigned,
+  });
+  if (logical) throw configError(`--to: not with ${logical} (a restore to a moment reads no logical backup)`);
+  const database = flags.cluster
+    ? firstGiven({
+        '--table': flags.table,
+        '--target-db': flags.targetDb,
+        '--target-host': flags.targetHost,
+        '--create-db': flags.createDb,
+      })
+    : undefined;
+  if (database)
+    throw configError(`--cluster: not with ${database} (the whole cluster goes into PITR_PG_DATA)`);
   return {
     cluster: flags.cluster,
     to: flags.to === undefined ? undefined : momentOf(flags.to),
