@@ -16,7 +16,7 @@ export interface BackedUpCluster {
 
 export async function backedUpCluster(
   extraEnv: Record<string, string> = {},
-  options: { persistSettings?: boolean } = {},
+  options: { persistSettings?: boolean; s3?: boolean } = {},
 ): Promise<BackedUpCluster> {
   const cluster = await startPitrCluster({ stanza: uniqueName('pitr'), archiveTimeoutSeconds: 2 });
   // The command line's settings, in postgresql.auto.conf (backed up): a plain pg_ctl start keeps them.
@@ -37,7 +37,7 @@ export async function backedUpCluster(
   const env = {
     ...cluster.env,
     BACKUP_DIR: tempDir('pitr-backups'),
-    PITR_REPO_PATH: join(cluster.dir, 'repo'),
+    ...(options.s3 ? {} : { PITR_REPO_PATH: join(cluster.dir, 'repo') }),
     ...extraEnv,
   };
   const config = loadConfig({ env });

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postmasterPid } from '../../src/pitr/scratch-leftovers.js';
 import { recoverScratch, scratchRoot, sweepScratch, type Scratch } from '../../src/pitr/scratch.js';
 import { archiveNow, backedUpCluster, serverNow, type BackedUpCluster } from '../helpers/pitr-data.js';
+import { startPrivateS3 } from '../helpers/private-services.js';
+import { processesMatching } from '../helpers/processes.js';
 import { REPO_ROOT } from '../helpers/services.js';
 import { until } from '../helpers/worker-process.js';
 
@@ -151,4 +153,51 @@ describe('the scratch primitive', () => {
     expect(readdirSync(root)).toEqual([]);
     await until('the postmaster gone', () => (alive(postmaster) ? undefined : true), 10_000);
   });
+});
+
+describe('the scratch primitive, the repository in SeaweedFS over HTTPS with the cipher on', () => {
+  it('recovers from the bucket; no passphrase or key in an argument list or an environment', async () => {
+    const s3 = await startPrivateS3();
+    const cipher = 'pitr-scratch-cipher-passphrase-9a7c1e';
+    const other = await backedUpCluster(
+      {
+        ...s3.env,
+        S3_FORCE_PATH_STYLE: 'true',
+        PITR_S3_ENDPOINT: s3.env.S3_HTTPS_ENDPOINT!,
+        PITR_S3_VERIFY_TLS: 'false',
+        PITR_CIPHER_PASS: cipher,
+      },
+      { s3: true },
+    );
+    const seen = new Map<number, { cmdline: string; environ: string }>();
+    const watcher = setInterval(() => {
+      for (const p of processesMatching('pgbackrest')) seen.set(p.pid, p);
+      for (const p of processesMatching('postgres')) seen.set(p.pid, p);
+    }, 20);
+    try {
+      await other.cluster.psql('CREATE TABLE t AS SELECT generate_series(1, 3) AS id');
+      await archiveNow(other.cluster);
+      const scratch = await recoverScratch({
+        br: other.br,
+        configDir: other.config.pitr!.configDir,
+        owner: { workflowId: 'test-s3' },
+      });
+      try {
+        expect(await count(scratch, 'SELECT count(*) FROM t')).toBe('3');
+      } finally {
+        await scratch.remove();
+      }
+    } finally {
+      clearInterval(watcher);
+      await other.cluster.remove();
+      await s3.remove();
+    }
+    expect([...seen.values()].some((p) => / restore /.test(p.cmdline))).toBe(true);
+    for (const p of seen.values()) {
+      for (const secret of [cipher, s3.env.S3_SECRET_KEY!]) {
+        expect(p.cmdline).not.toContain(secret);
+        expect(p.environ).not.toContain(secret);
+      }
+    }
+  }, 240_000);
 });
