@@ -151,18 +151,24 @@ export function formatDrillReport(report: DrillReport, path?: string): string {
 /** One line per drill: when, whether it passed, RTO against the target, which backup, what went wrong. */
 export function formatDrillTable(reports: DrillReport[], withDatabase = false): string {
   if (reports.length === 0) return 'no drill reports';
+  // The RPO column only where a PITR drill ran (docs/pitr.md#the-pitr-drill).
+  const withRpo = reports.some((r) => r.pitr);
   const rows = reports.map((r) => [
     ...(withDatabase ? [r.database] : []),
     r.startedAt,
     r.ok ? 'ok' : 'FAILED',
     `${seconds(r.rtoMs)} / ${seconds(r.rtoTargetMs)}${r.withinTarget ? '' : ' OVER'}`,
-    r.pitr
-      ? `${seconds(r.pitr.rpoMs)} / ${seconds(r.pitr.rpoTargetMs)}${r.pitr.withinRpo ? '' : ' OVER'}`
-      : '-',
+    ...(withRpo
+      ? [
+          r.pitr
+            ? `${seconds(r.pitr.rpoMs)} / ${seconds(r.pitr.rpoTargetMs)}${r.pitr.withinRpo ? '' : ' OVER'}`
+            : '-',
+        ]
+      : []),
     r.backup?.key ?? (r.pitr ? `pitr ${r.pitr.baseBackup ?? '-'}` : '-'),
     r.error ?? '',
   ]);
-  const header = ['STARTED', 'OK', 'RTO / TARGET', 'RPO / TARGET', 'BACKUP', 'ERROR'];
+  const header = ['STARTED', 'OK', 'RTO / TARGET', ...(withRpo ? ['RPO / TARGET'] : []), 'BACKUP', 'ERROR'];
   return formatTable([[...(withDatabase ? ['DATABASE'] : []), ...header], ...rows]);
 }
 

@@ -34,11 +34,10 @@ export const RESTORE_PHASES = [
   'prepare',
   'restore',
   'verify',
-  // Restores to a moment (pitrRestoreWorkflow): the scratch server's restore and recovery, the copy out.
-  'recover',
-  'copy',
 ] as const;
-export type RestorePhase = (typeof RESTORE_PHASES)[number];
+/** A restore to a moment's (pitrRestoreWorkflow) own: pgBackRest, recovery and the copy out, in one step. */
+export const PITR_RESTORE_PHASES = ['recover'] as const;
+export type RestorePhase = (typeof RESTORE_PHASES)[number] | (typeof PITR_RESTORE_PHASES)[number];
 
 export interface RestoreStatus {
   state: RestoreState;
