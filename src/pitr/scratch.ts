@@ -178,6 +178,8 @@ async function writeScratchSettings(
     hot_standby: 'on',
     ssl: 'off',
     logging_collector: 'off',
+    // It holds one recovery and one pg_dump: not the production server's memory.
+    shared_buffers: '128MB',
     ...extra,
   };
   const lines = Object.entries(settings).map(([name, value]) => `${name} = '${value.replace(/'/g, "''")}'`);
