@@ -137,7 +137,13 @@ export async function recoverScratch(options: ScratchOptions): Promise<Scratch> 
 }
 
 function restoreArgs(dataDir: string, options: ScratchOptions): string[] {
-  const args = [`--pg1-path=${dataDir}`, '--archive-mode=off'];
+  // Tablespaces into the scratch folder too: at their own paths they are the live cluster's.
+  // (Symbolic links in the data directory, such as pg_wal's, are restored as plain folders.)
+  const args = [
+    `--pg1-path=${dataDir}`,
+    '--archive-mode=off',
+    `--tablespace-map-all=${join(dataDir, '..', 'tablespaces')}`,
+  ];
   if (options.set) args.push(`--set=${options.set}`);
   if (options.target) {
     args.push('--type=time', `--target=${pgTime(options.target)}`, '--target-action=promote');
