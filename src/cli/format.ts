@@ -175,7 +175,7 @@ function formatPitrPlan(plan: PitrRestorePlan): string[] {
   const { base, target } = plan;
   return [
     `  to: ${plan.to ?? 'the end of the archive'} (${plan.scope})`,
-    `  base backup: ${base.label} (${base.type}, ended ${base.stoppedAt}, ${formatBytes(base.sizeBytes)})`,
+    `  base backup: ${base.label} (${base.type}, ended ${base.stoppedAt}, ${formatBytes(base.databaseBytes)})`,
     `  WAL: ${plan.wal.from} to at most ${plan.wal.to}`,
     `  expected time: about ${plan.expectedSeconds} s`,
     `  target: "${target.database}" on ${target.host}:${target.port}${target.create ? ' (to be created)' : ''}`,

@@ -22,7 +22,7 @@ export interface PhysicalBackup {
   walStart: string;
   walStop: string;
   /** Bytes of the cluster it restores. */
-  sizeBytes: number;
+  databaseBytes: number;
   /** Bytes in the repository. */
   repoBytes: number;
 }
@@ -57,7 +57,7 @@ export function parseStanzaInfo(json: string, stanza: string): StanzaInfo {
     stoppedAt: at(b.timestamp.stop),
     walStart: b.archive?.start ?? '',
     walStop: b.archive?.stop ?? '',
-    sizeBytes: b.info?.size ?? 0,
+    databaseBytes: b.info?.size ?? 0,
     repoBytes: b.info?.repository?.size ?? 0,
   }));
   const archives = (entry?.archive ?? []).filter((a) => a.min && a.max);
@@ -161,7 +161,7 @@ export function pitrPlan(facts: {
   const wal = { from: base.walStart, to: facts.info.archive?.max ?? base.walStop };
   const expectedSeconds = Math.round(
     STARTUP_SECONDS +
-      base.sizeBytes / RESTORE_BYTES_PER_SECOND +
+      base.databaseBytes / RESTORE_BYTES_PER_SECOND +
       segmentsBetween(wal.from, wal.to) * SECONDS_PER_SEGMENT,
   );
   const moment = facts.to ?? 'the end of the archive';

@@ -14,6 +14,7 @@ const info = parseStanzaInfo(
   JSON.stringify([
     {
       name: 'app',
+      status: { code: 0, message: 'ok' },
       backup: [
         {
           label: '20261207-020000F',
@@ -23,7 +24,7 @@ const info = parseStanzaInfo(
             stop: Date.parse('2026-12-07T02:05:00Z') / 1000,
           },
           archive: { start: '000000010000000000000004', stop: '000000010000000000000005' },
-          info: { size: 1_000_000, repository: { size: 200_000 } },
+          info: { size: 1_000_000, delta: 1_000_000, repository: { size: 200_000, delta: 200_000 } },
         },
         {
           label: '20261207-020000F_20261207-120000D',
@@ -33,10 +34,10 @@ const info = parseStanzaInfo(
             stop: Date.parse('2026-12-07T12:01:00Z') / 1000,
           },
           archive: { start: '000000010000000000000010', stop: '000000010000000000000010' },
-          info: { size: 1_000_000, repository: { size: 20_000 } },
+          info: { size: 1_000_000, delta: 10_000, repository: { size: 20_000, delta: 2_000 } },
         },
       ],
-      archive: [{ min: '000000010000000000000001', max: '000000010000000000000020' }],
+      archive: [{ id: '15-1', min: '000000010000000000000001', max: '000000010000000000000020' }],
     },
   ]),
   'app',
