@@ -6,3 +6,5 @@ export { createDrillActivities, type DrillActivities } from './drill.js';
 export { createRereadActivities, type RereadActivities } from './reread.js';
 export { createRekeyActivities, type RekeyActivities } from './rekey.js';
 export { createPitrBackupActivities, type PitrBackupActivities } from './pitr-backup.js';
+export { createPitrRestoreActivities, type PitrRestoreActivities } from './pitr-restore.js';
+export { createPitrDrillActivities, type PitrDrillActivities } from './pitr-drill.js';

@@ -21,7 +21,10 @@ import { describeFailure, kindedFailure } from './failure.js';
 
 export interface Approvals {
   /** Opens the gate (answers before the plan is published are refused) with the resolving worker's policy. */
-  open(resolved: ResolvedRestore, planDigest: string | undefined): void;
+  open(
+    resolved: Pick<ResolvedRestore, 'approvers' | 'minApprovals' | 'signedApprovals'>,
+    planDigest: string | undefined,
+  ): void;
 }
 
 /**

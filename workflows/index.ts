@@ -5,3 +5,5 @@ export { drillWorkflow } from './drill.js';
 export { rereadWorkflow } from './reread.js';
 export { rekeyWorkflow } from './rekey.js';
 export { pitrBackupWorkflow } from './pitr-backup.js';
+export { pitrRestoreWorkflow } from './pitr-restore.js';
+export { pitrDrillWorkflow } from './pitr-drill.js';

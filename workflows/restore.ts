@@ -142,7 +142,7 @@ async function runRestore(input: RestoreWorkflowInput): Promise<RestoreResult> {
 type Activities = ReturnType<typeof proxyActivities<RestoreActivities>>;
 
 /** Runs one phase: sets the state, times it, and records a line for the status and the log. */
-async function phase<T>(
+export async function phase<T>(
   status: RestoreStatus,
   state: RestoreState,
   name: RestorePhase,

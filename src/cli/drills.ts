@@ -4,12 +4,14 @@ import {
   connectClient,
   hasPollers,
   startDrill,
+  startPitrDrill,
   startReread,
   waitForDrill,
   waitForReread,
   type RereadResult,
 } from '../client/index.js';
 import type { Config } from '../config/index.js';
+import { configError } from '../core/errors.js';
 import type { DrillReport } from '../core/outcome.js';
 import { readDrillReports } from '../drill/reports.js';
 import { restoreTaskQueueName } from '../temporal/names.js';
@@ -29,9 +31,20 @@ export function registerDrillCommands(
     )
     .option('--wait', 'wait for the drill, print its report, exit with its code')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: { wait?: boolean; json?: boolean }) => {
+    .option(
+      '--pitr',
+      'a PITR drill instead (PITR=pgbackrest): recover a scratch server to a moment, report RTO and the achieved RPO',
+    )
+    .option('--lag <seconds>', 'with --pitr: the moment is this many seconds ago (default 300)')
+    .action(async (flags: { wait?: boolean; json?: boolean; pitr?: boolean; lag?: string }) => {
       const cfg = loadConfig();
-      const handle = await started(cfg, flags, startDrill);
+      if (flags.lag !== undefined && (!flags.pitr || !/^\d+$/.test(flags.lag))) {
+        throw configError('--lag: a whole number of seconds, with --pitr');
+      }
+      const lagSeconds = flags.lag === undefined ? undefined : Number(flags.lag);
+      const handle = flags.pitr
+        ? await started(cfg, flags, (client, options) => startPitrDrill(client, { ...options, lagSeconds }))
+        : await started(cfg, flags, startDrill);
       if (!flags.wait) return;
       const result = await waitForDrill(handle).catch(async (error: unknown) => {
         // A failed drill wrote its report too: show it (when this host keeps it), then fail.
@@ -124,6 +137,12 @@ export function formatDrillReport(report: DrillReport, path?: string): string {
       (p) => `  done ${p.phase.padEnd(9)} ${seconds(p.durationMs).padStart(8)}  ${p.detail}`,
     ),
     `  RTO:  ${seconds(report.rtoMs)} against a target of ${seconds(report.rtoTargetMs)}: ${report.withinTarget ? 'within' : 'OVER'} target`,
+    ...(report.pitr
+      ? [
+          `  PITR: recovered to ${report.pitr.target} from ${report.pitr.baseBackup ?? '-'}; newest heartbeat ${report.pitr.newestBeat ?? '(none)'}`,
+          `  RPO:  ${seconds(report.pitr.rpoMs)} against a target of ${seconds(report.pitr.rpoTargetMs)}: ${report.pitr.withinRpo ? 'within' : 'OVER'} target`,
+        ]
+      : []),
     ...(report.error ? [`  error: ${report.error}`] : []),
     ...(path ? [`  report: ${path}`] : []),
   ].join('\n');
@@ -132,15 +151,24 @@ export function formatDrillReport(report: DrillReport, path?: string): string {
 /** One line per drill: when, whether it passed, RTO against the target, which backup, what went wrong. */
 export function formatDrillTable(reports: DrillReport[], withDatabase = false): string {
   if (reports.length === 0) return 'no drill reports';
+  // The RPO column only where a PITR drill ran (docs/pitr.md#the-pitr-drill).
+  const withRpo = reports.some((r) => r.pitr);
   const rows = reports.map((r) => [
     ...(withDatabase ? [r.database] : []),
     r.startedAt,
     r.ok ? 'ok' : 'FAILED',
     `${seconds(r.rtoMs)} / ${seconds(r.rtoTargetMs)}${r.withinTarget ? '' : ' OVER'}`,
-    r.backup?.key ?? '-',
+    ...(withRpo
+      ? [
+          r.pitr
+            ? `${seconds(r.pitr.rpoMs)} / ${seconds(r.pitr.rpoTargetMs)}${r.pitr.withinRpo ? '' : ' OVER'}`
+            : '-',
+        ]
+      : []),
+    r.backup?.key ?? (r.pitr ? `pitr ${r.pitr.baseBackup ?? '-'}` : '-'),
     r.error ?? '',
   ]);
-  const header = ['STARTED', 'OK', 'RTO / TARGET', 'BACKUP', 'ERROR'];
+  const header = ['STARTED', 'OK', 'RTO / TARGET', ...(withRpo ? ['RPO / TARGET'] : []), 'BACKUP', 'ERROR'];
   return formatTable([[...(withDatabase ? ['DATABASE'] : []), ...header], ...rows]);
 }
 

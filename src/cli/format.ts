@@ -1,3 +1,4 @@
+import type { PitrRestorePlan } from '../core/pitr-restore.js';
 import type { BackupProgress, RestoreStatus, RetentionResult } from '../client/index.js';
 import type { StepProgress } from '../core/progress.js';
 import type { DriftReport } from '../core/reconcile.js';
@@ -133,6 +134,7 @@ export function formatRestoreStatus(status: RestoreStatus): string {
         : []),
     );
   }
+  if (status.pitrPlan) lines.push(...formatPitrPlan(status.pitrPlan));
   if (status.planDigest) lines.push(`  plan digest: sha256:${status.planDigest}`);
   if (status.approvalsNeeded !== undefined && !status.decision) {
     const so = status.approvals?.map((a) => a.by).join(', ');
@@ -171,4 +173,23 @@ export function formatTable(table: string[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** A restore to a moment's plan: the base backup, the WAL, the time it expects, what it replaces. */
+function formatPitrPlan(plan: PitrRestorePlan): string[] {
+  const { base, target } = plan;
+  return [
+    `  to: ${plan.to ?? 'the end of the archive'} (${plan.scope})`,
+    `  base backup: ${base.label} (${base.type}, ended ${base.stoppedAt}, ${formatBytes(base.databaseBytes)})`,
+    `  WAL: ${plan.wal.from} to at most ${plan.wal.to}`,
+    `  expected time: about ${plan.expectedSeconds} s`,
+    `  target: "${target.database}" on ${target.host}:${target.port}${target.create ? ' (to be created)' : ''}`,
+    ...(plan.scope === 'tables'
+      ? [
+          '  replaces:',
+          ...plan.tables.map((t) => `    ${t.schema}.${t.table}${t.exists ? '' : ' (absent now: created)'}`),
+        ]
+      : []),
+    ...plan.steps.map((step, i) => `  step ${i + 1}: ${step}`),
+  ];
 }

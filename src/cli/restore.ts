@@ -8,8 +8,10 @@ import {
   rejectRestore,
   restoreStatement,
   restoreStatus,
+  startPitrRestore,
   startRestore,
   waitForRestore,
+  type PitrRestoreRequest,
   type RestoreResult,
   type RestoreStatus,
 } from '../client/index.js';
@@ -17,6 +19,7 @@ import { signStatement } from '../crypto/statement.js';
 import type { ApprovalAnswer, ApprovalChoice } from '../core/restore/approval.js';
 import type { Config } from '../config/index.js';
 import { configError } from '../core/errors.js';
+import { momentOf } from '../core/pitr-restore.js';
 import type { RestoreRequest, RestoreSource } from '../core/restore/request.js';
 import { restoreTaskQueueName } from '../temporal/names.js';
 import { formatRestoreStatus } from './format.js';
@@ -41,6 +44,8 @@ interface RestoreFlags {
   force?: boolean;
   allowUnsigned?: boolean;
   jobs?: string;
+  to?: string;
+  cluster?: boolean;
   approvalTimeout?: string;
   wait?: boolean;
   json?: boolean;
@@ -73,6 +78,16 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
     .addOption(new Option('--s3-key <key>', 'a backup in the bucket, with or without S3_PREFIX'))
     .addOption(new Option('--latest', 'the newest complete backup (the local copy when there is one)'))
     .addOption(new Option('--before <time>', 'with --latest: the newest taken before this ISO 8601 time'))
+    .addOption(
+      new Option(
+        '--to <time>',
+        'point-in-time recovery (PITR=pgbackrest): the database or --table as at this moment, such as "2026-12-07 14:03:00+00"',
+      ),
+    )
+    .option(
+      '--cluster',
+      'the whole cluster from its physical backups, into PITR_PG_DATA on the worker host (the server must be stopped); with --to, as at that moment',
+    )
     .option('--target-db <name>', 'restore into this database (default DB_NAME)')
     .option('--target-host <host>', 'restore into a database on this host (default DB_HOST)')
     .option('--target-port <port>', 'with --target-host: its port (default DB_PORT)')
@@ -102,13 +117,19 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
           '--print-id: not with --wait or --json (follow it with backupctl status ID --wait)',
         );
       }
-      const request = await restoreRequest(flags);
       const client = await connectClient(cfg.temporal);
-      const handle = await startRestore(client, {
-        ...request,
-        database: cfg.database.name,
-        taskQueue: cfg.temporal.taskQueue,
-      });
+      const handle =
+        flags.to !== undefined || flags.cluster
+          ? await startPitrRestore(client, {
+              ...momentRequest(flags),
+              database: cfg.database.name,
+              taskQueue: cfg.temporal.taskQueue,
+            })
+          : await startRestore(client, {
+              ...(await restoreRequest(flags)),
+              database: cfg.database.name,
+              taskQueue: cfg.temporal.taskQueue,
+            });
       const link = `${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${handle.workflowId}`;
       const started = `started ${handle.workflowId}\n${link}`;
       if (flags.printId) return console.log(handle.workflowId);
@@ -223,6 +244,49 @@ export function registerRestoreCommands(program: Command, loadConfig: () => Conf
     });
 }
 
+/** The first of these flags that was given. */
+function firstGiven(flags: Record<string, unknown>): string | undefined {
+  return Object.entries(flags).find(([, value]) => value !== undefined)?.[0];
+}
+
+/** --to: the moment, the target and --table; a logical backup's flags do not apply. */
+function momentRequest(flags: RestoreFlags): PitrRestoreRequest {
+  const logical = firstGiven({
+    '--file': flags.file,
+    '--s3-key': flags.s3Key,
+    '--latest': flags.latest,
+    '--schema': flags.schema,
+    '--use-list': flags.useList,
+    '--allow-unsigned': flags.allowUnsigned,
+  });
+  if (logical) throw configError(`--to: not with ${logical} (a restore to a moment reads no logical backup)`);
+  const database = flags.cluster
+    ? firstGiven({
+        '--table': flags.table,
+        '--target-db': flags.targetDb,
+        '--target-host': flags.targetHost,
+        '--create-db': flags.createDb,
+      })
+    : undefined;
+  if (database)
+    throw configError(`--cluster: not with ${database} (the whole cluster goes into PITR_PG_DATA)`);
+  return {
+    cluster: flags.cluster,
+    to: flags.to === undefined ? undefined : momentOf(flags.to),
+    target: {
+      database: flags.targetDb,
+      host: flags.targetHost,
+      port: flags.targetPort === undefined ? undefined : port(flags.targetPort),
+    },
+    createDb: flags.createDb,
+    tables: flags.table,
+    noOwner: (flags as { owner?: boolean }).owner === false,
+    dryRun: flags.dryRun,
+    force: flags.force,
+    approvalTimeoutSeconds: flags.approvalTimeout === undefined ? undefined : duration(flags.approvalTimeout),
+  };
+}
+
 async function restoreRequest(flags: RestoreFlags): Promise<RestoreRequest> {
   return {
     source: source(flags),
@@ -323,6 +387,13 @@ function describeAnswer(id: string, answer: ApprovalAnswer): string {
 
 function describe(result: RestoreResult): string {
   const { status } = result;
+  if (status.pitrPlan) {
+    return [
+      status.state === 'dry-run-completed' ? 'dry run complete: nothing was changed' : 'restore complete',
+      formatRestoreStatus(status),
+      `  RTO:  ${(result.rtoMs / 1000).toFixed(1)} s (without ${(result.approvalWaitMs / 1000).toFixed(1)} s waiting for approval)`,
+    ].join('\n');
+  }
   return [
     status.state === 'dry-run-completed' ? 'dry run complete: nothing was changed' : 'restore complete',
     formatRestoreStatus(status),

@@ -1,11 +1,13 @@
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DrillRequest, DrillResult } from '../../workflows/drill.js';
+import type { PitrDrillRequest } from '../../workflows/pitr-drill.js';
 import type { RereadRequest, RereadResult } from '../../workflows/reread.js';
 import {
   DATABASE_ATTRIBUTE,
   DEFAULT_TASK_QUEUE,
   DRILL_WORKFLOW,
+  PITR_DRILL_WORKFLOW,
   REREAD_WORKFLOW,
 } from '../temporal/names.js';
 import { resultOf, workflowId } from './runs.js';
@@ -15,6 +17,8 @@ export type { DrillRequest, DrillResult, RereadRequest, RereadResult };
 export interface StartDrillOptions {
   /** The configuration's database (DB_NAME). */
   database: string;
+  /** A PITR drill's moment, this many seconds ago (300 by default). */
+  lagSeconds?: number;
   /** The shared task queue (TEMPORAL_TASK_QUEUE); the drill's steps run on its restore queue. */
   taskQueue?: string;
   workflowId?: string;
@@ -23,6 +27,11 @@ export interface StartDrillOptions {
 /** Starts a DR drill now: the newest backup restored into a scratch database, then dropped. */
 export function startDrill(client: Client, options: StartDrillOptions): Promise<WorkflowHandle> {
   return start(client, DRILL_WORKFLOW, 'drill', options, `DR drill of ${options.database}`);
+}
+
+/** Starts a PITR drill now: a scratch server recovered to a moment, its RPO and RTO reported. */
+export function startPitrDrill(client: Client, options: StartDrillOptions): Promise<WorkflowHandle> {
+  return start(client, PITR_DRILL_WORKFLOW, 'pitr-drill', options, `PITR drill of ${options.database}`);
 }
 
 /** Starts a re-read of every copy of every backup (no restore). */
@@ -47,7 +56,10 @@ function start(
   options: StartDrillOptions,
   summary: string,
 ): Promise<WorkflowHandle> {
-  const request: DrillRequest & RereadRequest = { database: options.database };
+  const request: DrillRequest & RereadRequest & PitrDrillRequest = {
+    database: options.database,
+    ...(options.lagSeconds === undefined ? {} : { lagSeconds: options.lagSeconds }),
+  };
   return client.workflow.start(workflowType, {
     args: [request],
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,

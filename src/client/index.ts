@@ -36,8 +36,10 @@ export {
   type StartRestoreOptions,
   type RestoreOverview,
 } from './restore.js';
+export { startPitrRestore, type PitrRestoreRequest, type PitrRestoreResult } from './pitr-restore.js';
 export {
   startDrill,
+  startPitrDrill,
   startReread,
   waitForDrill,
   waitForReread,

@@ -32,7 +32,11 @@ export function pitrConfig(v: Values, s3: S3Config | undefined): PitrConfig | un
     cipherPass: v.PITR_CIPHER_PASS || undefined,
     archiveTimeoutSeconds: v.PITR_ARCHIVE_TIMEOUT_SECONDS,
     rpoTargetSeconds: v.RPO_TARGET_SECONDS,
-    schedules: { fullCron: v.PITR_FULL_SCHEDULE, diffCron: v.PITR_DIFF_SCHEDULE },
+    schedules: {
+      fullCron: v.PITR_FULL_SCHEDULE,
+      diffCron: v.PITR_DIFF_SCHEDULE,
+      drillCron: v.PITR_DRILL_SCHEDULE,
+    },
   };
 }
 

@@ -213,6 +213,7 @@ export const envSchema = z.object({
   RPO_TARGET_SECONDS: int(1, 7 * 24 * 60 * 60).default(300),
   PITR_FULL_SCHEDULE: cron.default('0 1 * * 0'),
   PITR_DIFF_SCHEDULE: cron.default('0 1 * * 1-6'),
+  PITR_DRILL_SCHEDULE: cron.default('30 4 * * *'),
 });
 
 function storageClassVariables() {

@@ -103,7 +103,7 @@ export interface PitrConfig {
   cipherPass?: string;
   archiveTimeoutSeconds: number;
   rpoTargetSeconds: number;
-  schedules: { fullCron: string; diffCron: string };
+  schedules: { fullCron: string; diffCron: string; drillCron: string };
 }
 
 export type PitrRepo = PgBackRestRepo;

@@ -51,6 +51,21 @@ export interface DrillReport {
   /** True once the scratch database is gone (also after a failed step). */
   scratchDropped: boolean;
   error?: string;
+  /** A PITR drill's (pitrDrillWorkflow): the moment recovered to, and the achieved RPO. */
+  pitr?: PitrDrillFacts;
+}
+
+/** The achieved RPO: the moment recovered to less the newest heartbeat recovered. */
+export interface PitrDrillFacts {
+  /** The moment (ISO) recovered to: now less the drill's lag. */
+  target: string;
+  /** The base backup pgBackRest restored. */
+  baseBackup?: string;
+  /** The newest durable_backup.heartbeat beat in the recovered server. */
+  newestBeat?: string;
+  rpoMs?: number;
+  rpoTargetMs: number;
+  withinRpo: boolean;
 }
 
 export const REPORTS_FOLDER = 'reports';

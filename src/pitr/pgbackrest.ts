@@ -125,7 +125,7 @@ async function checkReadableBy(user: string, path: string, variable: string): Pr
 }
 
 /** The uid and gid to give files to: only when we are root and pgBackRest runs as someone else. */
-async function ownerIds(user: string): Promise<{ uid: number; gid: number } | undefined> {
+export async function ownerIds(user: string): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0 || user === 'root') return undefined;
   const id = async (flag: string) => Number((await execa('id', [flag, user], toolEnv())).stdout);
   try {

@@ -14,6 +14,7 @@ import {
   DATABASE_ATTRIBUTE,
   DRILL_WORKFLOW,
   PITR_BACKUP_WORKFLOW,
+  PITR_DRILL_WORKFLOW,
   REREAD_WORKFLOW,
   RETENTION_WORKFLOW,
 } from '../temporal/names.js';
@@ -21,13 +22,21 @@ import {
 // Temporal Schedules for one database: a nightly backup, a retention sweep, a daily DR drill, a
 // monthly re-read and, with PITR=pgbackrest, a weekly full and a daily differential physical backup, kept in line with the configuration by applySchedules. Pure parts (what we want, what differs) first, then the I/O.
 
-export const SCHEDULE_KINDS = ['backup', 'retention', 'drill', 'reread', 'pitr-full', 'pitr-diff'] as const;
+export const SCHEDULE_KINDS = [
+  'backup',
+  'retention',
+  'drill',
+  'reread',
+  'pitr-full',
+  'pitr-diff',
+  'pitr-drill',
+] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
-/** The physical backups' schedules: only for a database with PITR=pgbackrest. */
-const PITR_KINDS: readonly ScheduleKind[] = ['pitr-full', 'pitr-diff'];
+/** The PITR schedules (physical backups, the PITR drill): only for a database with PITR=pgbackrest. */
+const PITR_KINDS: readonly ScheduleKind[] = ['pitr-full', 'pitr-diff', 'pitr-drill'];
 
-/** The kinds of schedule this database has: the physical backups' only with PITR on. */
+/** The kinds of schedule this database has: the PITR ones only with PITR on. */
 export function scheduleKindsOf(config: Config): ScheduleKind[] {
   return SCHEDULE_KINDS.filter((kind) => config.pitr || !PITR_KINDS.includes(kind));
 }
@@ -88,6 +97,7 @@ export function desiredSchedules(config: Config): DesiredSchedule[] {
     desiredSchedule(config, 'pitr-diff', diffCron, PITR_BACKUP_WORKFLOW, 'Physical differential backup', {
       type: 'diff',
     }),
+    desiredSchedule(config, 'pitr-drill', config.pitr.schedules.drillCron, PITR_DRILL_WORKFLOW, 'PITR drill'),
   ];
 }
 

@@ -21,6 +21,9 @@ export const REREAD_WORKFLOW = 'rereadWorkflow';
 export const REKEY_WORKFLOW = 'rekeyWorkflow';
 // pitr-backup (issue 21)
 export const PITR_BACKUP_WORKFLOW = 'pitrBackupWorkflow';
+// pitr-restore (#21)
+export const PITR_RESTORE_WORKFLOW = 'pitrRestoreWorkflow';
+export const PITR_DRILL_WORKFLOW = 'pitrDrillWorkflow';
 
 export const DATABASE_ATTRIBUTE = defineSearchAttributeKey('BackupDatabase', SearchAttributeType.KEYWORD);
 export const KIND_ATTRIBUTE = defineSearchAttributeKey('BackupKind', SearchAttributeType.KEYWORD);

@@ -12,6 +12,8 @@ import {
   createBackupActivities,
   createReportActivities,
   createDrillActivities,
+  createPitrRestoreActivities,
+  createPitrDrillActivities,
   createRereadActivities,
   createRekeyActivities,
   createRestoreActivities,
@@ -84,6 +86,8 @@ async function activitiesFor(config: Config, metrics: WorkerMetrics) {
     ...createRereadActivities(config, stores, privateKey),
     ...createRekeyActivities(config, stores, privateKey, signingKey),
     ...createPitrBackupActivities(config),
+    ...createPitrRestoreActivities(config),
+    ...createPitrDrillActivities(config),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Decision, RefusedSignal } from './approval.js';
+import type { PitrRestorePlan } from '../pitr-restore.js';
 import type { RestorePlan } from './plan.js';
 
 // Where a restore is, as its workflow publishes it (the status query) and its log records it.
@@ -34,11 +35,15 @@ export const RESTORE_PHASES = [
   'restore',
   'verify',
 ] as const;
-export type RestorePhase = (typeof RESTORE_PHASES)[number];
+/** A restore to a moment's (pitrRestoreWorkflow) own: pgBackRest, recovery and the copy out, in one step. */
+export const PITR_RESTORE_PHASES = ['recover'] as const;
+export type RestorePhase = (typeof RESTORE_PHASES)[number] | (typeof PITR_RESTORE_PHASES)[number];
 
 export interface RestoreStatus {
   state: RestoreState;
   plan?: RestorePlan;
+  /** A restore to a moment's plan (backupctl restore --to), instead of plan. */
+  pitrPlan?: PitrRestorePlan;
   phases: { phase: RestorePhase; durationMs: number; detail: string }[];
   decision?: Decision;
   /** The approvals accepted so far (four-eyes: RESTORE_MIN_APPROVALS distinct approvers); absent in old runs. */
