@@ -1,8 +1,9 @@
 import { BackupError, configError } from './errors.js';
+import type { PhysicalBackup, StanzaInfo } from './pitr-backup.js';
 import type { RestoreRequest } from './restore/request.js';
 
-// Restores to a moment (docs/pitr.md), the pure part: what `pgbackrest info` says, which base backup
-// a moment needs, and the plan an approver reads. Workflows import it: no Node modules.
+// Restores to a moment (docs/pitr.md), the pure part: which base backup a moment needs (of what
+// `pgbackrest info` says, parsed in pitr-backup.ts), and the plan an approver reads. Workflows import it: no Node modules.
 
 /** A restore request with a moment (`backupctl restore --to T`), instead of a logical backup. */
 export interface PitrRestoreRequest extends Omit<RestoreRequest, 'source'> {
@@ -10,59 +11,6 @@ export interface PitrRestoreRequest extends Omit<RestoreRequest, 'source'> {
   to?: string;
   /** The whole cluster, into its own data directory (PITR_PG_DATA), with the server stopped. */
   cluster?: boolean;
-}
-
-/** One physical backup, as `pgbackrest info --output=json` lists it. */
-export interface PhysicalBackup {
-  label: string;
-  type: 'full' | 'diff' | 'incr';
-  startedAt: string;
-  stoppedAt: string;
-  /** The first and last WAL segment the backup needs. */
-  walStart: string;
-  walStop: string;
-  /** Bytes of the cluster it restores. */
-  databaseBytes: number;
-  /** Bytes in the repository. */
-  repoBytes: number;
-}
-
-export interface StanzaInfo {
-  backups: PhysicalBackup[];
-  /** The oldest and newest archived WAL segment (of the current database system). */
-  archive?: { min: string; max: string };
-}
-
-interface InfoJson {
-  name?: string;
-  backup?: {
-    label: string;
-    type: string;
-    timestamp: { start: number; stop: number };
-    archive?: { start?: string; stop?: string };
-    info?: { size?: number; repository?: { delta?: number; size?: number } };
-  }[];
-  archive?: { min?: string | null; max?: string | null }[];
-}
-
-/** `pgbackrest info --output=json` of one stanza (it prints a list with that stanza alone). */
-export function parseStanzaInfo(json: string, stanza: string): StanzaInfo {
-  const list = JSON.parse(json) as InfoJson[];
-  const entry = list.find((s) => s.name === stanza) ?? list[0];
-  const at = (seconds: number) => new Date(seconds * 1000).toISOString();
-  const backups = (entry?.backup ?? []).map((b) => ({
-    label: b.label,
-    type: (['full', 'diff', 'incr'].includes(b.type) ? b.type : 'full') as PhysicalBackup['type'],
-    startedAt: at(b.timestamp.start),
-    stoppedAt: at(b.timestamp.stop),
-    walStart: b.archive?.start ?? '',
-    walStop: b.archive?.stop ?? '',
-    databaseBytes: b.info?.size ?? 0,
-    repoBytes: b.info?.repository?.size ?? 0,
-  }));
-  const archives = (entry?.archive ?? []).filter((a) => a.min && a.max);
-  const last = archives.at(-1);
-  return { backups, archive: last ? { min: last.min!, max: last.max! } : undefined };
 }
 
 /**

@@ -8,13 +8,17 @@ import {
   type PhysicalBackupType,
   type StanzaInfo,
 } from '../core/pitr-backup.js';
-import { pgBackRestOf, runPgBackRest } from './pgbackrest.js';
+import { pgBackRestOf, runPgBackRest, type PgBackRest } from './pgbackrest.js';
 
 // Physical backups and their expiry: `pgbackrest backup`, `info` and `expire` for one stanza.
 
 /** `pgbackrest info --output=json` of the stanza. */
-export async function readStanzaInfo(pitr: PitrConfig, signal?: AbortSignal): Promise<StanzaInfo> {
-  const br = pgBackRestOf(pitr);
+export function readStanzaInfo(pitr: PitrConfig, signal?: AbortSignal): Promise<StanzaInfo> {
+  return stanzaInfo(pgBackRestOf(pitr), signal);
+}
+
+/** The same, through a pgBackRest already resolved (restores and drills have one). */
+export async function stanzaInfo(br: PgBackRest, signal?: AbortSignal): Promise<StanzaInfo> {
   const { stdout } = await runPgBackRest(br, 'info', ['--output=json'], { signal, timeoutMs: 120_000 });
   return parseStanzaInfo(stdout, br.stanza);
 }

@@ -10,7 +10,7 @@ import { pitrPlan, type PitrRestorePlan } from '../core/pitr-restore.js';
 import { connect } from '../postgres/connection.js';
 import { toolEnv } from '../process/env.js';
 import { ownerIds, runPgBackRest, type PgBackRest } from './pgbackrest.js';
-import { stanzaInfo } from './restore-to-moment.js';
+import { stanzaInfo } from './backup.js';
 import { pgBin, pgTime } from './scratch.js';
 import { postmasterPid } from './scratch-leftovers.js';
 

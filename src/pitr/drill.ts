@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Config } from '../config/index.js';
 import { HEARTBEAT_SCHEMA, HEARTBEAT_TABLE } from '../core/pitr-heartbeat.js';
 import { pgBackRestOf } from './pgbackrest.js';
-import { stanzaInfo } from './restore-to-moment.js';
+import { stanzaInfo } from './backup.js';
 import { baseBackupFor } from '../core/pitr-restore.js';
 import { recoverScratch, type ScratchStep } from './scratch.js';
 import { pitrOf } from './setup.js';

@@ -3,19 +3,18 @@ import pg from 'pg';
 import type { Config, DatabaseConfig } from '../config/index.js';
 import { BackupError, configError } from '../core/errors.js';
 import {
-  parseStanzaInfo,
   pitrPlan,
   qualifiedTable,
   type PitrRestorePlan,
   type PitrTableInScope,
-  type StanzaInfo,
 } from '../core/pitr-restore.js';
 import type { RestoreTarget } from '../core/restore/request.js';
 import { redact } from '../core/redact.js';
 import { connect, libpqVars } from '../postgres/connection.js';
 import { toolEnv } from '../process/env.js';
 import { createDatabase, targetDatabase } from '../restore/target.js';
-import { runPgBackRest, type PgBackRest } from './pgbackrest.js';
+import type { PgBackRest } from './pgbackrest.js';
+import { stanzaInfo } from './backup.js';
 import { pgBin, type Scratch } from './scratch.js';
 
 // Restore to a moment, after the scratch server recovered: the plan (pgbackrest info, the target as
@@ -27,11 +26,6 @@ export interface MomentRequest {
   createDb?: boolean;
   tables?: string[];
   noOwner?: boolean;
-}
-
-export async function stanzaInfo(br: PgBackRest, signal?: AbortSignal): Promise<StanzaInfo> {
-  const { stdout } = await runPgBackRest(br, 'info', ['--output=json'], { signal });
-  return parseStanzaInfo(stdout, br.stanza);
 }
 
 /** The plan: the base backup for the moment, the WAL, the target and the tables it replaces. */

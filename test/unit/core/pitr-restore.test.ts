@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   baseBackupFor,
   momentOf,
-  parseStanzaInfo,
   pitrPlan,
   qualifiedTable,
   segmentsBetween,
-} from '../../src/core/pitr-restore.js';
+} from '../../../src/core/pitr-restore.js';
+import { parseStanzaInfo } from '../../../src/core/pitr-backup.js';
 
 // Restore to a moment, the pure part: pgbackrest info, the base backup for a moment, the plan.
 
@@ -64,7 +64,7 @@ describe('restore to a moment: the plan', () => {
       '--to: 2026-12-07T02:04:00.000Z is before the oldest physical backup ended (2026-12-07T02:05:00.000Z)',
     );
     expect(() => baseBackupFor(info, '2026-12-07T15:00:01.000Z', now)).toThrow('is in the future');
-    expect(() => baseBackupFor({ backups: [] }, undefined, now)).toThrow(
+    expect(() => baseBackupFor({ ...info, backups: [] }, undefined, now)).toThrow(
       'no physical backup in the repository',
     );
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { pitrDrillFacts, pitrDrillTarget } from '../../src/core/pitr-drill.js';
-import { desiredSchedules, scheduleKindsOf } from '../../src/schedules/index.js';
-import { PITR_DRILL_WORKFLOW } from '../../src/temporal/names.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { pitrDrillFacts, pitrDrillTarget } from '../../../src/core/pitr-drill.js';
+import { desiredSchedules, scheduleKindsOf } from '../../../src/schedules/index.js';
+import { PITR_DRILL_WORKFLOW } from '../../../src/temporal/names.js';
 
 // The PITR drill's verdict: the moment recovered to, and the achieved RPO against its target.
 
