@@ -271,8 +271,15 @@ function momentRequest(flags: RestoreFlags): PitrRestoreRequest {
   if (database)
     throw configError(`--cluster: not with ${database} (the whole cluster goes into PITR_PG_DATA)`);
   return {
+    ...requestCommon(flags),
     cluster: flags.cluster,
     to: flags.to === undefined ? undefined : momentOf(flags.to),
+  };
+}
+
+/** What every restore request says alike: the target, which tables, approval and ownership. */
+function requestCommon(flags: RestoreFlags): Omit<RestoreRequest, 'source'> {
+  return {
     target: {
       database: flags.targetDb,
       host: flags.targetHost,
@@ -280,6 +287,7 @@ function momentRequest(flags: RestoreFlags): PitrRestoreRequest {
     },
     createDb: flags.createDb,
     tables: flags.table,
+    // commander turns --no-owner into owner: false.
     noOwner: (flags as { owner?: boolean }).owner === false,
     dryRun: flags.dryRun,
     force: flags.force,
@@ -289,23 +297,12 @@ function momentRequest(flags: RestoreFlags): PitrRestoreRequest {
 
 async function restoreRequest(flags: RestoreFlags): Promise<RestoreRequest> {
   return {
+    ...requestCommon(flags),
     source: source(flags),
-    target: {
-      database: flags.targetDb,
-      host: flags.targetHost,
-      port: flags.targetPort === undefined ? undefined : port(flags.targetPort),
-    },
-    createDb: flags.createDb,
-    tables: flags.table,
     schemas: flags.schema,
     useList: flags.useList === undefined ? undefined : await readList(flags.useList),
-    // commander turns --no-owner into owner: false.
-    noOwner: (flags as { owner?: boolean }).owner === false,
-    dryRun: flags.dryRun,
-    force: flags.force,
     allowUnsigned: flags.allowUnsigned,
     jobs: flags.jobs === undefined ? undefined : wholeNumber('--jobs', flags.jobs),
-    approvalTimeoutSeconds: flags.approvalTimeout === undefined ? undefined : duration(flags.approvalTimeout),
   };
 }
 
@@ -387,17 +384,12 @@ function describeAnswer(id: string, answer: ApprovalAnswer): string {
 
 function describe(result: RestoreResult): string {
   const { status } = result;
-  if (status.pitrPlan) {
-    return [
-      status.state === 'dry-run-completed' ? 'dry run complete: nothing was changed' : 'restore complete',
-      formatRestoreStatus(status),
-      `  RTO:  ${(result.rtoMs / 1000).toFixed(1)} s (without ${(result.approvalWaitMs / 1000).toFixed(1)} s waiting for approval)`,
-    ].join('\n');
-  }
-  return [
+  const lines = [
     status.state === 'dry-run-completed' ? 'dry run complete: nothing was changed' : 'restore complete',
     formatRestoreStatus(status),
     `  RTO:  ${(result.rtoMs / 1000).toFixed(1)} s (without ${(result.approvalWaitMs / 1000).toFixed(1)} s waiting for approval)`,
-    `  log:  ${result.logPath}`,
-  ].join('\n');
+  ];
+  // A restore to a moment copies out of a scratch server: it writes no pg_restore log.
+  if (!status.pitrPlan) lines.push(`  log:  ${result.logPath}`);
+  return lines.join('\n');
 }
