@@ -304,10 +304,27 @@ describe('deploy/postgres (the Compose database, issue #21)', () => {
     const command = compose.services.postgres!.command!.join(' ');
     for (const setting of ['wal_level=replica', 'archive_mode=on', 'archive_timeout=60s'])
       expect(command).toContain(`-c ${setting}`);
-    expect(command).toContain(
-      '-c archive_command=pgbackrest --config=/var/lib/durable-backup/pgbackrest/app.conf --stanza=app archive-push %p',
-    );
     expect(compose.services.postgres!.volumes).toContain('pgbackrest:/var/lib/durable-backup/pgbackrest');
+  });
+
+  it('lets a segment go before pitr setup (pg_wal must not fill the disk), and hands it to pgBackRest after', () => {
+    const setting = compose.services.postgres!.command!.find((c) => c.startsWith('archive_command='))!;
+    const folder = mkdtempSync(join(tmpdir(), 'compose-archive-'));
+    // The command as the server runs it (sh -c, %p the segment), with the volume's path in a temp folder.
+    const run = () =>
+      spawnSync('sh', [
+        '-c',
+        setting
+          .slice('archive_command='.length)
+          .replaceAll('/var/lib/durable-backup/pgbackrest', folder)
+          .replace('%p', join(folder, 'segment')),
+      ]);
+    expect(run().status).toBe(0);
+    writeFileSync(join(folder, 'app.conf'), '[app]\npg1-path=/nonexistent\n');
+    // Now pgBackRest runs and, with no such stanza, fails: the server keeps the segment and retries.
+    const archived = run();
+    expect(archived.status, String(archived.stderr)).not.toBe(0);
+    expect(String(archived.stderr) + String(archived.stdout)).toMatch(/ERROR: \[\d+\]/);
   });
 });
 
