@@ -33,3 +33,14 @@ export function parentOf(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** Whether a process of that pid exists (signal 0 checks without sending anything). */
+export function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

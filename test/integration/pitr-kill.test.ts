@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alive } from '../helpers/processes.js';
 import { postmasterPid } from '../../src/pitr/scratch-leftovers.js';
 import { scratchRoot } from '../../src/pitr/scratch.js';
 import { backupctl } from '../helpers/cli.js';
@@ -24,16 +25,6 @@ afterAll(async () => {
   await second?.stop();
   await setup?.cluster.remove();
 });
-
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('a worker killed during a restore to a moment', () => {
   it('leaves nothing behind once the next run has been', async () => {

@@ -6,7 +6,7 @@ import { postmasterPid } from '../../src/pitr/scratch-leftovers.js';
 import { recoverScratch, scratchRoot, sweepScratch, type Scratch } from '../../src/pitr/scratch.js';
 import { archiveNow, backedUpCluster, serverNow, type BackedUpCluster } from '../helpers/pitr-data.js';
 import { startPrivateS3 } from '../helpers/private-services.js';
-import { processesMatching } from '../helpers/processes.js';
+import { processesMatching, alive } from '../helpers/processes.js';
 import { REPO_ROOT } from '../helpers/services.js';
 import { until } from '../helpers/worker-process.js';
 
@@ -49,16 +49,6 @@ async function count(scratch: Scratch, sql: string): Promise<string> {
     return String(Object.values(last.rows[0] as object)[0]);
   } finally {
     await client.end();
-  }
-}
-
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
