@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { secretsOf, type Config } from '../src/config/index.js';
 import type { PitrRestorePlan, PitrRestoreRequest } from '../src/core/pitr-restore.js';
+import { configError } from '../src/core/errors.js';
 import { planCluster, restoreCluster, type ClusterOutcome } from '../src/pitr/cluster-restore.js';
 import { pgBackRestOf } from '../src/pitr/pgbackrest.js';
 import { copyOut, planMoment, type CopyOutcome } from '../src/pitr/restore-to-moment.js';
@@ -46,8 +47,11 @@ export function createPitrRestoreActivities(config: Config) {
     ): Promise<ResolvedPitrRestore> {
       return asActivity(secrets, async () => {
         pitrOf(config);
+        checkClusterRequest(request);
         checkTarget(config, request.target);
-        checkForce(config, { ...request, source: { latest: true } });
+        // No drill restores to a moment through this path: --force passes only where
+        // RESTORE_ALLOW_FORCE allows it (createDb false keeps checkForce's drill exception out).
+        checkForce(config, { ...request, createDb: false, source: { latest: true } });
         return {
           database: config.database.name,
           workflowId: request.workflowId,
@@ -126,3 +130,19 @@ export function createPitrRestoreActivities(config: Config) {
 }
 
 export type PitrRestoreActivities = ReturnType<typeof createPitrRestoreActivities>;
+
+/**
+ * The worker's own check of what the CLI refuses: a cluster restore names no database, so a target,
+ * --create-db or --table cannot ride along with it (and borrow another path's exceptions).
+ */
+function checkClusterRequest(request: PitrRestoreRequest): void {
+  if (!request.cluster) return;
+  const extra = [
+    request.target?.database !== undefined && '--target-db',
+    request.target?.host !== undefined && '--target-host',
+    request.target?.port !== undefined && '--target-port',
+    request.createDb && '--create-db',
+    (request.tables?.length ?? 0) > 0 && '--table',
+  ].find(Boolean);
+  if (extra) throw configError(`--cluster: not with ${extra} (the whole cluster goes into PITR_PG_DATA)`);
+}

@@ -121,3 +121,14 @@ export function archiveFileName(fileName: string): string {
   const suffix = DATA_SUFFIXES.find((s) => fileName.endsWith(s));
   return suffix ? fileName.slice(0, -suffix.length) + DUMP_SUFFIX : fileName.replace(/\.gpg$/, '');
 }
+
+/**
+ * Whether a data key is named for this manifest (the same stem): a manifest that names any other
+ * object, another backup's data say, is not one of ours to keep or to delete by.
+ */
+export function isDataKeyOf(manifestKey: string, dataKey: string): boolean {
+  return (
+    manifestKey.endsWith(MANIFEST_SUFFIX) &&
+    dataKey.startsWith(`${manifestKey.slice(0, -MANIFEST_SUFFIX.length)}.`)
+  );
+}

@@ -8,6 +8,7 @@ import {
   type PitrRestorePlan,
   type PitrTableInScope,
 } from '../core/pitr-restore.js';
+import { conninfoDatabase } from '../core/restore/pg-restore-args.js';
 import type { RestoreTarget } from '../core/restore/request.js';
 import { redact } from '../core/redact.js';
 import { connect, libpqVars } from '../postgres/connection.js';
@@ -121,8 +122,8 @@ export async function copyOut(
     '--single-transaction',
     ...(plan.scope === 'tables' ? ['--clean', '--if-exists'] : []),
     ...(request.noOwner ? ['--no-owner', '--no-acl'] : []),
-    '--dbname',
-    db.name,
+    // As a conninfo string: a database named like "host=elsewhere" must not become a connection string.
+    `--dbname=${conninfoDatabase(db.name)}`,
   ];
   const dump = execa(pgDump, ['--format=custom', ...tableArgs], {
     ...dumpEnv,

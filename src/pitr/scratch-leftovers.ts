@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { toolEnv } from '../process/env.js';
 
@@ -69,18 +70,31 @@ function ownerAlive(marker: ScratchMarker): boolean {
  */
 export async function stopServer(pgCtl: string, dataDir: string, user: string): Promise<void> {
   if (!existsSync(join(dataDir, 'postmaster.pid'))) return;
+  // After a reboot the pid a leftover postmaster.pid names may be another server's, the live one's
+  // included: pg_ctl would stop it. Only a process started on this data directory is ours to stop.
+  const pid = postmasterPid(dataDir);
+  if (!pid || !runsOn(pid, dataDir)) return;
   const line = [pgCtl, '-D', dataDir, '-m', 'immediate', '-w', '-t', '60', 'stop'];
   const [file, ...args] =
     process.getuid?.() === 0 && user !== 'root' ? ['runuser', '-u', user, '--', ...line] : line;
   await execa(file!, args, { ...toolEnv(), cwd: '/', reject: false, stdin: 'ignore' });
   // pg_ctl refuses a postmaster.pid whose process is gone or not a postmaster: kill what it names.
-  const pid = postmasterPid(dataDir);
-  if (pid && processStart(pid) !== undefined) {
+  if (runsOn(pid, dataDir)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // it ended meanwhile
     }
+  }
+}
+
+/** Whether the process runs with this data directory on its command line (postgres -D DIR). */
+function runsOn(pid: number, dataDir: string): boolean {
+  try {
+    // Arguments are NUL-separated, or one line where the process rewrote its title.
+    return ` ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')} `.includes(` ${dataDir} `);
+  } catch {
+    return false;
   }
 }
 
@@ -120,10 +134,16 @@ export async function sweepScratchLeftovers(
     }
     const dataDir = join(dir, 'data');
     if (postmasterPid(dataDir)) await stopServer(await pgCtlFor(dataDir), dataDir, user);
-    if (marker?.socketDir?.includes(SCRATCH_PREFIX))
+    // The marker lies in a folder the cluster's user owns: remove only a folder that has the name
+    // and the place our socket folders have (mkdtemp's six characters in the temp folder).
+    if (marker?.socketDir && isSocketFolder(marker.socketDir))
       await rm(marker.socketDir, { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     swept.push({ dir, workflowId: marker?.workflowId });
   }
   return swept;
+}
+
+export function isSocketFolder(path: string): boolean {
+  return dirname(path) === tmpdir() && new RegExp(`^pg${SCRATCH_PREFIX}[A-Za-z0-9]{6}$`).test(basename(path));
 }

@@ -293,8 +293,9 @@ async function lastFatal(log: string): Promise<string | undefined> {
 /** A PostgreSQL program of the data directory's major version (Debian's layout, else pg_config's). */
 export async function pgBin(dataDir: string, program: string): Promise<string> {
   const version = (await readFile(join(dataDir, 'PG_VERSION'), 'utf8').catch(() => '')).trim();
+  // The file came out of the repository: only a major version number may pick a folder.
   const debian = `/usr/lib/postgresql/${version}/bin/${program}`;
-  if (version && existsSync(debian)) return debian;
+  if (/^\d+$/.test(version) && existsSync(debian)) return debian;
   const bindir = (await execa('pg_config', ['--bindir'], toolEnv()).catch(() => undefined))?.stdout.trim();
   if (!bindir)
     throw new BackupError(

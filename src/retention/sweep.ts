@@ -3,7 +3,7 @@ import { judgeCopy, trustPolicyOf } from '../crypto/signing.js';
 import { backupCopies, newestFirst, type CatalogEntry } from '../storage/catalog.js';
 import { isComplete } from '../core/reconcile.js';
 import type { Config } from '../config/index.js';
-import { MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
+import { isDataKeyOf, MANIFEST_SUFFIX, manifestKeyFor } from '../core/naming.js';
 import { SIGNATURE_SUFFIX, signatureKeyFor } from '../core/trust.js';
 import { decideRetention, type RetentionDecision } from '../core/retention.js';
 import type { BackupKind } from '../core/classify.js';
@@ -30,6 +30,8 @@ export async function planRetention(config: Config, stores: Stores, asOf: Date):
   for await (const copy of backupCopies(storeList(stores))) {
     if (!isComplete(copy) || copy.manifest.database !== config.database.name) continue;
     const { manifestKey, manifest } = copy;
+    // A forged manifest could name another backup's data: deleting by it would delete that one.
+    if (!isDataKeyOf(manifestKey, manifest.file.key)) continue;
     const entry = found.get(manifestKey) ?? { manifestKey, manifest, locations: [], trusted: false };
     entry.locations.push(copy.store.location);
     if (!entry.trusted) entry.trusted = (await judgeCopy(copy, policy, asOf)).trusted;
@@ -124,7 +126,7 @@ async function namedDataKey(store: BackupStore, manifestKey: string): Promise<st
   try {
     const parsed: unknown = JSON.parse(await text(await store.read(manifestKey)));
     const key = (parsed as { file?: { key?: unknown } } | null)?.file?.key;
-    return typeof key === 'string' ? key : undefined;
+    return typeof key === 'string' && isDataKeyOf(manifestKey, key) ? key : undefined;
   } catch {
     return undefined;
   }

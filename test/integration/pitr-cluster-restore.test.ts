@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPitrRestore } from '../../src/client/pitr-restore.js';
 import { backupctl } from '../helpers/cli.js';
 import { archiveNow, backedUpCluster, type BackedUpCluster } from '../helpers/pitr-data.js';
 import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
@@ -32,6 +33,23 @@ afterAll(async () => {
 });
 
 describe('backupctl restore --cluster', () => {
+  it('the worker refuses a cluster restore that names a database too (no drill exception to borrow)', async () => {
+    // Straight to Temporal, past the CLI's own check: --force with a drill's scratch database name.
+    const handle = await startPitrRestore(worker.client, {
+      database: worker.config.database.name,
+      taskQueue: worker.config.temporal.taskQueue,
+      cluster: true,
+      force: true,
+      createDb: true,
+      target: { database: `${worker.config.database.name}_drill_x` },
+    });
+    const failure = await handle.result().catch((error: unknown) => error);
+    expect(String((failure as { cause?: { message?: string } }).cause?.message)).toContain(
+      '--cluster: not with --target-db',
+    );
+    expect(await setup.cluster.psql('SELECT count(*) FROM t')).toBe('20');
+  });
+
   it('refuses while the server runs; stopped, it is restored to the moment, started and promoted', async () => {
     const { cluster } = setup;
     const refused = await backupctl(

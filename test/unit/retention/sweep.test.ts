@@ -81,6 +81,31 @@ describe('the retention sweep on in-memory stores', () => {
     }
   });
 
+  it("neither deletes nor keeps by a planted manifest that names another backup's data", async () => {
+    const local = new MemoryStore('local');
+    const remote = new MemoryStore('remote');
+    const config = loadConfig({
+      env: { DB_NAME: 'app', DAILY_RETENTION_DAYS: '7', RETENTION_KEEP_NEWEST: '1' },
+    });
+    const victim = 'app-backup-20240629-020000';
+    await storeBackup([local, remote], victim, '2024-06-29T02:00:00Z');
+    // Long expired, in both stores, pointing at the newest backup's data.
+    const forged = { ...manifestOf('app-backup-20200101-000000', '2020-01-01T00:00:00Z') };
+    forged.file = { ...forged.file, key: `${victim}.dump.gpg`, name: `${victim}.dump.gpg` };
+    for (const store of [local, remote]) {
+      await store.putBytes('app-backup-20200101-000000.manifest.json', serializeManifest(forged));
+      store.age('app-backup-20200101-000000.manifest.json', longAgo);
+    }
+
+    const plan = await planRetention(config, { local, remote }, now);
+    expect(plan.map((p) => [p.id, p.action])).toEqual([[`${victim}.manifest.json`, 'keep']]);
+    // The cleanup takes it for what it is: a manifest without data of its own.
+    const report = await cleanupIncomplete({ local, remote }, 'app-backup', new Date('2024-06-30T00:00:00Z'));
+    expect(report.danglingManifests).toHaveLength(2);
+    for (const store of [local, remote])
+      expect(await keysOf(store)).toEqual([`${victim}.dump.gpg`, `${victim}.manifest.json`]);
+  });
+
   it('keeps the newest signed backup when newer unsigned ones were planted beside it', async () => {
     const local = new MemoryStore('local');
     const config = loadConfig({
