@@ -115,19 +115,15 @@ describe('backupctl restore --to', () => {
   });
 
   it('a whole database to the moment, into a new one: both tables as a snapshot taken then', async () => {
-    const run = await restore([
-      '--to',
-      moment,
-      '--target-db',
-      'app_at_moment',
-      '--create-db',
-      '--force',
-      '--wait',
-    ]);
+    // A name that libpq would read as a connection string, were it given as one: the data must go
+    // into this database on this server, nowhere else.
+    const target = 'app_at_moment host=127.0.0.9 port=1';
+    const run = await restore(['--to', moment, '--target-db', target, '--create-db', '--force', '--wait']);
     expect(run.exitCode, run.stderr + run.stdout).toBe(0);
     expect(run.stdout).toContain('restore complete');
-    expect(await setup.cluster.psql(snapshot('orders'), 'app_at_moment')).toBe(ordersAtMoment);
-    expect(await setup.cluster.psql(snapshot('events'), 'app_at_moment')).toBe(eventsAtMoment);
+    const asConninfo = `dbname='${target}'`;
+    expect(await setup.cluster.psql(snapshot('orders'), asConninfo)).toBe(ordersAtMoment);
+    expect(await setup.cluster.psql(snapshot('events'), asConninfo)).toBe(eventsAtMoment);
   });
 
   it('refuses a moment before the oldest backup, or in the future, with the target untouched', async () => {
