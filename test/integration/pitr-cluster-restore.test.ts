@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPitrRestore } from '../../src/client/pitr-restore.js';
+import { waitForRestore } from '../../src/client/restore.js';
+import { failureOf } from '../helpers/errors.js';
 import { backupctl } from '../helpers/cli.js';
 import { archiveNow, backedUpCluster, type BackedUpCluster } from '../helpers/pitr-data.js';
 import { startTestWorker, type TestWorker } from '../helpers/temporal.js';
@@ -43,10 +45,9 @@ describe('backupctl restore --cluster', () => {
       createDb: true,
       target: { database: `${worker.config.database.name}_drill_x` },
     });
-    const failure = await handle.result().catch((error: unknown) => error);
-    expect(String((failure as { cause?: { message?: string } }).cause?.message)).toContain(
-      '--cluster: not with --target-db',
-    );
+    const error = await failureOf(waitForRestore(handle));
+    expect(error.kind).toBe('Configuration');
+    expect(error.message).toContain('--cluster: not with --target-db');
     expect(await setup.cluster.psql('SELECT count(*) FROM t')).toBe('20');
   });
 
