@@ -7,7 +7,7 @@ import { pgBackRestOf } from '../src/pitr/pgbackrest.js';
 import { copyOut, planMoment, type CopyOutcome } from '../src/pitr/restore-to-moment.js';
 import { recoverScratch } from '../src/pitr/scratch.js';
 import { pitrOf } from '../src/pitr/setup.js';
-import { planDigest } from '../src/restore/approval.js';
+import { approvalSettings, planDigest } from '../src/restore/approval.js';
 import { checkForce, checkTarget } from '../src/restore/target.js';
 import { hostTaskQueueName } from '../src/temporal/names.js';
 import { asActivity } from './failure.js';
@@ -56,11 +56,7 @@ export function createPitrRestoreActivities(config: Config) {
           database: config.database.name,
           workflowId: request.workflowId,
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
-          approvers: config.restore.approvers,
-          minApprovals: config.restore.minApprovals,
-          signedApprovals: config.restore.approverKeys.length > 0,
-          approvalTimeoutSeconds:
-            request.approvalTimeoutSeconds ?? config.restore.approvalTimeoutMinutes * 60,
+          ...approvalSettings(config, request.approvalTimeoutSeconds),
           retryAttempts: config.backup.retryAttempts,
         };
       });

@@ -27,7 +27,12 @@ import {
   workFiles,
   writeUseList,
 } from '../src/restore/files.js';
-import { planDigest, signedApprovalRefusal, type ApprovalToCheck } from '../src/restore/approval.js';
+import {
+  approvalSettings,
+  planDigest,
+  signedApprovalRefusal,
+  type ApprovalToCheck,
+} from '../src/restore/approval.js';
 import { findBackup, restoreTrustPolicy, type FoundBackup } from '../src/restore/source.js';
 import {
   closeTarget,
@@ -168,11 +173,7 @@ export function createRestoreActivities(config: Config, stores: Stores<LocalStor
           hostTaskQueue: hostTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           restoreTaskQueue: hostRestoreTaskQueueName(config.temporal.taskQueue, config.workerHostId),
           workDir: restoreWorkDir(config.backup.dir, request.workflowId),
-          approvers: config.restore.approvers,
-          minApprovals: config.restore.minApprovals,
-          signedApprovals: config.restore.approverKeys.length > 0,
-          approvalTimeoutSeconds:
-            request.approvalTimeoutSeconds ?? config.restore.approvalTimeoutMinutes * 60,
+          ...approvalSettings(config, request.approvalTimeoutSeconds),
           thawPollSeconds: config.restore.thaw.pollSeconds,
           // In a container pg_restore reads the archive from stdin, in one pass (see runPgRestore).
           jobs: config.database.dockerContainer ? 1 : (request.jobs ?? config.restore.jobs),

@@ -50,3 +50,13 @@ export async function checkApproverKeys(config: Config): Promise<void> {
     }
   }
 }
+
+/** Who approves a restore on this worker, how many, signed or not, and how long the run waits. */
+export function approvalSettings(config: Config, requestedTimeoutSeconds?: number) {
+  return {
+    approvers: config.restore.approvers,
+    minApprovals: config.restore.minApprovals,
+    signedApprovals: config.restore.approverKeys.length > 0,
+    approvalTimeoutSeconds: requestedTimeoutSeconds ?? config.restore.approvalTimeoutMinutes * 60,
+  };
+}
